@@ -1,0 +1,17 @@
+"""The event store and how to open it."""
+
+from .open import DEFAULT_DB, open_store, redact, remove_sqlite_files, resolve_url
+from .records import AppendResult, RawChunk, SessionInfo
+from .sql import EventStore
+
+__all__ = [
+    "DEFAULT_DB",
+    "AppendResult",
+    "EventStore",
+    "RawChunk",
+    "SessionInfo",
+    "open_store",
+    "redact",
+    "remove_sqlite_files",
+    "resolve_url",
+]

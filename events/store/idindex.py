@@ -1,0 +1,56 @@
+"""The event-id index: runs of consecutive ids, and the overlap checks that keep ids unique.
+
+A batch's ids are cut into runs of consecutive integers. A run ``[lo, hi)`` can overlap a stored
+run only if the stored run with the greatest ``id_lo < hi`` ends after ``lo`` (stored runs never
+overlap, so their ends are sorted like their starts): one indexed lookup per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .schema import tt_id_ranges
+
+Run = tuple[int, int, int]  # (id_lo, id_hi, first_seq)
+
+
+def runs(ids: Sequence[int], first_seq: int) -> list[Run]:
+    """Maximal runs of consecutive ids, each with the seq of its first event."""
+    out: list[Run] = []
+    if not ids:
+        return out
+    lo = prev = ids[0]
+    start = first_seq
+    for k in range(1, len(ids)):
+        e = ids[k]
+        if e != prev + 1:
+            out.append((lo, prev + 1, start))
+            lo, start = e, first_seq + k
+        prev = e
+    out.append((lo, prev + 1, start))
+    return out
+
+
+async def overlapping(conn: AsyncConnection, session_id: int, run: Run) -> Run | None:
+    """The stored run that shares an id with ``run``, if any."""
+    lo, hi, _ = run
+    c = tt_id_ranges.c
+    row = (
+        await conn.execute(
+            select(c.id_lo, c.id_hi, c.first_seq)
+            .where(c.session_id == session_id, c.id_lo < hi)
+            .order_by(c.id_lo.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is not None and int(row.id_hi) > lo:
+        return int(row.id_lo), int(row.id_hi), int(row.first_seq)
+    return None
+
+
+def stored_seq(stored: Run, event_id: int) -> int:
+    """The seq at which ``event_id`` (inside the stored run) was appended."""
+    return stored[2] + event_id - stored[0]

@@ -1,0 +1,151 @@
+"""Opening a store from a URL or a path: SQLite by default, PostgreSQL by URL.
+
+``tradetape.db`` or ``sqlite:///path.db`` opens (or, for writers, creates) a SQLite file in WAL
+mode with ``synchronous=FULL``; ``postgresql://user@host/db`` opens PostgreSQL through asyncpg.
+Readers never create anything: a missing file is an error, not a new empty store. A database
+without the tradetape format marker, or with a newer format version, is refused untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ..errors import StoreOpenError
+from .schema import FORMAT, FORMAT_VERSION, metadata, tt_meta
+from .sql import EventStore
+
+DEFAULT_DB = "tradetape.db"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def resolve_url(url: str) -> tuple[str, str, Path | None]:
+    """(SQLAlchemy URL, dialect, sqlite file path or None) for a user-given URL or path."""
+    if "://" not in url:
+        path = Path(url)
+        return f"sqlite+aiosqlite:///{path}", "sqlite", path
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise StoreOpenError(f"cannot parse database URL {redact(url)!r}") from None
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        db = u.database or ""
+        if not db or db == ":memory:":
+            raise StoreOpenError("an in-memory SQLite store would lose every event: give a file path")
+        return str(u.set(drivername="sqlite+aiosqlite")), "sqlite", Path(db)
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False), "postgresql", None
+    raise StoreOpenError(f"unsupported database URL {redact(url)!r}: use a SQLite path or postgresql://")
+
+
+def redact(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    except ArgumentError:
+        return "<unparseable url>"
+
+
+async def open_store(url: str | None = None, *, create: bool = False) -> EventStore:
+    """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``)."""
+    url = url or os.environ.get("TRADETAPE_DB") or DEFAULT_DB
+    sa_url, dialect, path = resolve_url(url)
+    shown = redact(url)
+    created_file = False
+    if path is not None:
+        if path.exists():
+            _check_sqlite_file(path, shown)
+        elif not create:
+            raise StoreOpenError(f"{shown}: no such store (import or record a session first)")
+        elif not path.parent.exists():
+            raise StoreOpenError(f"{shown}: directory {path.parent} does not exist")
+        else:
+            created_file = True
+    engine = _engine(sa_url, dialect)
+    store = EventStore(engine, shown, dialect)
+    try:
+        await _check_format(store, create)
+    except BaseException:
+        await engine.dispose()
+        if created_file:
+            remove_sqlite_files(path)
+        raise
+    return store
+
+
+def remove_sqlite_files(path: Path | None) -> None:
+    """Remove a SQLite store and its WAL files (used when a command that created it failed)."""
+    if path is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def _engine(sa_url: str, dialect: str) -> Any:
+    if dialect == "sqlite":
+        engine = create_async_engine(sa_url, isolation_level="AUTOCOMMIT")
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+
+        return engine
+    return create_async_engine(sa_url, pool_pre_ping=False)
+
+
+def _check_sqlite_file(path: Path, shown: str) -> None:
+    if path.is_dir():
+        raise StoreOpenError(f"{shown}: is a directory, not a store")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise StoreOpenError(f"{shown}: cannot read: {exc.strerror}") from None
+    if head and head != SQLITE_MAGIC:
+        raise StoreOpenError(f"{shown}: not a SQLite database")
+
+
+async def _check_format(store: EventStore, create: bool) -> None:
+    try:
+        async with store.engine.connect() as conn:
+            has_meta = await conn.run_sync(lambda c: c.dialect.has_table(c, "tt_meta"))
+            if not has_meta:
+                if not create:
+                    raise StoreOpenError(f"{store.url}: not a tradetape store (no format marker)")
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(
+                    tt_meta.insert(),
+                    [{"key": "format", "value": FORMAT}, {"key": "version", "value": str(FORMAT_VERSION)}],
+                )
+                if conn.in_transaction():
+                    await conn.commit()
+                return
+            rows = dict((await conn.execute(select(tt_meta.c.key, tt_meta.c.value))).tuples().all())
+    except StoreOpenError:
+        raise
+    except (SQLAlchemyError, OSError) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        raise StoreOpenError(f"cannot open {store.url}: {' '.join(str(orig).split())[:200]}") from None
+    if rows.get("format") != FORMAT:
+        raise StoreOpenError(f"{store.url}: format marker is {rows.get('format')!r}, not {FORMAT!r}")
+    version = rows.get("version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise StoreOpenError(
+            f"{store.url}: store format version {version!r} is newer than this tradetape ({FORMAT_VERSION})"
+        )

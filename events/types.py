@@ -1,0 +1,263 @@
+"""The event vocabulary: one closed tagged union of frozen msgspec Structs.
+
+Units (see ``events.units``): ``price`` in $0.0001, ``count`` in 0.01 contract, ``money`` in
+$0.000001, times in integer nanoseconds. ``ts`` is event time: for market data, the receive
+time stamped by the recorder; ``ts_exch`` is the exchange's own timestamp (0 when absent).
+
+Schema rules (msgspec's schema-evolution rules): a tag never changes meaning; a new version of
+an event is a new Struct with tag ``name.vN``; the old Struct stays here, decodes as before and
+is upcast on read by ``events.upcast``. Stored bytes are never rewritten.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Side = Literal["yes", "no"]
+Action = Literal["buy", "sell"]
+TimeInForce = Literal["gtc", "ioc", "fok"]
+Liquidity = Literal["maker", "taker"]
+Result = Literal["yes", "no", "void"]
+GapKind = Literal["gap", "duplicate", "out_of_order"]
+Level = tuple[int, int]  # (price, count)
+
+
+class EventBase(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True
+):
+    """Every event carries ``ts``: event time in integer nanoseconds."""
+
+    ts: int
+
+
+# --- session -------------------------------------------------------------------------------
+
+
+class SessionStartedV1(EventBase, frozen=True, kw_only=True, tag="session_started.v1"):
+    """Version 1, before subscription parameters were recorded. Upcast to ``SessionStarted``."""
+
+    session: str
+    mode: str
+    engine_version: str
+    seed: int | None = None
+    starting_cash: int = 0
+    config: dict[str, str] = {}
+
+
+class SessionStarted(EventBase, frozen=True, kw_only=True, tag="session_started.v2"):
+    """A session begins. ``params`` holds the feed subscription parameters that change what the
+    wire means (``use_yes_price``); ``config`` holds the driver's settings; ``starting_cash`` is
+    money."""
+
+    session: str
+    mode: str
+    engine_version: str
+    seed: int | None = None
+    starting_cash: int = 0
+    config: dict[str, str] = {}
+    params: dict[str, str] = {}
+
+
+class SessionEnded(EventBase, frozen=True, kw_only=True, tag="session_ended.v1"):
+    reason: str = "completed"
+
+
+# --- market data ---------------------------------------------------------------------------
+
+
+class BookSnapshot(EventBase, frozen=True, kw_only=True, tag="book_snapshot.v1"):
+    """Full L2 book: YES bids and NO bids as (price, count) levels, each in its own leg's
+    prices. A snapshot makes a stale book live again."""
+
+    ts_exch: int = 0
+    market: str
+    yes: tuple[Level, ...] = ()
+    no: tuple[Level, ...] = ()
+
+
+class BookDelta(EventBase, frozen=True, kw_only=True, tag="book_delta.v1"):
+    """An increment (signed count) to the resting quantity at one bid level of one side."""
+
+    ts_exch: int = 0
+    market: str
+    side: Side
+    price: int
+    delta: int
+
+
+class PublicTrade(EventBase, frozen=True, kw_only=True, tag="trade.v1"):
+    """A public print. ``yes_price`` is the YES-leg price; the NO leg traded at $1 minus it."""
+
+    ts_exch: int = 0
+    market: str
+    trade_id: str
+    yes_price: int
+    count: int
+    taker_side: Side
+
+
+class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v1"):
+    """A lifecycle change: created, activated, deactivated, close_date_updated, determined,
+    price_level_structure_updated, metadata_updated. ``price_ranges`` are (start, end, step) in
+    price units; ``close_ts`` is nanoseconds; ``result`` is set when determined."""
+
+    ts_exch: int = 0
+    market: str
+    status: str
+    close_ts: int | None = None
+    price_ranges: tuple[tuple[int, int, int], ...] = ()
+    result: Result | None = None
+
+
+class MarketSettled(EventBase, frozen=True, kw_only=True, tag="market_settled.v1"):
+    """Settlement: YES contracts pay ``settlement_value`` (price units) each, NO contracts pay
+    $1 minus it. ``void`` refunds each position at its cost basis."""
+
+    ts_exch: int = 0
+    market: str
+    result: Result
+    settlement_value: int
+
+
+class FeedGap(EventBase, frozen=True, kw_only=True, tag="feed_gap.v1"):
+    """A sequence fault on one subscription. For the order-book channel every listed market is
+    stale until its next snapshot."""
+
+    channel: str
+    sid: int
+    kind: GapKind
+    expected_seq: int
+    got_seq: int
+    markets: tuple[str, ...] = ()
+
+
+# --- agent and paper exchange --------------------------------------------------------------
+
+
+class ActionTaken(EventBase, frozen=True, kw_only=True, tag="action_taken.v1"):
+    """The policy acted at a decision point; ``obs_digest`` is the observation's digest."""
+
+    agent: str
+    action: str
+    obs_digest: str = ""
+
+
+class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
+    """An order entered the paper exchange. ``price`` is in the order's own leg (a NO order's
+    price is a NO price)."""
+
+    order_id: str
+    client_order_id: str = ""
+    market: str
+    action: Action
+    side: Side
+    price: int
+    count: int
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+
+
+class OrderAccepted(EventBase, frozen=True, kw_only=True, tag="order_accepted.v1"):
+    """The order's remainder rests on the book with ``queue_ahead`` (count) in front of it."""
+
+    order_id: str
+    queue_ahead: int = 0
+
+
+class OrderRejected(EventBase, frozen=True, kw_only=True, tag="order_rejected.v1"):
+    client_order_id: str = ""
+    order_id: str = ""
+    market: str
+    reason: str
+
+
+class OrderCancelled(EventBase, frozen=True, kw_only=True, tag="order_cancelled.v1"):
+    """The resting remainder is reduced by ``reduced_by`` (count) to zero."""
+
+    order_id: str
+    reduced_by: int
+    reason: str = "user"
+
+
+class OrderAmended(EventBase, frozen=True, kw_only=True, tag="order_amended.v1"):
+    """New price and/or a smaller resting count; ``remaining`` is the new resting count."""
+
+    order_id: str
+    price: int
+    remaining: int
+
+
+class Fill(EventBase, frozen=True, kw_only=True, tag="fill.v1"):
+    """Part or all of an order executed: ``price`` in the order's leg, ``fee`` in money."""
+
+    fill_id: str
+    order_id: str
+    market: str
+    action: Action
+    side: Side
+    price: int
+    count: int
+    fee: int
+    liquidity: Liquidity
+
+
+Event = (
+    SessionStarted
+    | SessionEnded
+    | BookSnapshot
+    | BookDelta
+    | PublicTrade
+    | MarketStatus
+    | MarketSettled
+    | FeedGap
+    | ActionTaken
+    | OrderPlaced
+    | OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | OrderAmended
+    | Fill
+)
+"""The current vocabulary: what readers of the store are handed."""
+
+LegacyEvent = SessionStartedV1
+"""Older versions still decodable; upcast on read (``events.upcast``)."""
+
+AnyEvent = Event | LegacyEvent
+
+MARKET_EVENTS: tuple[type[EventBase], ...] = (
+    BookSnapshot,
+    BookDelta,
+    PublicTrade,
+    MarketStatus,
+    MarketSettled,
+    FeedGap,
+)
+EVENT_TYPES: tuple[type[EventBase], ...] = (
+    SessionStarted,
+    SessionEnded,
+    *MARKET_EVENTS,
+    ActionTaken,
+    OrderPlaced,
+    OrderAccepted,
+    OrderRejected,
+    OrderCancelled,
+    OrderAmended,
+    Fill,
+)
+
+
+def tag_of(cls: type[EventBase]) -> str:
+    """The stable wire tag of an event class, e.g. ``"book_delta.v1"``."""
+    return str(cls.__struct_config__.tag)
+
+
+def type_name(tag: str) -> str:
+    """The tag without its version, e.g. ``"book_delta"``: what users filter on."""
+    return tag.rsplit(".v", 1)[0]
+
+
+def market_of(event: EventBase) -> str | None:
+    return getattr(event, "market", None)
