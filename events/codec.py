@@ -65,7 +65,7 @@ def decode_array(data: bytes, where: str = "chunk") -> list[Event]:
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise DecodeError(f"{where}: {_one_line(exc)}") from None
     if has_legacy(data):
-        events = [upcast(e) for e in events]
+        return [cast(Event, upcast(e)) for e in events]
     return cast(list[Event], events)
 
 

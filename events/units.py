@@ -53,7 +53,7 @@ def parse_decimal(text: str, decimals: int, *, signed: bool = False, what: str =
         frac = frac[:decimals]
     if len(whole) > 15:
         raise UnitError(f"{what}: {text!r} is out of range")
-    value = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
+    value: int = int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0"))
     return -value if neg else value
 
 

@@ -3,21 +3,27 @@
 ``tradetape.db`` or ``sqlite:///path.db`` opens (or, for writers, creates) a SQLite file in WAL
 mode with ``synchronous=FULL``; ``postgresql://user@host/db`` opens PostgreSQL through asyncpg.
 Readers never create anything: a missing file is an error, not a new empty store. A database
-without the tradetape format marker, or with a newer format version, is refused untouched.
+without the tradetape format marker, or with a newer format version, is refused untouched: the
+marker is read before anything is written (WAL mode is switched on only after it checks out).
+Creating a store is one transaction, so a crash mid-creation leaves no half-marked store.
+``readonly=True`` opens the SQLite file with ``mode=ro`` (PostgreSQL: read-only transactions), for
+verifiers that must not be able to change what they check.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import event, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from ..errors import StoreOpenError
+from ..errors import BadInput, StoreOpenError
 from .schema import FORMAT, FORMAT_VERSION, metadata, tt_meta
 from .sql import EventStore
 
@@ -53,8 +59,13 @@ def redact(url: str) -> str:
         return "<unparseable url>"
 
 
-async def open_store(url: str | None = None, *, create: bool = False) -> EventStore:
-    """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``)."""
+async def open_store(url: str | None = None, *, create: bool = False, readonly: bool = False) -> EventStore:
+    """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``).
+
+    ``create`` makes a missing store; ``readonly`` opens it so that no write can succeed.
+    """
+    if create and readonly:
+        raise BadInput("a store cannot be both created and opened read-only")
     url = url or os.environ.get("TRADETAPE_DB") or DEFAULT_DB
     sa_url, dialect, path = resolve_url(url)
     shown = redact(url)
@@ -68,10 +79,10 @@ async def open_store(url: str | None = None, *, create: bool = False) -> EventSt
             raise StoreOpenError(f"{shown}: directory {path.parent} does not exist")
         else:
             created_file = True
-    engine = _engine(sa_url, dialect)
+    engine = _engine(sa_url, dialect, path, readonly)
     store = EventStore(engine, shown, dialect)
     try:
-        await _check_format(store, create)
+        await _check_format(store, create, readonly)
     except BaseException:
         await engine.dispose()
         if created_file:
@@ -85,20 +96,28 @@ def remove_sqlite_files(path: Path | None) -> None:
     if path is None:
         return
     for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
 
 
-def _engine(sa_url: str, dialect: str) -> Any:
+def _engine(sa_url: str, dialect: str, path: Path | None, readonly: bool) -> Any:
     if dialect == "sqlite":
-        engine = create_async_engine(sa_url, isolation_level="AUTOCOMMIT")
+        target: str | URL = sa_url
+        if readonly and path is not None:
+            # A SQLite URI so that the file itself is opened read-only: even a bug cannot write.
+            target = URL.create(
+                "sqlite+aiosqlite",
+                database=f"file:{quote(str(path.absolute()))}",
+                query={"mode": "ro", "uri": "true"},
+            )
+        engine = create_async_engine(target, isolation_level="AUTOCOMMIT")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Per-connection settings only. journal_mode=WAL is persistent (it rewrites the file
+            # header), so _check_format sets it once the format marker checked out: setting it
+            # here would modify a database that is not ours before we refuse it.
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -106,7 +125,10 @@ def _engine(sa_url: str, dialect: str) -> Any:
             cur.close()
 
         return engine
-    return create_async_engine(sa_url, pool_pre_ping=False)
+    connect_args: dict[str, Any] = {}
+    if readonly:
+        connect_args["server_settings"] = {"default_transaction_read_only": "on"}
+    return create_async_engine(sa_url, pool_pre_ping=False, connect_args=connect_args)
 
 
 def _check_sqlite_file(path: Path, shown: str) -> None:
@@ -121,22 +143,19 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         raise StoreOpenError(f"{shown}: not a SQLite database")
 
 
-async def _check_format(store: EventStore, create: bool) -> None:
+async def _check_format(store: EventStore, create: bool, readonly: bool) -> None:
+    sqlite = store.dialect == "sqlite"
     try:
         async with store.engine.connect() as conn:
-            has_meta = await conn.run_sync(lambda c: c.dialect.has_table(c, "tt_meta"))
-            if not has_meta:
+            rows = await _read_marker(conn)
+            if rows is None:
                 if not create:
                     raise StoreOpenError(f"{store.url}: not a tradetape store (no format marker)")
-                await conn.run_sync(metadata.create_all)
-                await conn.execute(
-                    tt_meta.insert(),
-                    [{"key": "format", "value": FORMAT}, {"key": "version", "value": str(FORMAT_VERSION)}],
-                )
-                if conn.in_transaction():
-                    await conn.commit()
-                return
-            rows = dict((await conn.execute(select(tt_meta.c.key, tt_meta.c.value))).tuples().all())
+                rows = await _create(conn, sqlite)
+            elif sqlite and not readonly:
+                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            if conn.in_transaction():
+                await conn.commit()
     except StoreOpenError:
         raise
     except (SQLAlchemyError, OSError) as exc:
@@ -149,3 +168,38 @@ async def _check_format(store: EventStore, create: bool) -> None:
         raise StoreOpenError(
             f"{store.url}: store format version {version!r} is newer than this tradetape ({FORMAT_VERSION})"
         )
+
+
+async def _read_marker(conn: AsyncConnection) -> dict[str, str] | None:
+    """The tt_meta rows, or None where there is no tt_meta table (a database that is not ours)."""
+    if not await conn.run_sync(lambda c: c.dialect.has_table(c, "tt_meta")):
+        return None
+    return dict((await conn.execute(select(tt_meta.c.key, tt_meta.c.value))).tuples().all())
+
+
+async def _create(conn: AsyncConnection, sqlite: bool) -> dict[str, str]:
+    """Create the tables and the marker in ONE transaction (a crash leaves all or nothing).
+
+    Two processes creating the same store at once are serialised (SQLite ``BEGIN IMMEDIATE``,
+    PostgreSQL an advisory lock) and the loser finds the winner's marker.
+    """
+    if sqlite:
+        await conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        if conn.in_transaction():
+            await conn.commit()
+        await conn.execute(text("SELECT pg_advisory_xact_lock(7354797358394716)"))
+    try:
+        rows = await _read_marker(conn)
+        if rows is None:
+            await conn.run_sync(metadata.create_all)
+            rows = {"format": FORMAT, "version": str(FORMAT_VERSION)}
+            await conn.execute(tt_meta.insert(), [{"key": k, "value": v} for k, v in rows.items()])
+    except BaseException:
+        if sqlite:
+            await conn.exec_driver_sql("ROLLBACK")
+        raise
+    if sqlite:
+        await conn.exec_driver_sql("COMMIT")
+    return rows

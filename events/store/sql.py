@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .. import chain
@@ -33,8 +33,8 @@ from ..errors import (
 )
 from ..ids import IdSource
 from ..types import Event, EventBase
-from .records import AppendResult, RawChunk, SessionInfo, pack_ids
 from . import idindex
+from .records import AppendResult, RawChunk, SessionInfo, pack_ids
 from .schema import CHUNK_EVENTS, tt_chunks, tt_id_ranges, tt_sessions
 
 Batch = tuple[Sequence[bytes], Sequence[int] | None]
@@ -102,8 +102,10 @@ class EventStore:
                 sid, head_seq, head = await self._lock_head(conn, session, expected_version)
                 if head_seq != expected_version:
                     batch = next(iter(batches), None)
-                    ids = list(batch[1] or []) if batch else []
-                    return await self._retry_or_conflict(conn, sid, session, ids, expected_version, head_seq)
+                    retry_ids = list(batch[1] or []) if batch else []
+                    return await self._retry_or_conflict(
+                        conn, sid, session, retry_ids, expected_version, head_seq
+                    )
                 for payloads, ids in batches:
                     if not payloads:
                         continue

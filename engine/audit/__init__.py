@@ -1,0 +1,1 @@
+"""Audit tooling: filter and show events, diff two sessions, golden files."""

@@ -1,0 +1,69 @@
+"""``audit show``: stream a session's events with filters, as text lines or JSON lines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import msgspec
+
+from events.codec import to_builtins
+from events.errors import BadInput
+from events.store import EventStore
+from events.types import EVENT_TYPES, EventBase, tag_of, type_name
+
+from ..timefmt import format_ns
+
+TYPE_NAMES = sorted(type_name(tag_of(c)) for c in EVENT_TYPES)
+
+
+def resolve_types(names: list[str] | None) -> set[str] | None:
+    """User type filters (``book_delta`` or ``book_delta.v1``) to tags; unknown names are errors."""
+    if not names:
+        return None
+    wanted = set()
+    for name in names:
+        for part in name.split(","):
+            base = type_name(part.strip())
+            if base not in TYPE_NAMES:
+                raise BadInput(f"--type {part!r}: unknown event type (one of: {', '.join(TYPE_NAMES)})")
+            wanted.add(base)
+    return wanted
+
+
+async def iter_events(
+    store: EventStore,
+    session: str,
+    *,
+    types: set[str] | None = None,
+    market: str | None = None,
+    from_seq: int = 1,
+    to_seq: int | None = None,
+) -> AsyncIterator[tuple[int, EventBase]]:
+    """(seq, event) pairs of ``session`` that pass the filters, in seq order."""
+    seq = max(from_seq, 1) - 1
+    async for batch in store.read(session, max(from_seq, 1), to_seq):
+        for e in batch:
+            seq += 1
+            if types is not None and type_name(tag_of(type(e))) not in types:
+                continue
+            if market is not None and getattr(e, "market", None) != market and market not in getattr(e, "markets", ()):
+                continue
+            yield seq, e
+
+
+def json_line(seq: int, e: EventBase) -> bytes:
+    return msgspec.json.encode({"seq": seq, **to_builtins(e)})
+
+
+def text_line(seq: int, e: EventBase) -> str:
+    d = to_builtins(e)
+    tag = d.pop("type")
+    ts = d.pop("ts")
+    market = d.pop("market", "")
+    rest = " ".join(f"{k}={_short(v)}" for k, v in d.items())
+    return f"{seq:>9}  {format_ns(ts)}  {type_name(tag):<16} {market:<28} {rest}"
+
+
+def _short(v: object) -> str:
+    s = msgspec.json.encode(v).decode()
+    return s if len(s) <= 120 else s[:117] + "..."

@@ -1,0 +1,1 @@
+"""The ``tradetape`` command line."""

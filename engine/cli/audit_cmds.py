@@ -1,0 +1,110 @@
+"""``tradetape audit``: show, verify, anchor, diff."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from events.chain import format_anchor
+
+from ..anchors import read_anchor
+from ..audit.compare import differences, format_differences
+from ..audit.diff import diff_sessions
+from ..audit.show import iter_events, json_line, resolve_types, text_line
+from .common import store_for
+from .output import emit_json, emit_json_line
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    audit = sub.add_parser("audit", help="inspect, verify and compare sessions")
+    asub = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+
+    p = asub.add_parser("show", parents=[common], help="list a session's events, filtered")
+    p.add_argument("session")
+    p.add_argument("--type", action="append", metavar="T", help="event type, e.g. book_delta (repeatable)")
+    p.add_argument("--market", metavar="M")
+    p.add_argument("--from", dest="from_seq", type=int, default=1, metavar="SEQ")
+    p.add_argument("--to", dest="to_seq", type=int, default=None, metavar="SEQ")
+    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.set_defaults(run=cmd_show)
+
+    p = asub.add_parser("verify", parents=[common], help="verify the hash chain (exit 1 names the first bad seq)")
+    p.add_argument("session")
+    p.add_argument("--anchor", metavar="FILE|SEQ:HASH|HASH", help="a head kept outside the database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_verify)
+
+    p = asub.add_parser("anchor", parents=[common], help="print the session head: SESSION SEQ HASH")
+    p.add_argument("session")
+    p.set_defaults(run=cmd_anchor)
+
+    p = asub.add_parser("diff", parents=[common], help="the first divergent event of two sessions")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_diff)
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    types = resolve_types(args.type)
+    async with store_for(args.db) as store:
+        async for seq, e in iter_events(
+            store, args.session, types=types, market=args.market, from_seq=args.from_seq, to_seq=args.to_seq
+        ):
+            if args.json:
+                emit_json_line(json_line(seq, e))
+            else:
+                print(text_line(seq, e))
+    sys.stdout.flush()
+    return 0
+
+
+async def cmd_verify(args: argparse.Namespace) -> int:
+    from events.store.verify import verify_session
+
+    async with store_for(args.db) as store:
+        anchor = None
+        if args.anchor:
+            seq, head = read_anchor(args.anchor, args.session)
+            if seq is None:
+                seq = (await store.session(args.session)).head_seq
+            anchor = (seq, head)
+        report = await verify_session(store, args.session, anchor=anchor)
+    if args.json:
+        emit_json(report)
+    elif report.ok:
+        print(f"ok: session {args.session!r}: {report.events_checked} events, chain valid, "
+              f"head {report.head_seq} {report.head_hash.hex()}" + (" (matches anchor)" if anchor else ""))
+    else:
+        print(f"FAILED: session {args.session!r}: first bad seq {report.first_bad_seq}: {report.problem}",
+              file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+async def cmd_anchor(args: argparse.Namespace) -> int:
+    async with store_for(args.db) as store:
+        info = await store.session(args.session)
+    print(format_anchor(info.name, info.head_seq, info.head_hash))
+    return 0
+
+
+async def cmd_diff(args: argparse.Namespace) -> int:
+    async with store_for(args.db) as store:
+        result = await diff_sessions(store, args.a, args.b)
+    if args.json:
+        emit_json(result)
+        return 0 if result.identical else 1
+    if result.identical:
+        print(f"identical: {result.compared} events")
+        return 0
+    d = result.divergence
+    assert d is not None
+    print(f"first divergence at seq {d.seq}")
+    print(f"  {args.a}: {d.a_event if d.a_event is not None else '(session ended)'}")
+    print(f"  {args.b}: {d.b_event if d.b_event is not None else '(session ended)'}")
+    diffs = differences(d.a_view, d.b_view, ignore=("session",))
+    print(f"projections after seq {d.seq}: {len(diffs)} difference(s)")
+    for line in format_differences(diffs, "a", "b"):
+        print(line)
+    return 1

@@ -1,0 +1,147 @@
+"""Commands over the store: sessions, replay, import, export, generate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from events.errors import BadInput
+from events.store import EventStore
+from projections import view
+
+from ..anchors import write_anchor
+from ..replay import replay
+from .common import at_time, store_for
+from .output import emit_json, state_text
+
+log = structlog.get_logger()
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("sessions", parents=[common], help="list the sessions in the store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_sessions)
+
+    p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session")
+    p.add_argument("session")
+    seek = p.add_mutually_exclusive_group()
+    seek.add_argument("--until", type=int, metavar="SEQ", help="stop after this sequence number")
+    seek.add_argument("--at-time", metavar="ISO8601", help="the state as it stood at this event time")
+    p.add_argument("--json", action="store_true", help="print the projections as JSON")
+    p.add_argument("--batch-size", type=int, default=4096, help="events per batch read from the store")
+    p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("import", parents=[common], help="import a .tape file or a JSONL file of Kalshi frames")
+    p.add_argument("file", type=Path)
+    p.add_argument("--session", help="session name (default: from the tape, or the file name)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="subscription parameter the frames were recorded with (e.g. use_yes_price=true)",
+    )
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("export", parents=[common], help="export a session to a portable .tape file")
+    p.add_argument("session")
+    p.add_argument("file", type=Path)
+    p.add_argument("--no-compress", action="store_true", help="write the body without zstd")
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic Kalshi-like session")
+    p.add_argument("session")
+    p.add_argument("--events", type=int, default=200_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--markets", type=int, default=20)
+    p.set_defaults(run=cmd_generate)
+
+
+async def cmd_sessions(args: argparse.Namespace) -> int:
+    async with store_for(args.db) as store:
+        sessions = await store.sessions()
+    rows = [{"session": s.name, "events": s.head_seq, "head": s.head_hash.hex()} for s in sessions]
+    if args.json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['session']:<40} {r['events']:>10} events  head {r['head'][:16]}")
+    return 0
+
+
+async def cmd_replay(args: argparse.Namespace) -> int:
+    async with store_for(args.db) as store:
+        state = await replay(
+            store, args.session, until_seq=args.until, at_ns=at_time(args.at_time), batch_size=args.batch_size
+        )
+    v = view(state)
+    v["session"] = args.session
+    if args.json:
+        emit_json(v)
+    else:
+        print(state_text(v))
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    params = _params(args.param)
+    async with store_for(args.db, create=True) as store:
+        if path.suffix == ".tape":
+            from events.tape import import_tape
+
+            if params:
+                raise BadInput("--param applies to JSONL frame files; a .tape carries its own session")
+            summary: Any = await import_tape(store, path, session=args.session)
+        else:
+            from ..ingest.jsonl import import_jsonl
+
+            summary = await import_jsonl(store, path, args.session, params=params, progress=None)
+        await _anchor(store, summary.session)
+    emit_json(summary)
+    return 0
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    from events.tape import export_tape
+
+    async with store_for(args.db) as store:
+        summary = await export_tape(store, args.session, args.file, compress=not args.no_compress)
+    emit_json(summary)
+    return 0
+
+
+async def cmd_generate(args: argparse.Namespace) -> int:
+    from ..generate import write_synthetic
+
+    if args.events < 2:
+        raise BadInput(f"--events {args.events}: a session needs at least 2 events")
+    async with store_for(args.db, create=True) as store:
+        result = await write_synthetic(store, args.session, seed=args.seed, n_events=args.events, n_markets=args.markets)
+        await _anchor(store, args.session)
+    print(f"generated {result.last_seq} events into session {args.session!r} (seed {args.seed}), "
+          f"head {result.head_hash.hex()}")
+    return 0
+
+
+async def _anchor(store: EventStore, session: str) -> None:
+    info = await store.session(session)
+    path = write_anchor(store, session, info.head_seq, info.head_hash)
+    if path is not None:
+        log.info("anchor written", session=session, seq=info.head_seq, file=str(path))
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--param {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+

@@ -1,0 +1,38 @@
+"""Writing a synthetic session into the store: streamed, in one transaction, with ids derived
+from the seed so that the same command twice is recognised as the same events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from events.codec import encode
+from events.ids import derived_ids
+from events.store import AppendResult, EventStore
+
+from .progress import bar
+from .synth import generate
+
+BATCH = 4096
+
+
+async def write_synthetic(
+    store: EventStore, session: str, *, seed: int, n_events: int, n_markets: int = 20, progress: bool | None = None
+) -> AppendResult:
+    namespace = f"synth:{seed}:{n_events}:{n_markets}"
+
+    def batches() -> Iterator[tuple[list[bytes], list[int]]]:
+        buf: list[bytes] = []
+        start = 0
+        with bar(n_events, f"generate {session}", enabled=progress) as pbar:
+            for e in generate(seed, n_events, n_markets, name=session):
+                buf.append(encode(e))
+                if len(buf) == BATCH:
+                    yield buf, derived_ids(namespace, start, len(buf))
+                    start += len(buf)
+                    pbar.update(len(buf))
+                    buf = []
+            if buf:
+                yield buf, derived_ids(namespace, start, len(buf))
+                pbar.update(len(buf))
+
+    return await store.append_batches(session, batches(), expected_version=0)

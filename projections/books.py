@@ -1,0 +1,100 @@
+"""L2 books and market status: the handlers ``evolve`` dispatches to, and book selectors.
+
+Kalshi's book holds YES bids and NO bids. A YES ask at p is a NO bid at $1 - p, so asks are
+derived, never stored: ``best_yes_ask = 10000 - best_no_bid``.
+"""
+
+from __future__ import annotations
+
+from events.types import BookDelta, BookSnapshot, FeedGap, MarketSettled, MarketStatus, PublicTrade
+from events.units import ONE_DOLLAR
+
+from .state import MarketState, State
+
+BOOK_CHANNEL = "orderbook_delta"
+
+
+def on_snapshot(st: State, e: BookSnapshot) -> None:
+    m = st.market(e.market)
+    m.yes = dict(e.yes)
+    m.no = dict(e.no)
+    m.stale = False
+
+
+def on_delta(st: State, e: BookDelta) -> None:
+    m = st.markets.get(e.market)
+    if m is None or m.stale:
+        (m or st.market(e.market)).skipped_deltas += 1
+        return
+    levels = m.yes if e.side == "yes" else m.no
+    q = levels.get(e.price, 0) + e.delta
+    if q > 0:
+        levels[e.price] = q
+    elif q == 0:
+        levels.pop(e.price, None)
+    else:
+        # The exchange's data contradicts itself: we no longer know this book.
+        m.faults += 1
+        m.stale = True
+
+
+def on_trade(st: State, e: PublicTrade) -> None:
+    m = st.market(e.market)
+    if e.trade_id in st.trade_ids:
+        m.faults += 1  # a duplicate print is never counted twice
+        return
+    st.trade_ids.add(e.trade_id)
+    m.last_trade = e.yes_price
+    m.trade_volume += e.count
+    m.trade_count += 1
+
+
+def on_status(st: State, e: MarketStatus) -> None:
+    m = st.market(e.market)
+    m.status = e.status
+    if e.close_ts is not None:
+        m.close_ts = e.close_ts
+    if e.price_ranges:
+        m.price_ranges = e.price_ranges
+    if e.result is not None:
+        m.result = e.result
+
+
+def on_settled_book(st: State, e: MarketSettled) -> None:
+    m = st.market(e.market)
+    m.status = "settled"
+    m.result = e.result
+    m.settled = True
+
+
+def on_gap(st: State, e: FeedGap) -> None:
+    if e.channel != BOOK_CHANNEL:
+        return
+    for name in e.markets:
+        st.market(name).stale = True
+
+
+# --- selectors -----------------------------------------------------------------------------
+
+
+def best_yes_bid(m: MarketState) -> int | None:
+    return max(m.yes) if m.yes else None
+
+
+def best_no_bid(m: MarketState) -> int | None:
+    return max(m.no) if m.no else None
+
+
+def best_yes_ask(m: MarketState) -> int | None:
+    b = best_no_bid(m)
+    return None if b is None else ONE_DOLLAR - b
+
+
+def best_no_ask(m: MarketState) -> int | None:
+    b = best_yes_bid(m)
+    return None if b is None else ONE_DOLLAR - b
+
+
+def levels_desc(levels: dict[int, int]) -> list[tuple[int, int]]:
+    """Levels best first (highest bid first), as (price, count)."""
+    return sorted(levels.items(), reverse=True)

@@ -1,0 +1,199 @@
+"""The canonical view of the state: a snapshot of every projection and its digest.
+
+``snapshot(state)`` builds immutable, sorted values (markets by name, levels best first, orders
+by id) so that the MessagePack encoding, and so ``digest``, is the same on every machine, under
+every ``PYTHONHASHSEED``, for every batch size and backend. ``view`` is the same content as plain
+dicts for JSON output and golden files.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha256
+from typing import Any
+
+import msgspec
+
+from events.units import UNITS
+
+from .books import best_no_ask, best_no_bid, best_yes_ask, best_yes_bid, levels_desc
+from .orders import open_orders
+from .portfolio import liquidation_value, mark
+from .state import State
+
+
+class BookView(msgspec.Struct, frozen=True, kw_only=True):
+    market: str
+    status: str
+    result: str | None
+    stale: bool
+    yes_bids: tuple[tuple[int, int], ...]
+    no_bids: tuple[tuple[int, int], ...]
+    best_yes_bid: int | None
+    best_yes_ask: int | None
+    best_no_bid: int | None
+    best_no_ask: int | None
+    last_trade: int | None
+    trade_count: int
+    trade_volume: int
+    skipped_deltas: int
+    faults: int
+
+
+class OrderView(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: str
+    client_order_id: str
+    market: str
+    action: str
+    side: str
+    price: int
+    count: int
+    filled: int
+    remaining: int
+    status: str
+    tif: str
+    queue_ahead: int
+
+
+class PositionView(msgspec.Struct, frozen=True, kw_only=True):
+    market: str
+    position: int
+    cost: int
+    realized: int
+    unrealized: int
+    fees: int
+    volume: int
+    mark: int
+
+
+class StatsView(msgspec.Struct, frozen=True, kw_only=True):
+    fills: int
+    maker_fills: int
+    taker_fills: int
+    volume: int
+    notional: int
+    fees: int
+    avg_fill_time_ns: int
+    orders_placed: int
+    orders_rejected: int
+    orders_cancelled: int
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    session: str
+    last_seq: int
+    ts: int
+    starting_cash: int
+    cash: int
+    liquidation_value: int
+    portfolio_value: int
+    unrealized: int
+    realized: int
+    fees: int
+    books: tuple[BookView, ...]
+    open_orders: tuple[OrderView, ...]
+    positions: tuple[PositionView, ...]
+    stats: StatsView
+
+
+_encoder = msgspec.msgpack.Encoder(order="deterministic")
+
+
+def snapshot(st: State) -> Snapshot:
+    books = tuple(
+        BookView(
+            market=m.name,
+            status=m.status,
+            result=m.result,
+            stale=m.stale,
+            yes_bids=tuple(levels_desc(m.yes)),
+            no_bids=tuple(levels_desc(m.no)),
+            best_yes_bid=best_yes_bid(m),
+            best_yes_ask=best_yes_ask(m),
+            best_no_bid=best_no_bid(m),
+            best_no_ask=best_no_ask(m),
+            last_trade=m.last_trade,
+            trade_count=m.trade_count,
+            trade_volume=m.trade_volume,
+            skipped_deltas=m.skipped_deltas,
+            faults=m.faults,
+        )
+        for m in (st.markets[k] for k in sorted(st.markets))
+    )
+    orders = tuple(
+        OrderView(
+            order_id=o.order_id,
+            client_order_id=o.client_order_id,
+            market=o.market,
+            action=o.action,
+            side=o.side,
+            price=o.price,
+            count=o.count,
+            filled=o.filled,
+            remaining=o.remaining,
+            status=o.status,
+            tif=o.tif,
+            queue_ahead=o.queue_ahead,
+        )
+        for o in open_orders(st)
+    )
+    positions = tuple(
+        PositionView(
+            market=p.market,
+            position=p.position,
+            cost=p.cost,
+            realized=p.realized,
+            unrealized=mark(st, p) - p.cost,
+            fees=p.fees,
+            volume=p.volume,
+            mark=mark(st, p),
+        )
+        for p in (st.positions[k] for k in sorted(st.positions))
+    )
+    s = st.stats
+    stats = StatsView(
+        fills=s.fills,
+        maker_fills=s.maker_fills,
+        taker_fills=s.taker_fills,
+        volume=s.volume,
+        notional=s.notional,
+        fees=s.fees,
+        avg_fill_time_ns=s.fill_time_total // s.fills if s.fills else 0,
+        orders_placed=s.orders_placed,
+        orders_rejected=s.orders_rejected,
+        orders_cancelled=s.orders_cancelled,
+    )
+    liq = liquidation_value(st)
+    return Snapshot(
+        session=st.session,
+        last_seq=st.seq,
+        ts=st.ts,
+        starting_cash=st.starting_cash,
+        cash=st.cash,
+        liquidation_value=liq,
+        portfolio_value=st.cash + liq,
+        unrealized=sum(p.unrealized for p in positions),
+        realized=sum(p.realized for p in positions),
+        fees=sum(p.fees for p in positions),
+        books=books,
+        open_orders=orders,
+        positions=positions,
+        stats=stats,
+    )
+
+
+def digest_of(snap: Snapshot) -> str:
+    """SHA-256 (hex) of the snapshot's canonical MessagePack encoding."""
+    return sha256(_encoder.encode(snap)).hexdigest()
+
+
+def digest(st: State) -> str:
+    return digest_of(snapshot(st))
+
+
+def view(st: State) -> dict[str, Any]:
+    """The snapshot as plain JSON-able dicts, with its digest and the units of every number."""
+    snap = snapshot(st)
+    out: dict[str, Any] = msgspec.to_builtins(snap)
+    out["digest"] = digest_of(snap)
+    out["units"] = dict(UNITS)
+    return out

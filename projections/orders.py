@@ -1,0 +1,80 @@
+"""Our orders: the order-state table and the handlers for order events.
+
+Transitions (anything else raises ``InvariantError``)::
+
+    placed ─▶ pending ──accepted──▶ resting ──fill──▶ resting | filled
+                 │                     ├──amended──▶ resting
+                 ├──fill──▶ pending | filled           └──cancelled──▶ cancelled
+                 └──cancelled──▶ cancelled
+
+A fill never exceeds the remaining count; an amendment never grows it; a cancellation takes
+exactly the remaining count. Rejections never create an order.
+"""
+
+from __future__ import annotations
+
+from events.errors import InvariantError
+from events.types import OrderAccepted, OrderAmended, OrderCancelled, OrderPlaced, OrderRejected
+
+from .state import Order, State
+
+OPEN = frozenset({"pending", "resting"})
+
+
+def on_placed(st: State, e: OrderPlaced) -> None:
+    if e.order_id in st.orders:
+        raise InvariantError(f"order {e.order_id} placed twice")
+    if e.count <= 0 or e.price <= 0:
+        raise InvariantError(f"order {e.order_id} placed with count {e.count} at price {e.price}")
+    st.orders[e.order_id] = Order(
+        e.order_id, e.client_order_id, e.market, e.action, e.side, e.price, e.count, e.tif, e.post_only, e.ts
+    )
+    st.stats.orders_placed += 1
+
+
+def on_accepted(st: State, e: OrderAccepted) -> None:
+    o = open_order(st, e.order_id, "accepted")
+    if o.status != "pending":
+        raise InvariantError(f"order {e.order_id} accepted while {o.status}")
+    o.status = "resting"
+    o.queue_ahead = e.queue_ahead
+
+
+def on_rejected(st: State, e: OrderRejected) -> None:
+    st.stats.orders_rejected += 1
+
+
+def on_cancelled(st: State, e: OrderCancelled) -> None:
+    o = open_order(st, e.order_id, "cancelled")
+    if e.reduced_by != o.remaining:
+        raise InvariantError(f"order {e.order_id} cancelled by {e.reduced_by} with {o.remaining} remaining")
+    o.remaining = 0
+    o.status = "cancelled"
+    st.stats.orders_cancelled += 1
+
+
+def on_amended(st: State, e: OrderAmended) -> None:
+    o = open_order(st, e.order_id, "amended")
+    if o.status != "resting":
+        raise InvariantError(f"order {e.order_id} amended while {o.status}")
+    if e.remaining <= 0 or e.remaining > o.remaining or e.price <= 0:
+        raise InvariantError(
+            f"order {e.order_id} amended to {e.remaining} at {e.price} with {o.remaining} remaining"
+        )
+    o.price = e.price
+    o.remaining = e.remaining
+    o.count = o.filled + e.remaining
+
+
+def open_order(st: State, order_id: str, what: str) -> Order:
+    o = st.orders.get(order_id)
+    if o is None:
+        raise InvariantError(f"{what}: unknown order {order_id}")
+    if o.status not in OPEN:
+        raise InvariantError(f"{what}: order {order_id} is already {o.status}")
+    return o
+
+
+def open_orders(st: State) -> list[Order]:
+    """Orders still working, sorted by order id."""
+    return [st.orders[k] for k in sorted(st.orders) if st.orders[k].status in OPEN]

@@ -1,0 +1,102 @@
+"""Positions, cash and execution stats: what fills and settlements do to money.
+
+A fill is read in YES terms: buying YES or selling NO adds YES exposure (direction +1) at the
+YES price p; buying NO or selling YES removes it (direction -1). For NO orders p = $1 - price.
+
+- direction +1 first closes held NO contracts (each YES+NO pair is worth $1, so closing pays
+  $1 - p per contract), then opens YES at p per contract;
+- direction -1 first closes held YES at p, then opens NO at $1 - p.
+
+Cost basis leaves in proportion to the contracts closed (floor division; closing the whole
+position takes all of it), so ``cash + cost == starting_cash + realized - fees`` exactly and the
+portfolio identity ``cash + liquidation == starting_cash + realized + unrealized - fees`` holds
+with no rounding anywhere. Settlement pays ``settlement_value`` per YES contract and
+$1 - ``settlement_value`` per NO contract; ``void`` refunds the cost basis.
+"""
+
+from __future__ import annotations
+
+from events.errors import InvariantError
+from events.types import Fill, MarketSettled, SessionStarted
+from events.units import ONE_DOLLAR
+
+from .orders import open_order
+from .state import Position, State
+
+
+def on_session_started(st: State, e: SessionStarted) -> None:
+    if st.started:
+        raise InvariantError("session started twice")
+    st.started = True
+    st.session = e.session
+    st.starting_cash = e.starting_cash
+    st.cash = e.starting_cash
+
+
+def on_fill(st: State, e: Fill) -> None:
+    o = open_order(st, e.order_id, "fill")
+    if e.count <= 0 or e.count > o.remaining:
+        raise InvariantError(f"fill {e.fill_id}: {e.count} against {o.remaining} remaining on {e.order_id}")
+    if e.fee < 0:
+        raise InvariantError(f"fill {e.fill_id}: negative fee {e.fee}")
+    o.remaining -= e.count
+    o.filled += e.count
+    if o.remaining == 0:
+        o.status = "filled"
+
+    yes_price = e.price if e.side == "yes" else ONE_DOLLAR - e.price
+    up = (e.action == "buy") == (e.side == "yes")
+    p = st.position(e.market)
+    apply_trade(st, p, up, yes_price, e.count)
+    p.fees += e.fee
+    p.volume += e.count
+    st.cash -= e.fee
+
+    s = st.stats
+    s.fills += 1
+    if e.liquidity == "maker":
+        s.maker_fills += 1
+    else:
+        s.taker_fills += 1
+    s.volume += e.count
+    s.notional += e.price * e.count
+    s.fees += e.fee
+    s.fill_time_total += e.ts - o.placed_ts
+
+
+def apply_trade(st: State, p: Position, up: bool, yes_price: int, n: int) -> None:
+    """Move ``n`` contracts of YES exposure (up) or NO exposure (down) at ``yes_price``."""
+    held = p.position
+    if up:
+        close = min(n, -held) if held < 0 else 0
+        proceeds = (ONE_DOLLAR - yes_price) * close
+        open_cost = yes_price * (n - close)
+    else:
+        close = min(n, held) if held > 0 else 0
+        proceeds = yes_price * close
+        open_cost = (ONE_DOLLAR - yes_price) * (n - close)
+    if close:
+        removed = p.cost if close == abs(held) else p.cost * close // abs(held)
+        p.cost -= removed
+        p.realized += proceeds - removed
+    p.cost += open_cost
+    p.position = held + n if up else held - n
+    st.cash += proceeds - open_cost
+
+
+def on_settled(st: State, e: MarketSettled) -> None:
+    if not 0 <= e.settlement_value <= ONE_DOLLAR:
+        raise InvariantError(f"market {e.market} settled at {e.settlement_value}, outside 0..{ONE_DOLLAR}")
+    p = st.positions.get(e.market)
+    if p is None or p.position == 0:
+        return
+    if e.result == "void":
+        payout = p.cost
+    elif p.position > 0:
+        payout = e.settlement_value * p.position
+    else:
+        payout = (ONE_DOLLAR - e.settlement_value) * -p.position
+    st.cash += payout
+    p.realized += payout - p.cost
+    p.cost = 0
+    p.position = 0

@@ -1,0 +1,191 @@
+"""The projection state that ``evolve`` folds events into.
+
+``State`` is owned by exactly one fold: ``evolve`` updates it in place for speed (PERF.md) and
+``projections.digest.snapshot`` makes an immutable, canonical copy. Every number is an integer
+in the fixed-point units of ``events.units``; nothing here holds a float.
+"""
+
+from __future__ import annotations
+
+from events.types import Action, Result, Side, TimeInForce
+
+
+class MarketState:
+    """One market: its L2 book (YES bids and NO bids, each in its own leg's prices) and status.
+
+    A book is *stale* until its first snapshot and again after a feed gap on its order-book
+    subscription (or an inconsistent delta) until the next snapshot. Deltas are not applied to
+    a stale book; a stale book is reported as stale, never as live.
+    """
+
+    __slots__ = (
+        "close_ts",
+        "faults",
+        "last_trade",
+        "name",
+        "no",
+        "price_ranges",
+        "result",
+        "settled",
+        "skipped_deltas",
+        "stale",
+        "status",
+        "trade_count",
+        "trade_volume",
+        "yes",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.yes: dict[int, int] = {}  # YES bid price -> count
+        self.no: dict[int, int] = {}  # NO bid price -> count
+        self.stale = True
+        self.status = "unknown"
+        self.result: Result | None = None
+        self.settled = False
+        self.close_ts: int | None = None
+        self.price_ranges: tuple[tuple[int, int, int], ...] = ()
+        self.last_trade: int | None = None  # YES-leg price of the last public trade
+        self.trade_volume = 0  # count
+        self.trade_count = 0
+        self.skipped_deltas = 0  # deltas that arrived while the book was stale
+        self.faults = 0  # inconsistent market data seen (negative level, duplicate trade id)
+
+
+class Order:
+    """One of our orders. ``price`` is in the order's own leg; counts are count units."""
+
+    __slots__ = (
+        "action",
+        "client_order_id",
+        "count",
+        "filled",
+        "market",
+        "order_id",
+        "placed_ts",
+        "post_only",
+        "price",
+        "queue_ahead",
+        "remaining",
+        "side",
+        "status",
+        "tif",
+    )
+
+    def __init__(
+        self,
+        order_id: str,
+        client_order_id: str,
+        market: str,
+        action: Action,
+        side: Side,
+        price: int,
+        count: int,
+        tif: TimeInForce,
+        post_only: bool,
+        placed_ts: int,
+    ) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.market = market
+        self.action: Action = action
+        self.side: Side = side
+        self.price = price
+        self.count = count
+        self.remaining = count
+        self.filled = 0
+        self.tif: TimeInForce = tif
+        self.post_only = post_only
+        self.placed_ts = placed_ts
+        self.status = "pending"  # pending -> resting -> filled | cancelled
+        self.queue_ahead = 0
+
+
+class Position:
+    """Kalshi convention: ``position`` > 0 is YES contracts held, < 0 is NO contracts held.
+
+    ``cost`` is the money paid for the contracts now held (cost basis); ``realized`` is the
+    P&L realised by closing or settling them, gross of fees; ``fees`` is what fills cost.
+    """
+
+    __slots__ = ("cost", "fees", "market", "position", "realized", "volume")
+
+    def __init__(self, market: str) -> None:
+        self.market = market
+        self.position = 0
+        self.cost = 0
+        self.realized = 0
+        self.fees = 0
+        self.volume = 0
+
+
+class ExecStats:
+    """Execution statistics over our fills; fill time is measured in event time (ns)."""
+
+    __slots__ = (
+        "fees",
+        "fill_time_total",
+        "fills",
+        "maker_fills",
+        "notional",
+        "orders_cancelled",
+        "orders_placed",
+        "orders_rejected",
+        "taker_fills",
+        "volume",
+    )
+
+    def __init__(self) -> None:
+        self.fills = 0
+        self.maker_fills = 0
+        self.taker_fills = 0
+        self.volume = 0  # count
+        self.notional = 0  # money
+        self.fees = 0  # money
+        self.fill_time_total = 0  # ns, summed over fills
+        self.orders_placed = 0
+        self.orders_rejected = 0
+        self.orders_cancelled = 0
+
+
+class State:
+    """Everything ``evolve`` maintains. ``seq`` is the number of events folded so far."""
+
+    __slots__ = (
+        "cash",
+        "markets",
+        "orders",
+        "positions",
+        "seq",
+        "session",
+        "started",
+        "starting_cash",
+        "stats",
+        "trade_ids",
+        "ts",
+    )
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.ts = 0
+        self.session = ""
+        self.started = False
+        self.starting_cash = 0
+        self.cash = 0
+        self.markets: dict[str, MarketState] = {}
+        self.orders: dict[str, Order] = {}
+        self.positions: dict[str, Position] = {}
+        self.stats = ExecStats()
+        self.trade_ids: set[str] = set()  # membership only; never iterated into output
+
+    def market(self, name: str) -> MarketState:
+        m = self.markets.get(name)
+        if m is None:
+            m = self.markets[name] = MarketState(name)
+        return m
+
+    def position(self, market: str) -> Position:
+        p = self.positions.get(market)
+        if p is None:
+            p = self.positions[market] = Position(market)
+        return p
