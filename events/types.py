@@ -19,15 +19,20 @@ Side = Literal["yes", "no"]
 Action = Literal["buy", "sell"]
 TimeInForce = Literal["gtc", "ioc", "fok"]
 Liquidity = Literal["maker", "taker"]
-Result = Literal["yes", "no", "void"]
+Result = Literal["yes", "no", "void", "scalar"]
 GapKind = Literal["gap", "duplicate", "out_of_order"]
 Level = tuple[int, int]  # (price, count)
 
 
 class EventBase(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True, gc=False
 ):
-    """Every event carries ``ts``: event time in integer nanoseconds."""
+    """Every event carries ``ts``: event time in integer nanoseconds.
+
+    ``gc=False``: events are immutable values holding only ints, strings, tuples and string
+    dicts, so they can never be part of a reference cycle; keeping them out of the cyclic
+    garbage collector's lists saves about a tenth of a replay's time (measured in bench/replay).
+    """
 
     ts: int
 
@@ -101,11 +106,12 @@ class PublicTrade(EventBase, frozen=True, kw_only=True, tag="trade.v1"):
 class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v1"):
     """A lifecycle change: created, activated, deactivated, close_date_updated, determined,
     price_level_structure_updated, metadata_updated. ``price_ranges`` are (start, end, step) in
-    price units; ``close_ts`` is nanoseconds; ``result`` is set when determined."""
+    price units; ``open_ts``/``close_ts`` are nanoseconds; ``result`` is set when determined."""
 
     ts_exch: int = 0
     market: str
     status: str
+    open_ts: int | None = None
     close_ts: int | None = None
     price_ranges: tuple[tuple[int, int, int], ...] = ()
     result: Result | None = None
@@ -113,7 +119,8 @@ class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v1")
 
 class MarketSettled(EventBase, frozen=True, kw_only=True, tag="market_settled.v1"):
     """Settlement: YES contracts pay ``settlement_value`` (price units) each, NO contracts pay
-    $1 minus it. ``void`` refunds each position at its cost basis."""
+    $1 minus it (``yes`` is 10000, ``no`` 0, ``scalar`` anything between). ``void`` refunds each
+    position at its cost basis."""
 
     ts_exch: int = 0
     market: str

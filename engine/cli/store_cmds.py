@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
         else:
             from ..ingest.jsonl import import_jsonl
 
-            summary = await import_jsonl(store, path, args.session, params=params, progress=None)
+            summary = await import_jsonl(store, path, args.session, params=params, progress=sys.stderr.isatty())
         await _anchor(store, summary.session)
     emit_json(summary)
     return 0

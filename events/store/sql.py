@@ -13,6 +13,8 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -241,30 +243,47 @@ class EventStore:
                 )
             ).scalar()
         after = int(start) - 1 if start is not None else from_seq - 1
-        cols = (c.first_seq, c.last_seq, c.ids, c.payload, c.hashes)
-        while True:
-            async with self._read() as conn:
-                rows = (
-                    await conn.execute(
-                        select(*cols)
-                        .where(c.session_id == info.id, c.first_seq > after)
-                        .order_by(c.first_seq)
-                        .limit(page)
-                    )
-                ).all()
-            if not rows:
-                return
-            for r in rows:
-                if to_seq is not None and r.first_seq > to_seq:
+        # Prefetch: the next page is queried while the caller folds this one (the driver runs
+        # SQLite in its own thread and releases the GIL while stepping).
+        pending = asyncio.ensure_future(self._page(info.id, after, page))
+        try:
+            while True:
+                rows = await pending
+                if not rows:
                     return
-                yield RawChunk(
-                    first_seq=int(r.first_seq),
-                    last_seq=int(r.last_seq),
-                    ids=bytes(r.ids),
-                    payload=bytes(r.payload),
-                    hashes=bytes(r.hashes),
+                after = rows[-1].first_seq
+                pending = asyncio.ensure_future(self._page(info.id, after, page))
+                for r in rows:
+                    if to_seq is not None and r.first_seq > to_seq:
+                        return
+                    yield r
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    async def _page(self, sid: int, after: int, page: int) -> list[RawChunk]:
+        c = tt_chunks.c
+        async with self._read() as conn:
+            rows = (
+                await conn.execute(
+                    select(c.first_seq, c.last_seq, c.ids, c.payload, c.hashes)
+                    .where(c.session_id == sid, c.first_seq > after)
+                    .order_by(c.first_seq)
+                    .limit(page)
                 )
-            after = int(rows[-1].first_seq)
+            ).all()
+        return [
+            RawChunk(
+                first_seq=int(r.first_seq),
+                last_seq=int(r.last_seq),
+                ids=bytes(r.ids),
+                payload=bytes(r.payload),
+                hashes=bytes(r.hashes),
+            )
+            for r in rows
+        ]
 
     async def read(
         self, session: str, from_seq: int = 1, to_seq: int | None = None, *, batch_size: int = CHUNK_EVENTS
