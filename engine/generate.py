@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from events.codec import encode
-from events.ids import derived_ids
 from events.store import AppendResult, EventStore
 
 from .progress import bar
-from .synth import generate
+from .synth import event_ids, generate
 
 BATCH = 4096
 
@@ -18,8 +17,6 @@ BATCH = 4096
 async def write_synthetic(
     store: EventStore, session: str, *, seed: int, n_events: int, n_markets: int = 20, progress: bool | None = None
 ) -> AppendResult:
-    namespace = f"synth:{seed}:{n_events}:{n_markets}"
-
     def batches() -> Iterator[tuple[list[bytes], list[int]]]:
         buf: list[bytes] = []
         start = 0
@@ -27,12 +24,12 @@ async def write_synthetic(
             for e in generate(seed, n_events, n_markets, name=session):
                 buf.append(encode(e))
                 if len(buf) == BATCH:
-                    yield buf, derived_ids(namespace, start, len(buf))
+                    yield buf, event_ids(seed, n_events, start, len(buf), n_markets=n_markets)
                     start += len(buf)
                     pbar.update(len(buf))
                     buf = []
             if buf:
-                yield buf, derived_ids(namespace, start, len(buf))
+                yield buf, event_ids(seed, n_events, start, len(buf), n_markets=n_markets)
                 pbar.update(len(buf))
 
     return await store.append_batches(session, batches(), expected_version=0)

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from .schema import tt_id_ranges
-
 Run = tuple[int, int, int]  # (id_lo, id_hi, first_seq)
 
 
@@ -32,23 +27,6 @@ def runs(ids: Sequence[int], first_seq: int) -> list[Run]:
         prev = e
     out.append((lo, prev + 1, start))
     return out
-
-
-async def overlapping(conn: AsyncConnection, session_id: int, run: Run) -> Run | None:
-    """The stored run that shares an id with ``run``, if any."""
-    lo, hi, _ = run
-    c = tt_id_ranges.c
-    row = (
-        await conn.execute(
-            select(c.id_lo, c.id_hi, c.first_seq)
-            .where(c.session_id == session_id, c.id_lo < hi)
-            .order_by(c.id_lo.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is not None and int(row.id_hi) > lo:
-        return int(row.id_lo), int(row.id_hi), int(row.first_seq)
-    return None
 
 
 def stored_seq(stored: Run, event_id: int) -> int:

@@ -2,7 +2,8 @@
 
 - ``tt_meta``: the format marker (``format = tradetape-store``, ``version = 1``).
 - ``tt_sessions``: one row per session; ``head_seq``/``head_hash`` are the stream version and
-  the chain head, updated in the same transaction as every append.
+  the chain head, updated in the same transaction as every append; ``max_id`` is the largest
+  event id stored (ids above it need no collision lookup).
 - ``tt_chunks``: the events, one row per run of consecutive events (at most
   ``CHUNK_EVENTS``): ``payload`` is a MessagePack array of canonically encoded events, ``ids``
   their 8-byte event ids and ``hashes`` their 32-byte chain hashes, in order.
@@ -46,6 +47,7 @@ tt_sessions = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("head_seq", BigInteger, nullable=False, default=0),
     Column("head_hash", LargeBinary, nullable=False),
+    Column("max_id", BigInteger, nullable=True),
 )
 
 tt_chunks = Table(

@@ -16,42 +16,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .. import chain
-from ..codec import decode_array, encode, join_array
+from ..codec import decode_array, encode
 from ..errors import (
     BadInput,
-    ConcurrencyError,
-    DuplicateEventError,
     StorageFailure,
     TradetapeError,
     UnknownSession,
 )
 from ..ids import IdSource
 from ..types import Event, EventBase
-from . import idindex
-from .records import AppendResult, RawChunk, SessionInfo, pack_ids
-from .schema import CHUNK_EVENTS, tt_chunks, tt_id_ranges, tt_sessions
-
-Batch = tuple[Sequence[bytes], Sequence[int] | None]
+from .append import Batch, append_tx
+from .records import AppendResult, RawChunk, SessionInfo
+from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
 
 
 class EventStore:
     """Append-only, hash-chained event streams, one per session."""
 
-    def __init__(self, engine: AsyncEngine, url: str, dialect: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, url: str, dialect: str, sync_engine: Engine | None = None
+    ) -> None:
         self.engine = engine
+        # SQLite: writes go through one pysqlite engine in one writer thread (see append.py).
+        self._sync_engine = sync_engine
+        self._writer = ThreadPoolExecutor(1, "tradetape-writer") if sync_engine is not None else None
         self.url = url  # for messages; never holds a password (see open.redact)
         self.dialect = dialect
         self._ids = IdSource()
 
     async def close(self) -> None:
+        if self._writer is not None and self._sync_engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._sync_engine.dispose)
+            self._writer.shutdown(wait=True)
         await self.engine.dispose()
 
     # --- sessions ------------------------------------------------------------------------
@@ -98,132 +102,33 @@ class EventStore:
         self, session: str, batches: Iterable[Batch], *, expected_version: int
     ) -> AppendResult:
         """Append several batches in ONE transaction: all of them or nothing (imports)."""
-        first = expected_version + 1
         try:
-            async with self._write() as conn:
-                sid, head_seq, head = await self._lock_head(conn, session, expected_version)
-                if head_seq != expected_version:
-                    batch = next(iter(batches), None)
-                    retry_ids = list(batch[1] or []) if batch else []
-                    return await self._retry_or_conflict(
-                        conn, sid, session, retry_ids, expected_version, head_seq
-                    )
-                for payloads, ids in batches:
-                    if not payloads:
-                        continue
-                    head_seq, head = await self._insert(conn, sid, session, payloads, ids, head_seq, head)
-                if head_seq == expected_version:
-                    raise BadInput(f"append to {session!r}: no events given")
-                await conn.execute(
-                    update(tt_sessions)
-                    .where(tt_sessions.c.id == sid)
-                    .values(head_seq=head_seq, head_hash=head)
+            if self._writer is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(
+                    self._writer, self._sqlite_append, session, batches, expected_version
+                )
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(
+                    append_tx, self.dialect, session, batches, expected_version, self._ids
                 )
         except TradetapeError:
             raise
         except (SQLAlchemyError, OSError) as exc:
             raise StorageFailure(f"append to {session!r} in {self.url} failed: {_reason(exc)}") from None
-        return AppendResult(first_seq=first, last_seq=head_seq, head_hash=head)
 
-    async def _insert(
-        self,
-        conn: AsyncConnection,
-        sid: int,
-        session: str,
-        payloads: Sequence[bytes],
-        ids: Sequence[int] | None,
-        head_seq: int,
-        head: bytes,
-    ) -> tuple[int, bytes]:
-        n = len(payloads)
-        id_list = list(ids) if ids is not None else self._ids.next(n)
-        if len(id_list) != n:
-            raise BadInput(f"append to {session!r}: {n} events but {len(id_list)} ids")
-        if len(set(id_list)) != n:
-            raise DuplicateEventError(f"append to {session!r}: the batch repeats an event id")
-        new_runs = idindex.runs(id_list, head_seq + 1)
-        for run in new_runs:
-            if await idindex.overlapping(conn, sid, run) is not None:
-                raise DuplicateEventError(
-                    f"append to {session!r}: some event ids are already stored at other positions"
-                )
-        await conn.execute(
-            insert(tt_id_ranges),
-            [{"session_id": sid, "id_lo": lo, "id_hi": hi, "first_seq": fs} for lo, hi, fs in new_runs],
-        )
-        hashes = chain.extend(head, id_list, payloads)
-        rows: list[dict[str, Any]] = []
-        for lo in range(0, n, CHUNK_EVENTS):
-            hi = min(lo + CHUNK_EVENTS, n)
-            rows.append(
-                {
-                    "session_id": sid,
-                    "first_seq": head_seq + lo + 1,
-                    "last_seq": head_seq + hi,
-                    "ids": pack_ids(id_list[lo:hi]),
-                    "payload": join_array(list(payloads[lo:hi])),
-                    "hashes": b"".join(hashes[lo:hi]),
-                }
-            )
-        await conn.execute(insert(tt_chunks), rows)
-        return head_seq + n, hashes[-1]
-
-    async def _lock_head(self, conn: AsyncConnection, session: str, expected: int) -> tuple[int, int, bytes]:
-        q = select(tt_sessions.c.id, tt_sessions.c.head_seq, tt_sessions.c.head_hash).where(
-            tt_sessions.c.name == session
-        )
-        if self.dialect == "postgresql":
-            q = q.with_for_update()
-        row = (await conn.execute(q)).first()
-        if row is None:
-            if expected != 0:
-                raise UnknownSession(f"no session named {session!r} in {self.url} (expected version {expected})")
-            await conn.execute(self._insert_session(session))
-            row = (await conn.execute(q)).first()
-            assert row is not None
-        return int(row.id), int(row.head_seq), bytes(row.head_hash)
-
-    def _insert_session(self, session: str) -> Any:
-        values = {"name": session, "head_seq": 0, "head_hash": chain.GENESIS}
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert(tt_sessions).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        return insert(tt_sessions).values(**values)
-
-    async def _retry_or_conflict(
-        self, conn: AsyncConnection, sid: int, session: str, ids: list[int], expected: int, head_seq: int
-    ) -> AppendResult:
-        found: dict[int, int] = {}
-        for run in idindex.runs(ids, expected + 1):
-            stored = await idindex.overlapping(conn, sid, run)
-            if stored is not None:
-                for e in range(max(run[0], stored[0]), min(run[1], stored[1])):
-                    found[e] = idindex.stored_seq(stored, e)
-        if ids and len(found) == len(ids) and all(found[e] == expected + 1 + k for k, e in enumerate(ids)):
-            last = expected + len(ids)
-            return AppendResult(
-                first_seq=expected + 1, last_seq=last, head_hash=await self._hash_at(conn, sid, last), duplicate=True
-            )
-        if found:
-            raise DuplicateEventError(
-                f"append to {session!r}: {len(found)} of {len(ids)} events are already stored "
-                f"(from seq {min(found.values())}); a retry must resend the same batch"
-            )
-        raise ConcurrencyError(f"append to {session!r}: expected version {expected} but the session is at {head_seq}")
-
-    async def _hash_at(self, conn: AsyncConnection, sid: int, seq: int) -> bytes:
-        row = (
-            await conn.execute(
-                select(tt_chunks.c.first_seq, tt_chunks.c.hashes)
-                .where(tt_chunks.c.session_id == sid, tt_chunks.c.first_seq <= seq)
-                .order_by(tt_chunks.c.first_seq.desc())
-                .limit(1)
-            )
-        ).first()
-        assert row is not None
-        k = seq - int(row.first_seq)
-        return bytes(row.hashes[32 * k : 32 * k + 32])
+    def _sqlite_append(self, session: str, batches: Iterable[Batch], expected_version: int) -> AppendResult:
+        """Runs in the writer thread: BEGIN IMMEDIATE, the append, COMMIT (or ROLLBACK)."""
+        assert self._sync_engine is not None
+        with self._sync_engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                result = append_tx(conn, self.dialect, session, batches, expected_version, self._ids)
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+            return result
 
     # --- read ----------------------------------------------------------------------------
 
@@ -303,23 +208,6 @@ class EventStore:
                 yield events[i : min(i + batch_size, hi)]
 
     # --- transactions --------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        if self.dialect == "sqlite":
-            # The engine runs the driver in autocommit mode so that WE issue BEGIN IMMEDIATE:
-            # pysqlite's implicit transactions would start deferred and could fail on upgrade.
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    await conn.exec_driver_sql("ROLLBACK")
-                    raise
-                await conn.exec_driver_sql("COMMIT")
-        else:
-            async with self.engine.begin() as conn:
-                yield conn
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
