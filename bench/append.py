@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import child, report, rss_mb, summary  # noqa: E402
+from bench._harness import child, report, rss_mb, summary
 
 
 def _events(n: int) -> list:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import child, report, rss_mb, summary  # noqa: E402
+from bench._harness import child, report, rss_mb, summary
 
 DATA = Path(__file__).resolve().parent / ".data"
 NAUTILUS_STABLE = 180_000  # events/s, PERF.md: NautilusTrader 1.221 BacktestEngine on this kind of machine

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from events.tape import iter_tape
 
-from events.codec import decode_array, join_array
 from events.errors import BadInput
-from projections import evolve_many, initial_state, view
+from events.tape import iter_tape
+from projections import initial_state, view
 
 from .audit.compare import differences, format_differences
+from .replay import Seek, tape_batches
 
 REPLAYS = Path(__file__).resolve().parent.parent / "replays"
 CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)
@@ -37,33 +37,33 @@ def sessions(root: Path = REPLAYS, names: list[str] | None = None) -> list[Path]
     return found
 
 
-def replay_tape(tape: Path, checkpoints: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+def checkpoints(tape: Path, seqs: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Fold a .tape through ``evolve``; yield (seq, view) at each checkpoint seq."""
     state = initial_state()
-    marks = sorted(set(checkpoints))
-    k = 0
-    _header, batches = iter_tape(tape)
-    for _ids, payloads in batches:
-        events = decode_array(join_array(list(payloads)), where=str(tape))
-        i = 0
-        while k < len(marks) and state.seq + (len(events) - i) >= marks[k]:
-            cut = i + marks[k] - state.seq
-            evolve_many(state, events[i:cut])
-            i = cut
-            yield marks[k], view(state)
-            k += 1
-        evolve_many(state, events[i:])
+    batches = tape_batches(tape)
+    pending: list[Any] = []
+    for mark in sorted(set(seqs)):
+        seek = Seek(state, until_seq=mark)
+        more = True
+        while more:
+            batch = pending or next(batches, None)
+            if batch is None:
+                break
+            before = state.seq
+            more = seek.fold(batch)
+            pending = batch[state.seq - before :] if not more else []
+        yield mark, view(state)
 
 
 def expected_for(tape: Path) -> dict[str, Any]:
     header, _ = iter_tape(tape)
-    n = int(header["events"])
+    n = header.events
     seqs = sorted({max(1, int(n * f)) for f in CHECKPOINTS})
     return {
-        "session": header["session"],
+        "session": header.session,
         "events": n,
-        "head_hash": bytes(header["head_hash"]).hex(),
-        "checkpoints": [{"seq": s, "digest": v["digest"], "projections": v} for s, v in replay_tape(tape, seqs)],
+        "head_hash": header.head_hash.hex(),
+        "checkpoints": [{"seq": s, "digest": v["digest"], "projections": v} for s, v in checkpoints(tape, seqs)],
     }
 
 

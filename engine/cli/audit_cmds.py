@@ -8,7 +8,6 @@ from typing import Any
 
 from events.chain import format_anchor
 
-from ..anchors import read_anchor
 from ..audit.compare import differences, format_differences
 from ..audit.diff import diff_sessions
 from ..audit.show import iter_events, json_line, resolve_types, text_line
@@ -61,15 +60,10 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace) -> int:
-    from events.store.verify import verify_session
+    from events.store.verify import parse_anchor, verify_session
 
-    async with store_for(args.db) as store:
-        anchor = None
-        if args.anchor:
-            seq, head = read_anchor(args.anchor, args.session)
-            if seq is None:
-                seq = (await store.session(args.session)).head_seq
-            anchor = (seq, head)
+    anchor = parse_anchor(args.anchor, session=args.session) if args.anchor else None
+    async with store_for(args.db, readonly=True) as store:
         report = await verify_session(store, args.session, anchor=anchor)
     if args.json:
         emit_json(report)

@@ -11,7 +11,7 @@ from ..timefmt import parse_iso_ns
 
 
 @asynccontextmanager
-async def store_for(url: str | None, *, create: bool = False) -> AsyncIterator[EventStore]:
+async def store_for(url: str | None, *, create: bool = False, readonly: bool = False) -> AsyncIterator[EventStore]:
     """Open the store for one command. A SQLite file this command created is removed again if
     the command fails, so a failed first import leaves nothing behind."""
     import os
@@ -19,7 +19,7 @@ async def store_for(url: str | None, *, create: bool = False) -> AsyncIterator[E
     resolved = url or os.environ.get("TRADETAPE_DB") or "tradetape.db"
     _, _, path = resolve_url(resolved)
     existed = path is None or path.exists()
-    store = await open_store(resolved, create=create)
+    store = await open_store(resolved, create=create, readonly=readonly)
     try:
         yield store
     except BaseException:

@@ -16,28 +16,28 @@ from collections.abc import Sequence
 from events.errors import TradetapeError
 
 from .. import logs
-from . import audit_cmds, golden_cmds, store_cmds
+from . import audit_cmds, demo_cmd, golden_cmds, store_cmds
+
+DB_HELP = "store: a SQLite path or postgresql:// URL (default $TRADETAPE_DB or ./tradetape.db)"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --db is accepted before or after the command; SUPPRESS keeps a sub-command's default
+    # from overwriting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help="store: a SQLite path or postgresql:// URL (default $TRADETAPE_DB or ./tradetape.db)",
-    )
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
     p = argparse.ArgumentParser(
         prog="tradetape",
         description="Event-sourced trading engine for binary prediction markets.",
-        parents=[common],
     )
+    p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--log-level", default="warning", help="structlog level (default warning)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store_cmds.register(sub, common)
     audit_cmds.register(sub, common)
     golden_cmds.register(sub, common)
+    demo_cmd.register(sub, common)
     return p
 
 

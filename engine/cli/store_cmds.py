@@ -14,7 +14,7 @@ from events.store import EventStore
 from projections import view
 
 from ..anchors import write_anchor
-from ..replay import replay
+from ..replay import replay, replay_tape
 from .common import at_time, store_for
 from .output import emit_json, state_text
 
@@ -26,8 +26,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sessions)
 
-    p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session")
-    p.add_argument("session")
+    p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session (or a .tape file)")
+    p.add_argument("session", help="a session in the store, or the path of a .tape file")
     seek = p.add_mutually_exclusive_group()
     seek.add_argument("--until", type=int, metavar="SEQ", help="stop after this sequence number")
     seek.add_argument("--at-time", metavar="ISO8601", help="the state as it stood at this event time")
@@ -74,12 +74,17 @@ async def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 async def cmd_replay(args: argparse.Namespace) -> int:
-    async with store_for(args.db) as store:
-        state = await replay(
-            store, args.session, until_seq=args.until, at_ns=at_time(args.at_time), batch_size=args.batch_size
-        )
+    if args.batch_size < 1:
+        raise BadInput(f"--batch-size {args.batch_size}: must be at least 1")
+    seek = {"until_seq": args.until, "at_ns": at_time(args.at_time), "batch_size": args.batch_size}
+    if args.session.endswith(".tape") and Path(args.session).is_file():
+        name, state = replay_tape(Path(args.session), **seek)
+    else:
+        name = args.session
+        async with store_for(args.db) as store:
+            state = await replay(store, args.session, **seek)
     v = view(state)
-    v["session"] = args.session
+    v["session"] = name
     if args.json:
         emit_json(v)
     else:

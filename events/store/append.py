@@ -86,7 +86,7 @@ def _insert(
         insert(tt_id_ranges),
         [{"session_id": head.sid, "id_lo": lo, "id_hi": hi, "first_seq": fs} for lo, hi, fs in new_runs],
     )
-    hashes = chain.extend(head.hash, id_list, payloads)
+    hashes = chain.extend(head.hash, payloads)
     rows: list[dict[str, Any]] = []
     for lo in range(0, n, CHUNK_EVENTS):
         hi = min(lo + CHUNK_EVENTS, n)

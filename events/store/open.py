@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import event, select, text
+from sqlalchemy import Engine, create_engine, event, pool, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -80,11 +80,14 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
         else:
             created_file = True
     engine = _engine(sa_url, dialect, path, readonly)
-    store = EventStore(engine, shown, dialect)
+    writer = _sqlite_writer_engine(path) if path is not None and not readonly else None
+    store = EventStore(engine, shown, dialect, writer)
     try:
         await _check_format(store, create, readonly)
     except BaseException:
         await engine.dispose()
+        if writer is not None:
+            writer.dispose()
         if created_file:
             remove_sqlite_files(path)
         raise
@@ -111,24 +114,37 @@ def _engine(sa_url: str, dialect: str, path: Path | None, readonly: bool) -> Any
                 query={"mode": "ro", "uri": "true"},
             )
         engine = create_async_engine(target, isolation_level="AUTOCOMMIT")
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # Per-connection settings only. journal_mode=WAL is persistent (it rewrites the file
-            # header), so _check_format sets it once the format marker checked out: setting it
-            # here would modify a database that is not ours before we refuse it.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA cache_size=-65536")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
     if readonly:
         connect_args["server_settings"] = {"default_transaction_read_only": "on"}
     return create_async_engine(sa_url, pool_pre_ping=False, connect_args=connect_args)
+
+
+def _sqlite_writer_engine(path: Path) -> Engine:
+    """The pysqlite engine the store's writer thread appends through (see ``append.py``).
+    Autocommit at the driver so that the store issues ``BEGIN IMMEDIATE`` itself."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        isolation_level="AUTOCOMMIT",
+        poolclass=pool.StaticPool,
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Per-connection settings only. journal_mode=WAL is persistent (it rewrites the file
+    # header), so _check_format sets it once the format marker checked out: setting it
+    # here would modify a database that is not ours before we refuse it.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.close()
 
 
 def _check_sqlite_file(path: Path, shown: str) -> None:
@@ -151,6 +167,9 @@ async def _check_format(store: EventStore, create: bool, readonly: bool) -> None
             if rows is None:
                 if not create:
                     raise StoreOpenError(f"{store.url}: not a tradetape store (no format marker)")
+                if sqlite and await _foreign_tables(conn):
+                    # A SQLite file is one store; a database of someone else's is not ours to extend.
+                    raise StoreOpenError(f"{store.url}: not a tradetape store (it holds other tables)")
                 rows = await _create(conn, sqlite)
             elif sqlite and not readonly:
                 await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -174,7 +193,13 @@ async def _read_marker(conn: AsyncConnection) -> dict[str, str] | None:
     """The tt_meta rows, or None where there is no tt_meta table (a database that is not ours)."""
     if not await conn.run_sync(lambda c: c.dialect.has_table(c, "tt_meta")):
         return None
-    return dict((await conn.execute(select(tt_meta.c.key, tt_meta.c.value))).tuples().all())
+    rows = await conn.execute(select(tt_meta.c.key, tt_meta.c.value))
+    return {str(key): str(value) for key, value in rows}
+
+
+async def _foreign_tables(conn: AsyncConnection) -> bool:
+    names = await conn.run_sync(lambda c: c.dialect.get_table_names(c))
+    return any(not str(n).startswith("tt_") for n in names)
 
 
 async def _create(conn: AsyncConnection, sqlite: bool) -> dict[str, str]:

@@ -60,3 +60,11 @@ def test_duplicate_trade_id_counts_once():
     st = fold(snap({4500: 100}, {}), t, t)
     m = st.markets[M]
     assert m.trade_count == 1 and m.trade_volume == 1000 and m.last_trade == 4600 and m.faults == 1
+
+
+def test_settlement_empties_the_book_and_records_the_result():
+    from events.types import MarketSettled
+
+    st = fold(snap({4500: 100}, {5300: 10}), MarketSettled(ts=9, market=M, result="no", settlement_value=0))
+    m = st.markets[M]
+    assert (m.status, m.result, m.yes, m.no) == ("settled", "no", {}, {})

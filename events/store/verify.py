@@ -1,0 +1,363 @@
+"""Verify a stored session: structure, strict decoding and the hash chain, naming the first bad seq.
+
+The walk reads the session's chunks in ``first_seq`` order (``EventStore.read_chunks``, reads
+only: open the store with ``open_store(url, readonly=True)`` and nothing can be written) and
+checks, in order of seq:
+
+- the chunks tile seqs 1..head with no gap (a deleted row: the first missing seq is bad) and no
+  overlap (a duplicated or inserted row: the first seq stored twice is bad);
+- each chunk's ids, hashes and payload elements count ``last_seq - first_seq + 1``;
+- each event's hash equals ``SHA-256(previous hash || event bytes)`` recomputed from
+  ``GENESIS``, and each event decodes strictly;
+- the session row's head (seq, hash) equals the end of the walked chain;
+- with an ``anchor`` (seq, hash) kept OUTSIDE the database, the chain holds that hash at that seq.
+
+The limit, stated plainly: a chain kept in the same database as the events catches corruption and
+naive edits, but NOT a truncated tail (rows deleted and the session head moved back to match) nor
+a rewrite that recomputes every later hash and the head. Both leave a self-consistent chain; only
+an anchor recorded elsewhere (the run report, ``engine.anchors``' file, a tape's header) exposes
+them. A bad seq is located exactly for everything the stored chain can see; against an anchor, a
+truncation is named at the first missing seq (stored head + 1) and a recomputed chain at the
+anchor's seq (the rewrite started there or earlier: one anchor cannot say where).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import cast
+
+import msgspec
+
+from .. import chain
+from ..codec import MAX_EVENT_BYTES, decode, decode_array, split_array
+from ..errors import BadInput, DecodeError
+from .records import RawChunk
+from .sql import EventStore
+
+AT_HEAD = -1
+"""Anchor seq meaning "the stored head": a bare hash anchor names no seq of its own."""
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome. ``head_seq``/``head_hash`` are what the session row claims (trustworthy only
+    when ``ok``); ``events_checked`` counts events verified before the first problem."""
+
+    session: str
+    ok: bool
+    events_checked: int
+    head_seq: int
+    head_hash: bytes
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+class _Bad(Exception):
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(problem)
+        self.seq = seq
+        self.problem = problem
+
+
+async def verify_session(store: EventStore, name: str, *, anchor: tuple[int, bytes] | None = None) -> VerifyReport:
+    """Walk ``name``'s chain; see the module docstring for what is and is not caught."""
+    info = await store.session(name)
+    walk = _Walk()
+    if anchor is not None:
+        walk.anchor_seq = info.head_seq if anchor[0] == AT_HEAD else anchor[0]
+        if walk.anchor_seq < 0:
+            raise BadInput(f"anchor seq {anchor[0]} is not a sequence number")
+    try:
+        await walk.run(store, name, info.head_seq)
+        walk.check_head(info.head_seq, info.head_hash)
+        await _check_beyond(store, name, info.head_seq)
+        if anchor is not None:
+            walk.check_anchor(anchor[1], info.head_seq)
+    except _Bad as bad:
+        return VerifyReport(
+            session=name,
+            ok=False,
+            events_checked=walk.checked,
+            head_seq=info.head_seq,
+            head_hash=info.head_hash,
+            first_bad_seq=bad.seq,
+            problem=f"seq {bad.seq}: {bad.problem}",
+        )
+    return VerifyReport(
+        session=name, ok=True, events_checked=walk.checked, head_seq=info.head_seq, head_hash=info.head_hash
+    )
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.seq = 0  # last verified seq
+        self.prev = chain.GENESIS  # its hash
+        self.checked = 0
+        self.anchor_seq = 0  # 0: no anchor (or the trivial one at GENESIS)
+        self.anchor_hash = chain.GENESIS  # the recomputed hash at anchor_seq, once walked
+
+    async def run(self, store: EventStore, name: str, head_seq: int) -> None:
+        """Every row that starts at or before the session head, in first_seq order."""
+        reader = cast(AsyncGenerator[RawChunk, None], store.read_chunks(name, 1, head_seq))
+        held: RawChunk | None = None
+        async with aclosing(reader) as chunks:
+            async for ch in chunks:
+                if held is not None:
+                    self.chunk(held, ch.first_seq)
+                held = ch
+        if held is not None:
+            self.chunk(held, None)
+
+    def chunk(self, ch: RawChunk, next_first: int | None) -> None:
+        """Verify one row, knowing where the next row starts (an overlap is bad from there)."""
+        first, last = ch.first_seq, ch.last_seq
+        if first > self.seq + 1:
+            raise _Bad(self.seq + 1, f"missing: no stored row holds seqs {self.seq + 1}..{first - 1}")
+        if first <= self.seq:
+            raise _Bad(first, f"stored twice: a row at seq {first} overlaps seqs up to {self.seq}")
+        if last < first:
+            raise _Bad(first, f"row at seq {first} claims to end at seq {last}")
+        n = last - first + 1
+        # With an overlap, the events before the next row's start are checked first: a fault
+        # there is the first one; from the next row's start on, seqs are stored twice.
+        overlap = next_first is not None and next_first <= last
+        good_until = next_first - 1 if next_first is not None and overlap else last
+        ids, hashes = _columns(ch)
+        try:
+            payloads = split_array(ch.payload)
+        except DecodeError:
+            payloads = []
+        if (
+            overlap
+            or not (len(payloads) == len(ids) == len(hashes) == n)
+            or not _fast(self.prev, ids, payloads, hashes, ch.payload)
+        ):
+            self._slow(ch, n, ids, hashes, good_until)
+        else:
+            self._advance(first, n, hashes)
+        if overlap:
+            assert next_first is not None
+            raise _Bad(next_first, f"stored twice: a row at seq {next_first} overlaps the row at seq {first}..{last}")
+
+    def _advance(self, first: int, n: int, hashes: list[bytes]) -> None:
+        if first <= self.anchor_seq <= first + n - 1:
+            self.anchor_hash = hashes[self.anchor_seq - first]
+        self.seq, self.prev = first + n - 1, hashes[-1]
+        self.checked += n
+
+    def _slow(self, ch: RawChunk, n: int, ids: list[int], hashes: list[bytes], good_until: int) -> None:
+        """Event by event, to name the first bad one exactly (only reached on damage)."""
+        data = ch.payload
+        first = ch.first_seq
+        count, pos = _array_head(data)
+        for k in range(min(n, good_until - first + 1)):
+            seq = first + k
+            if k >= len(ids) or k >= len(hashes):
+                raise _Bad(seq, f"row at seq {first}: the ids/hashes columns hold fewer than {n} events")
+            end = _skip(data, pos) if pos >= 0 else -1
+            if end < 0:
+                raise _Bad(seq, "event bytes are damaged (not one MessagePack value)")
+            payload = data[pos:end]
+            h = chain.link(self.prev, payload)
+            if h != hashes[k]:
+                raise _Bad(seq, f"hash mismatch (stored {hashes[k].hex()[:16]}…, computed {h.hex()[:16]}…)")
+            problem = _decode_problem(payload)
+            if problem:
+                raise _Bad(seq, problem)
+            if seq == self.anchor_seq:
+                self.anchor_hash = h
+            self.seq, self.prev, pos = seq, h, end
+            self.checked += 1
+        if good_until == ch.last_seq and (count != n or pos != len(data) or len(ids) != n or len(hashes) != n):
+            raise _Bad(
+                first, f"row at seq {first}..{ch.last_seq} is damaged: its columns do not hold exactly {n} events"
+            )
+
+    def check_head(self, head_seq: int, head_hash: bytes) -> None:
+        if head_seq > self.seq:
+            raise _Bad(
+                self.seq + 1, f"missing: the session head is seq {head_seq} but the stored events end at {self.seq}"
+            )
+        if head_seq < self.seq:
+            raise _Bad(head_seq + 1, f"events stored past the session head (seq {head_seq})")
+        if head_hash != self.prev:
+            raise _Bad(head_seq, "the session row's head hash does not match the chain")
+
+    def check_anchor(self, want: bytes, head_seq: int) -> None:
+        seq = self.anchor_seq
+        if seq > head_seq:
+            raise _Bad(
+                head_seq + 1, f"missing: the anchor is at seq {seq} but the session ends at {head_seq} (truncated tail)"
+            )
+        if self.anchor_hash != want:
+            raise _Bad(seq, f"the chain differs from the anchor (rewritten at seq {seq} or earlier)")
+
+
+async def _check_beyond(store: EventStore, name: str, head_seq: int) -> None:
+    """Rows that start past the head read at the start are appends made since (the session head
+    has moved past them: they are left for the next verification) or rows that do not belong."""
+    reader = cast(AsyncGenerator[RawChunk, None], store.read_chunks(name, head_seq + 1))
+    last = 0
+    async with aclosing(reader) as chunks:
+        async for ch in chunks:
+            if ch.first_seq > head_seq:
+                last = max(last, ch.last_seq)
+    if last and last > (await store.session(name)).head_seq:
+        raise _Bad(head_seq + 1, f"events stored past the session head (seq {head_seq})")
+
+
+def _columns(ch: RawChunk) -> tuple[list[int], list[bytes]]:
+    """The whole 8-byte ids and 32-byte hashes of a row (a ragged tail is dropped: counts differ)."""
+    ids = ch.id_list()[: len(ch.ids) // 8]
+    hashes = [h for h in ch.hash_list() if len(h) == 32]
+    return ids, hashes
+
+
+def _fast(prev: bytes, ids: list[int], payloads: list[bytes], hashes: list[bytes], array: bytes) -> bool:
+    """The common case in bulk: whole-row chain comparison and one strict decode of the row
+    (``array`` split cleanly into ``payloads``, so it decodes iff each of them does)."""
+    if chain.extend(prev, payloads) != hashes:
+        return False
+    if any(len(p) > MAX_EVENT_BYTES for p in payloads):
+        return False
+    try:
+        decode_array(array)
+    except DecodeError:
+        return False
+    return True
+
+
+def _decode_problem(payload: bytes) -> str:
+    try:
+        decode(payload)
+    except DecodeError as exc:
+        return f"undecodable event: {str(exc).split(': ', 1)[-1]}"
+    return ""
+
+
+# --- a bounds-checked MessagePack skipper, to find event boundaries in a damaged row ---------
+
+_FIXED = {
+    0xC0: 0,
+    0xC2: 0,
+    0xC3: 0,
+    0xCA: 4,
+    0xCB: 8,
+    0xCC: 1,
+    0xCD: 2,
+    0xCE: 4,
+    0xCF: 8,
+    0xD0: 1,
+    0xD1: 2,
+    0xD2: 4,
+    0xD3: 8,
+    0xD4: 2,
+    0xD5: 3,
+    0xD6: 5,
+    0xD7: 9,
+    0xD8: 17,
+}
+_SIZED = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}  # bin, str: length bytes
+_EXT = {0xC7: 1, 0xC8: 2, 0xC9: 4}  # ext: length bytes, then a type byte
+_CONTAINER = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}  # (length bytes, items per entry)
+
+
+def _array_head(data: bytes) -> tuple[int, int]:
+    """(element count, offset of the first element) of a stored array; (-1, -1) if damaged."""
+    if len(data) >= 5 and data[0] == 0xDD:
+        return int.from_bytes(data[1:5], "big"), 5
+    if len(data) >= 3 and data[0] == 0xDC:
+        return int.from_bytes(data[1:3], "big"), 3
+    if data and 0x90 <= data[0] <= 0x9F:
+        return data[0] & 0x0F, 1
+    return -1, -1
+
+
+def _skip(data: bytes, pos: int) -> int:
+    """The offset just past the MessagePack value at ``pos``, or -1 where it runs off the end."""
+    pending = 1
+    n = len(data)
+    while pending:
+        if pos >= n:
+            return -1
+        b = data[pos]
+        pos += 1
+        pending -= 1
+        if b <= 0x7F or b >= 0xE0:
+            continue
+        if b <= 0x8F:
+            pending += 2 * (b & 0x0F)
+        elif b <= 0x9F:
+            pending += b & 0x0F
+        elif b <= 0xBF:
+            pos += b & 0x1F
+        elif b in _FIXED:
+            pos += _FIXED[b]
+        elif b in _SIZED or b in _EXT:
+            width = _SIZED.get(b) or _EXT[b]
+            if pos + width > n:
+                return -1
+            pos += width + int.from_bytes(data[pos : pos + width], "big") + (1 if b in _EXT else 0)
+        elif b in _CONTAINER:
+            width, per = _CONTAINER[b]
+            if pos + width > n:
+                return -1
+            pending += per * int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+        else:  # 0xC1: never used
+            return -1
+        if pending > n - pos:
+            return -1  # more items promised than bytes left (each needs one): damaged
+    return pos if pos <= n else -1
+
+
+# --- anchors -------------------------------------------------------------------------------
+
+
+def parse_anchor(text: str, *, session: str | None = None) -> tuple[int, bytes]:
+    """An anchor ``(seq, hash)`` from a file or inline text.
+
+    A file holds anchor lines ``SESSION SEQ HEX`` (``events.chain.format_anchor``); the last line
+    (for ``session``, when given) wins. Inline: ``SESSION SEQ HEX``, ``SEQ:HEX``, or a bare 64-digit
+    hex hash, whose seq is then the stored head (``AT_HEAD``).
+    """
+    if os.path.isfile(text):
+        found: tuple[int, str] | None = None
+        try:
+            with open(text, encoding="ascii", errors="replace") as f:
+                for n, line in enumerate(f, 1):
+                    parts = line.split()
+                    if len(parts) == 3 and (session is None or parts[0] == session):
+                        found = (n, line)
+        except OSError as exc:
+            raise BadInput(f"anchor file {text}: cannot read: {exc.strerror or exc}") from None
+        if found is None:
+            whose = f" for session {session!r}" if session is not None else ""
+            raise BadInput(f"anchor file {text}: no anchor line{whose}")
+        n, line = found
+        _, seq_text, hex_text = line.split()
+        return _anchor(seq_text, hex_text, f"{text}:{n}")
+    parts = text.split()
+    if len(parts) == 3:
+        if session is not None and parts[0] != session:
+            raise BadInput(f"anchor {text!r} is for session {parts[0]!r}, not {session!r}")
+        return _anchor(parts[1], parts[2], "anchor")
+    seq_text, sep, hex_text = text.strip().partition(":")
+    if not sep:
+        return _anchor(None, seq_text, "anchor")
+    return _anchor(seq_text, hex_text, "anchor")
+
+
+def _anchor(seq_text: str | None, hex_text: str, where: str) -> tuple[int, bytes]:
+    try:
+        head = bytes.fromhex(hex_text)
+    except ValueError:
+        head = b""
+    if len(head) != 32:
+        raise BadInput(f"{where}: {hex_text[:80]!r} is not a 64-digit hex chain hash")
+    if seq_text is None:
+        return AT_HEAD, head
+    if not seq_text.isdigit():
+        raise BadInput(f"{where}: {seq_text[:40]!r} is not a sequence number")
+    return int(seq_text), head
