@@ -17,7 +17,7 @@ def flatten(view: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     for key, value in view.items():
         path = f"{prefix}{key}"
         ident = _KEYS.get(key)
-        if ident and isinstance(value, list) and all(isinstance(v, dict) and ident in v for v in value):
+        if ident and isinstance(value, list | tuple) and all(isinstance(v, dict) and ident in v for v in value):
             for item in value:
                 out.update(flatten({k: v for k, v in item.items() if k != ident}, f"{path}[{item[ident]}]."))
         elif isinstance(value, dict):

@@ -66,7 +66,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         step(5, "audit: the first feed gap and the settlements")
         shown = 0
         async for s, e in iter_events(store, args.session, types={"feed_gap", "market_settled"}):
-            print("   " + text_line(s, e)[:150])
+            print("   " + text_line(s, e))
             shown += 1
             if shown == 6:
                 break
