@@ -8,6 +8,7 @@ so a session replays to the same state from SQLite, PostgreSQL or its exported t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 
 from events.codec import decode_array, join_array
@@ -62,11 +63,12 @@ async def replay(
     if until_seq == 0:
         return seek.state
     with bar(until_seq if until_seq is not None else info.head_seq, f"replay {session}", enabled=progress) as pbar:
-        async for batch in store.read(session, 1, until_seq, batch_size=batch_size):
-            more = seek.fold(batch)
-            pbar.update(len(batch))
-            if not more:
-                break
+        async with aclosing(store.read(session, 1, until_seq, batch_size=batch_size)) as batches:
+            async for batch in batches:
+                more = seek.fold(batch)
+                pbar.update(len(batch))
+                if not more:
+                    break
     return seek.state
 
 

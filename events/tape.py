@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing, suppress
 from hashlib import sha256
 from importlib.metadata import PackageNotFoundError, version
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import msgspec
 import zstandard
@@ -36,7 +36,6 @@ import zstandard
 from . import chain
 from .codec import MAX_EVENT_BYTES, decode, decode_array, join_array, split_array
 from .errors import BadInput, DecodeError, TapeFormatError, UnknownSession, VerificationError
-from .store.records import RawChunk
 from .store.schema import CHUNK_EVENTS
 from .store.sql import EventStore
 
@@ -147,7 +146,7 @@ async def _write_body(store: EventStore, session: str, head_seq: int, head_hash:
     seq, prev = 0, chain.GENESIS
     ids_digest = sha256()
     pack = _RECORD.pack
-    reader = cast(AsyncGenerator[RawChunk, None], store.read_chunks(session, 1, head_seq))
+    reader = store.read_chunks(session, 1, head_seq)
     async with aclosing(reader) as chunks:
         async for ch in chunks:
             n = ch.last_seq - ch.first_seq + 1

@@ -7,7 +7,8 @@ divergence the projections of both, just after the divergent event, are at hand:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import msgspec
@@ -34,7 +35,7 @@ class DiffResult(msgspec.Struct, kw_only=True):
     divergence: Divergence | None = None
 
 
-async def _events(store: EventStore, session: str) -> AsyncIterator[EventBase]:
+async def _events(store: EventStore, session: str) -> AsyncGenerator[EventBase, None]:
     async for batch in store.read(session):
         for e in batch:
             yield e
@@ -49,7 +50,11 @@ def _content(e: EventBase) -> bytes:
 async def diff_sessions(store: EventStore, a: str, b: str) -> DiffResult:
     await store.session(a)
     await store.session(b)
-    ia, ib = _events(store, a), _events(store, b)
+    async with aclosing(_events(store, a)) as ia, aclosing(_events(store, b)) as ib:
+        return await _walk(ia, ib, a, b)
+
+
+async def _walk(ia: AsyncIterator[EventBase], ib: AsyncIterator[EventBase], a: str, b: str) -> DiffResult:
     sa, sb = initial_state(), initial_state()
     seq = 0
     while True:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import msgspec
 
@@ -38,17 +39,18 @@ async def iter_events(
     market: str | None = None,
     from_seq: int = 1,
     to_seq: int | None = None,
-) -> AsyncIterator[tuple[int, EventBase]]:
+) -> AsyncGenerator[tuple[int, EventBase], None]:
     """(seq, event) pairs of ``session`` that pass the filters, in seq order."""
     seq = max(from_seq, 1) - 1
-    async for batch in store.read(session, max(from_seq, 1), to_seq):
-        for e in batch:
-            seq += 1
-            if types is not None and type_name(tag_of(type(e))) not in types:
-                continue
-            if market is not None and getattr(e, "market", None) != market and market not in getattr(e, "markets", ()):
-                continue
-            yield seq, e
+    async with aclosing(store.read(session, max(from_seq, 1), to_seq)) as batches:
+        async for batch in batches:
+            for e in batch:
+                seq += 1
+                if types is not None and type_name(tag_of(type(e))) not in types:
+                    continue
+                if market is not None and getattr(e, "market", None) != market and market not in getattr(e, "markets", ()):
+                    continue
+                yield seq, e
 
 
 def json_line(seq: int, e: EventBase) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +66,12 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 
         step(5, "audit: the first feed gap and the settlements")
         shown = 0
-        async for s, e in iter_events(store, args.session, types={"feed_gap", "market_settled"}):
-            print("   " + text_line(s, e))
-            shown += 1
-            if shown == 6:
-                break
+        async with aclosing(iter_events(store, args.session, types={"feed_gap", "market_settled"})) as found:
+            async for s, e in found:
+                print("   " + text_line(s, e))
+                shown += 1
+                if shown == 6:
+                    break
 
         tape = out / f"{args.session}.tape"
         step(6, f"export to {tape} and re-import as '{args.session}-copy'")

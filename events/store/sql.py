@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -134,7 +134,7 @@ class EventStore:
 
     async def read_chunks(
         self, session: str, from_seq: int = 1, to_seq: int | None = None, *, page: int = 8
-    ) -> AsyncIterator[RawChunk]:
+    ) -> AsyncGenerator[RawChunk, None]:
         """Stored rows in seq order that overlap ``from_seq..to_seq``, ``page`` rows per query."""
         info = await self.session(session)
         c = tt_chunks.c
@@ -163,10 +163,11 @@ class EventStore:
                         return
                     yield r
         finally:
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+            # Let an in-flight prefetch finish rather than cancel it inside a driver call:
+            # a query cancelled mid-call can leave its pooled connection unusable and hang
+            # the engine's dispose. It is one page, and its result is dropped.
+            with contextlib.suppress(Exception):
+                await pending
 
     async def _page(self, sid: int, after: int, page: int) -> list[RawChunk]:
         c = tt_chunks.c
@@ -192,20 +193,22 @@ class EventStore:
 
     async def read(
         self, session: str, from_seq: int = 1, to_seq: int | None = None, *, batch_size: int = CHUNK_EVENTS
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event], None]:
         """Decoded events ``from_seq..to_seq`` in order, in lists of at most ``batch_size``."""
         if batch_size < 1:
             raise BadInput(f"batch size must be at least 1, got {batch_size}")
-        async for ch in self.read_chunks(session, from_seq, to_seq):
-            events = decode_array(ch.payload, where=f"session {session!r} chunk at seq {ch.first_seq}")
-            if len(events) != ch.last_seq - ch.first_seq + 1:
-                raise BadInput(
-                    f"session {session!r}: chunk at seq {ch.first_seq} is damaged; run `tradetape audit verify`"
-                )
-            lo = max(from_seq - ch.first_seq, 0)
-            hi = len(events) if to_seq is None else min(to_seq - ch.first_seq + 1, len(events))
-            for i in range(lo, hi, batch_size):
-                yield events[i : min(i + batch_size, hi)]
+        chunks = self.read_chunks(session, from_seq, to_seq)
+        async with aclosing(chunks):
+            async for ch in chunks:
+                events = decode_array(ch.payload, where=f"session {session!r} chunk at seq {ch.first_seq}")
+                if len(events) != ch.last_seq - ch.first_seq + 1:
+                    raise BadInput(
+                        f"session {session!r}: chunk at seq {ch.first_seq} is damaged; run `tradetape audit verify`"
+                    )
+                lo = max(from_seq - ch.first_seq, 0)
+                hi = len(events) if to_seq is None else min(to_seq - ch.first_seq + 1, len(events))
+                for i in range(lo, hi, batch_size):
+                    yield events[i : min(i + batch_size, hi)]
 
     # --- transactions --------------------------------------------------------------------
 

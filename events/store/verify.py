@@ -24,9 +24,7 @@ anchor's seq (the rewrite started there or earlier: one anchor cannot say where)
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import cast
 
 import msgspec
 
@@ -99,7 +97,7 @@ class _Walk:
 
     async def run(self, store: EventStore, name: str, head_seq: int) -> None:
         """Every row that starts at or before the session head, in first_seq order."""
-        reader = cast(AsyncGenerator[RawChunk, None], store.read_chunks(name, 1, head_seq))
+        reader = store.read_chunks(name, 1, head_seq)
         held: RawChunk | None = None
         async with aclosing(reader) as chunks:
             async for ch in chunks:
@@ -197,7 +195,7 @@ class _Walk:
 async def _check_beyond(store: EventStore, name: str, head_seq: int) -> None:
     """Rows that start past the head read at the start are appends made since (the session head
     has moved past them: they are left for the next verification) or rows that do not belong."""
-    reader = cast(AsyncGenerator[RawChunk, None], store.read_chunks(name, head_seq + 1))
+    reader = store.read_chunks(name, head_seq + 1)
     last = 0
     async with aclosing(reader) as chunks:
         async for ch in chunks:
