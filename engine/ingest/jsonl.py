@@ -5,10 +5,12 @@ Input: one JSON object per line (blank lines ignored, at most 1 MiB each), eithe
 - or the recorder's wrapper ``{"ts_recv": <ns>, "frame": <one of the above>}``.
 
 Receive time (the ``ts`` of every event made from a frame): a wrapper's ``ts_recv``; for a raw
-frame its ``msg.ts_ms`` (ms → ns) when present, else the previous sequenced frame's receive
-time; the very first raw frame without ``ts_ms`` takes its own ``ts`` (Unix seconds, or RFC3339
-on a legacy delta), else 0. Raw receive times are therefore approximate (exact only where
-``ts_ms`` is) and are not forced to be monotonic; skipped raw frames (ticker ...) never set it.
+frame its ``msg.ts_ms`` (ms → ns) when present, else the frame's own older-style timestamp
+(``ts``: Unix seconds on a trade, RFC3339 on a legacy delta), else the previous sequenced
+frame's receive time, else 0. (The issue's rule is ``ts_ms`` else the previous frame's; a frame
+that carries its own time in an older field uses it, so legacy captures seek by time too.) Raw
+receive times are therefore approximate (exact only where ``ts_ms`` is) and are not forced to
+be monotonic; skipped raw frames (ticker ...) never set it.
 
 Subscription parameters that change what the wire means (``use_yes_price``) are read from
 every ``subscribe`` command in the file (a first pass, so they apply to the whole file), merged
@@ -228,10 +230,10 @@ def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, 
                 ts = ts_recv
             elif msg is not None and msg.ts_ms is not None:
                 ts = exchange_ns(msg.ts_ms)
-            elif prev_ts is not None:
-                ts = prev_ts
+            elif (own := _own_ts(msg)) is not None:
+                ts = own
             else:
-                ts = _first_ts(msg)
+                ts = prev_ts if prev_ts is not None else 0
             prev_ts = ts
             verdict = checker.check(frame.sid, frame.seq, kind, msg.market_ticker if msg else None, ts=ts)
             if verdict.gap is not None:
@@ -272,9 +274,11 @@ def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, 
     )
 
 
-def _first_ts(msg: wire.Msg | None) -> int:
-    """Receive time of a first raw frame without ``ts_ms``: its own ``ts``, else 0."""
+def _own_ts(msg: wire.Msg | None) -> int | None:
+    """A raw frame's own timestamp in an older field (``ts``), in ns, or None."""
     ts = getattr(msg, "ts", None)
+    if ts is None:
+        return None
     if isinstance(ts, str):
         return exchange_ns(None, None, ts)
     return exchange_ns(None, ts)

@@ -49,3 +49,24 @@ def test_a_changed_projection_fails_with_a_readable_diff(tmp_path: Path) -> None
     r = run("golden", "update", "--dir", str(tmp_path))
     assert r.code == 0 and "golden small: updated" in r.out
     assert run("golden", "check", "--dir", str(tmp_path)).code == 0
+
+
+async def test_the_real_frames_still_import_to_the_shipped_tape(tmp_path: Path) -> None:
+    """The importer is under golden regression too: today's import of the real Kalshi frames
+    has exactly the events (and so the chain head) of the shipped tape."""
+    from engine.ingest.jsonl import import_jsonl
+    from events.store import open_store
+    from events.tape import read_header
+
+    real = golden.REPLAYS.parent.parent / "shared" / "real-data" / "kalshi_trade_frames_2026-02-12.jsonl"
+    if not real.exists():
+        pytest.skip(f"{real} is not beside this checkout")
+    name = "kalshi-trades-2026-02-12"
+    store = await open_store(str(tmp_path / "k.db"), create=True)
+    try:
+        await import_jsonl(store, real, name)
+        head = (await store.session(name)).head_hash
+    finally:
+        await store.close()
+    header, _ = read_header(golden.REPLAYS / name / "session.tape")
+    assert head == header.head_hash

@@ -66,7 +66,7 @@ async def test_real_trade_file_imports_as_is(store: EventStore) -> None:
     assert start.config == {"source": REAL.name, "source_sha256": sha} and summary.source_sha256 == sha
     assert len(trades) == 10 and [e for e in events if isinstance(e, FeedGap)] == [gaps]
     assert gaps == FeedGap(
-        ts=1770897981 * 10**9,
+        ts=1770897984 * 10**9,  # found on the seq-48 frame, stamped with that frame's own time
         channel="trade",
         sid=2,
         kind="gap",
@@ -83,7 +83,11 @@ async def test_real_trade_file_imports_as_is(store: EventStore) -> None:
         count=7500,
         taker_side="yes",
     )
-    assert events[-1] == SessionEnded(ts=1770897981 * 10**9, reason="import complete")
+    # no ts_ms on these frames: each takes its own `ts` (seconds) as its receive time
+    assert [t.ts for t in trades] == [t.ts_exch for t in trades]
+    assert [t.ts // 10**9 for t in trades] == [1770897981, 1770897984, 1770897985, 1770897985, 1770897985,
+                                              1770897988, 1770897988, 1770897988, 1770897988, 1770897988]
+    assert events[-1] == SessionEnded(ts=1770897988 * 10**9, reason="import complete")
     ids = [i async for ch in store.read_chunks(name) for i in ch.id_list()]
     assert ids == derived_ids("import:" + sha, 0, 13)
 

@@ -1,200 +1,35 @@
-"""The portable ``.tape`` file: one session, every event with its id and chain hash.
-
-Layout (integers big-endian)::
-
-    b"TTAPE" | format version (1 byte, = 1) | flags (1 byte; bit 0: the body is zstd-compressed)
-    header length (4) | header: MessagePack map {session, events, head_seq, head_hash,
-                                                  engine_version, compressed}
-    body, one zstd stream when flag bit 0 is set:
-        per event, in seq order: length L (4) | event id (8, signed) | chain hash (32) | L bytes
-        trailer: 0xFFFFFFFF (4) | event count (8) | head hash (32) | ids digest (32)
-    and nothing after the trailer (or after the zstd stream).
-
-Invariants: record k holds seq k; its hash is ``events.chain`` over the previous record's hash,
-so an imported session reproduces the exporter's chain exactly. The chain covers the events;
-the ids digest (SHA-256 over every record's 8 id bytes, in order) covers the ids, so a damaged
-id is caught too. A reader trusts nothing: every
-record length is bounded by ``MAX_EVENT_BYTES`` before it is read, every hash is recomputed,
-decompression is fed in small slices (a zstd bomb cannot balloon memory), and every problem is a
-one-line ``TapeFormatError`` naming the file, the record and the byte offset. Offsets are file
-offsets in an uncompressed tape and offsets into the decompressed body in a compressed one.
-"""
+"""Reading a .tape file: every byte checked, every problem named with its record and offset."""
 
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Iterator
-from contextlib import aclosing, suppress
 from hashlib import sha256
-from importlib.metadata import PackageNotFoundError, version
 from typing import BinaryIO
 
 import msgspec
 import zstandard
 
-from . import chain
-from .codec import MAX_EVENT_BYTES, decode, decode_array, join_array, split_array
-from .errors import BadInput, DecodeError, TapeFormatError, UnknownSession, VerificationError
-from .store.schema import CHUNK_EVENTS
-from .store.sql import EventStore
-
-MAGIC = b"TTAPE"
-FORMAT_VERSION = 1
-FLAG_ZSTD = 0x01
-TRAILER = 0xFFFFFFFF
-MAX_HEADER_BYTES = 1 << 16
-MAX_SESSION_NAME = 200  # tt_sessions.name
-_PREFIX = len(MAGIC) + 2
-_RECORD = struct.Struct(">Iq32s")  # a record's head: length, id, hash
-_REST = struct.Struct(">q32s")  # the head after its length
-_TRAILER = struct.Struct(">IQ32s32s")  # 0xFFFFFFFF, event count, head hash, ids digest
-_READ = 1 << 16
-_ZSTD_SLICE = 512  # compressed bytes per decompress call: at most ~16 MiB out, even for a bomb
-
-try:
-    ENGINE_VERSION = version("tradetape")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    ENGINE_VERSION = "unknown"
-
-Batch = tuple[list[int], list[bytes]]
-
-
-class TapeHeader(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """What a tape says about itself; ``events`` = ``head_seq`` (a tape holds seqs 1..head)."""
-
-    session: str
-    events: int
-    head_seq: int
-    head_hash: bytes
-    engine_version: str
-    compressed: bool
-
-
-class TapeSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """An export or import: the file, the session (as named in the store) and its chain head."""
-
-    path: str
-    session: str
-    events: int
-    head_seq: int
-    head_hash: bytes
-    compressed: bool
-    bytes: int
-
-
-_header_encoder = msgspec.msgpack.Encoder()
-_header_decoder = msgspec.msgpack.Decoder(TapeHeader)
-
-
-# --- export --------------------------------------------------------------------------------
-
-
-async def export_tape(
-    store: EventStore, session: str, path: str | os.PathLike[str], *, compress: bool = True
-) -> TapeSummary:
-    """Write ``session`` (seqs 1..its head when the export starts) to ``path``.
-
-    Streams chunk by chunk and re-checks the stored chain on the way (a damaged session raises
-    ``VerificationError`` rather than producing a tape that would not import). Writes
-    ``path + ".tmp"``, fsyncs and renames, so a failed export leaves no file behind.
-    """
-    info = await store.session(session)
-    target = os.fspath(path)
-    tmp = f"{target}.tmp"
-    header = TapeHeader(
-        session=session,
-        events=info.head_seq,
-        head_seq=info.head_seq,
-        head_hash=info.head_hash,
-        engine_version=ENGINE_VERSION,
-        compressed=compress,
-    )
-    try:
-        with open(tmp, "wb") as f:
-            head_bytes = _header_encoder.encode(header)
-            f.write(MAGIC + bytes([FORMAT_VERSION, FLAG_ZSTD if compress else 0]))
-            f.write(len(head_bytes).to_bytes(4, "big") + head_bytes)
-            if compress:
-                zw = zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(f, closefd=False)
-                with zw:
-                    await _write_body(store, session, info.head_seq, info.head_hash, zw)
-            else:
-                await _write_body(store, session, info.head_seq, info.head_hash, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target)
-    except OSError as exc:
-        _remove(tmp)
-        raise BadInput(f"{target}: cannot write the tape: {exc.strerror or exc}") from None
-    except BaseException:
-        _remove(tmp)
-        raise
-    return TapeSummary(
-        path=target,
-        session=session,
-        events=info.head_seq,
-        head_seq=info.head_seq,
-        head_hash=info.head_hash,
-        compressed=compress,
-        bytes=os.path.getsize(target),
-    )
-
-
-async def _write_body(store: EventStore, session: str, head_seq: int, head_hash: bytes, out: BinaryIO) -> None:
-    seq, prev = 0, chain.GENESIS
-    ids_digest = sha256()
-    pack = _RECORD.pack
-    reader = store.read_chunks(session, 1, head_seq)
-    async with aclosing(reader) as chunks:
-        async for ch in chunks:
-            n = ch.last_seq - ch.first_seq + 1
-            where = f"session {session!r} chunk at seq {ch.first_seq}"
-            if ch.first_seq != seq + 1 or ch.last_seq > head_seq:
-                raise VerificationError(f"{where}: seqs are not contiguous after {seq}; run `tradetape audit verify`")
-            try:
-                payloads = split_array(ch.payload, where)
-            except DecodeError:
-                payloads = []
-            ids, hashes = ch.id_list(), ch.hash_list()
-            if not (len(payloads) == len(ids) == len(hashes) == n):
-                raise VerificationError(f"{where}: the chunk is damaged; run `tradetape audit verify`")
-            computed = chain.extend(prev, payloads)
-            if computed != hashes:
-                bad = next(k for k in range(n) if computed[k] != hashes[k])
-                raise VerificationError(
-                    f"session {session!r} seq {ch.first_seq + bad}: hash mismatch; run `tradetape audit verify`"
-                )
-            ids_digest.update(ch.ids)
-            buf = bytearray()
-            for eid, h, p in zip(ids, hashes, payloads, strict=True):
-                buf += pack(len(p), eid, h)
-                buf += p
-            out.write(buf)
-            seq, prev = ch.last_seq, hashes[-1]
-    if seq != head_seq or prev != head_hash:
-        raise VerificationError(
-            f"session {session!r}: the chain ends at seq {seq} but the session head is {head_seq}; "
-            "run `tradetape audit verify`"
-        )
-    out.write(_TRAILER.pack(TRAILER, seq, prev, ids_digest.digest()))
-
-
-def _fsync_dir(target: str) -> None:
-    fd = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove(path: str) -> None:
-    with suppress(FileNotFoundError):
-        os.remove(path)
-
-
-# --- read ----------------------------------------------------------------------------------
+from .. import chain
+from ..codec import MAX_EVENT_BYTES, decode, decode_array, join_array
+from ..errors import BadInput, DecodeError, TapeFormatError
+from ..store.schema import CHUNK_EVENTS
+from .format import (
+    _PREFIX,
+    _READ,
+    _REST,
+    _TRAILER,
+    _ZSTD_SLICE,
+    FLAG_ZSTD,
+    FORMAT_VERSION,
+    MAGIC,
+    MAX_HEADER_BYTES,
+    MAX_SESSION_NAME,
+    TRAILER,
+    Batch,
+    TapeHeader,
+    _header_decoder,
+)
 
 
 def read_header(path: str | os.PathLike[str]) -> tuple[TapeHeader, int]:
@@ -427,45 +262,3 @@ def _check_decode(body: _Body, payloads: list[bytes], starts: list[int]) -> None
 
 
 # --- import --------------------------------------------------------------------------------
-
-
-async def import_tape(store: EventStore, path: str | os.PathLike[str], *, session: str | None = None) -> TapeSummary:
-    """Validate the whole tape, then append it as a NEW session in one transaction.
-
-    The events keep their ids, so the imported session has the tape's chain hashes exactly.
-    ``session`` renames it. Nothing is written unless the entire file checks out; an existing
-    session of that name is refused (``BadInput``).
-    """
-    name = os.fspath(path)
-    header, batches = iter_tape(name)
-    target = session or header.session
-    if not target or len(target) > MAX_SESSION_NAME:
-        raise BadInput(f"bad session name {target[:40]!r}")
-    await _refuse_existing(store, target, name)
-    for _ in batches:  # pass 1: the whole file, strictly
-        pass
-    _, again = iter_tape(name, check_events=False)  # pass 2 re-checks framing and chain
-    result = await store.append_batches(target, ((p, i) for i, p in again), expected_version=0)
-    if result.duplicate:
-        raise BadInput(f"{name}: session {target!r} already exists in {store.url}")
-    if result.last_seq != header.head_seq or result.head_hash != header.head_hash:
-        raise VerificationError(
-            f"{name}: imported session {target!r} ends at seq {result.last_seq} with another head than the tape"
-        )
-    return TapeSummary(
-        path=name,
-        session=target,
-        events=header.events,
-        head_seq=result.last_seq,
-        head_hash=result.head_hash,
-        compressed=header.compressed,
-        bytes=os.path.getsize(name),
-    )
-
-
-async def _refuse_existing(store: EventStore, session: str, name: str) -> None:
-    try:
-        await store.session(session)
-    except UnknownSession:
-        return
-    raise BadInput(f"{name}: session {session!r} already exists in {store.url}; import it under another name")

@@ -1,0 +1,134 @@
+"""Writing a session to a .tape file: streamed, written to a temporary file, fsynced, renamed."""
+
+from __future__ import annotations
+
+import os
+from contextlib import aclosing, suppress
+from hashlib import sha256
+from typing import BinaryIO
+
+import zstandard
+
+from .. import chain
+from ..codec import split_array
+from ..errors import BadInput, DecodeError, VerificationError
+from ..store.sql import EventStore
+from .format import (
+    _RECORD,
+    _TRAILER,
+    ENGINE_VERSION,
+    FLAG_ZSTD,
+    FORMAT_VERSION,
+    MAGIC,
+    TRAILER,
+    TapeHeader,
+    TapeSummary,
+    _header_encoder,
+)
+
+
+async def export_tape(
+    store: EventStore, session: str, path: str | os.PathLike[str], *, compress: bool = True
+) -> TapeSummary:
+    """Write ``session`` (seqs 1..its head when the export starts) to ``path``.
+
+    Streams chunk by chunk and re-checks the stored chain on the way (a damaged session raises
+    ``VerificationError`` rather than producing a tape that would not import). Writes
+    ``path + ".tmp"``, fsyncs and renames, so a failed export leaves no file behind.
+    """
+    info = await store.session(session)
+    target = os.fspath(path)
+    tmp = f"{target}.tmp"
+    header = TapeHeader(
+        session=session,
+        events=info.head_seq,
+        head_seq=info.head_seq,
+        head_hash=info.head_hash,
+        engine_version=ENGINE_VERSION,
+        compressed=compress,
+    )
+    try:
+        with open(tmp, "wb") as f:
+            head_bytes = _header_encoder.encode(header)
+            f.write(MAGIC + bytes([FORMAT_VERSION, FLAG_ZSTD if compress else 0]))
+            f.write(len(head_bytes).to_bytes(4, "big") + head_bytes)
+            if compress:
+                zw = zstandard.ZstdCompressor(level=3, write_checksum=True).stream_writer(f, closefd=False)
+                with zw:
+                    await _write_body(store, session, info.head_seq, info.head_hash, zw)
+            else:
+                await _write_body(store, session, info.head_seq, info.head_hash, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target)
+    except OSError as exc:
+        _remove(tmp)
+        raise BadInput(f"{target}: cannot write the tape: {exc.strerror or exc}") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+    return TapeSummary(
+        path=target,
+        session=session,
+        events=info.head_seq,
+        head_seq=info.head_seq,
+        head_hash=info.head_hash,
+        compressed=compress,
+        bytes=os.path.getsize(target),
+    )
+
+
+async def _write_body(store: EventStore, session: str, head_seq: int, head_hash: bytes, out: BinaryIO) -> None:
+    seq, prev = 0, chain.GENESIS
+    ids_digest = sha256()
+    pack = _RECORD.pack
+    reader = store.read_chunks(session, 1, head_seq)
+    async with aclosing(reader) as chunks:
+        async for ch in chunks:
+            n = ch.last_seq - ch.first_seq + 1
+            where = f"session {session!r} chunk at seq {ch.first_seq}"
+            if ch.first_seq != seq + 1 or ch.last_seq > head_seq:
+                raise VerificationError(f"{where}: seqs are not contiguous after {seq}; run `tradetape audit verify`")
+            try:
+                payloads = split_array(ch.payload, where)
+            except DecodeError:
+                payloads = []
+            ids, hashes = ch.id_list(), ch.hash_list()
+            if not (len(payloads) == len(ids) == len(hashes) == n):
+                raise VerificationError(f"{where}: the chunk is damaged; run `tradetape audit verify`")
+            computed = chain.extend(prev, payloads)
+            if computed != hashes:
+                bad = next(k for k in range(n) if computed[k] != hashes[k])
+                raise VerificationError(
+                    f"session {session!r} seq {ch.first_seq + bad}: hash mismatch; run `tradetape audit verify`"
+                )
+            ids_digest.update(ch.ids)
+            buf = bytearray()
+            for eid, h, p in zip(ids, hashes, payloads, strict=True):
+                buf += pack(len(p), eid, h)
+                buf += p
+            out.write(buf)
+            seq, prev = ch.last_seq, hashes[-1]
+    if seq != head_seq or prev != head_hash:
+        raise VerificationError(
+            f"session {session!r}: the chain ends at seq {seq} but the session head is {head_seq}; "
+            "run `tradetape audit verify`"
+        )
+    out.write(_TRAILER.pack(TRAILER, seq, prev, ids_digest.digest()))
+
+
+def _fsync_dir(target: str) -> None:
+    fd = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.remove(path)
+
+
+# --- read ----------------------------------------------------------------------------------
