@@ -112,3 +112,78 @@ def test_malformed_frame_in_a_new_store_leaves_no_store_behind(tmp_path: Path) -
     assert r.code == 2
     assert "bad.jsonl:3" in r.err
     assert not any(p.name.startswith("new.db") for p in tmp_path.iterdir())
+
+
+def _tape(small_store: Path, tmp_path: Path) -> bytes:
+    tape = tmp_path / "good.tape"
+    assert run("--db", str(small_store), "export", "s", str(tape), "--no-compress").code == 0
+    data = tape.read_bytes()
+    tape.unlink()
+    return data
+
+
+def _unknown_type_tape(good: bytes) -> bytes:
+    """The same tape with one event's tag renamed to a type this tradetape does not know."""
+    tag = b"book_delta.v1"
+    i = good.index(tag)
+    return good[:i] + b"book_delta.v9" + good[i + len(tag):]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("truncated", "truncated"),
+    ("corrupted", "hash mismatch"),
+    ("unknown event type", "hash mismatch"),
+])
+def test_bad_tapes_are_refused_whole(case: str, message: str, small_store: Path, tmp_path: Path) -> None:
+    good = _tape(small_store, tmp_path)
+    data = {
+        "truncated": good[: len(good) // 2],
+        "corrupted": good[:5000] + bytes([good[5000] ^ 0x40]) + good[5001:],
+        "unknown event type": _unknown_type_tape(good),
+    }[case]
+    bad = tmp_path / "bad.tape"
+    bad.write_bytes(data)
+    store = tmp_path / "target.db"
+    r = run("--db", str(store), "import", str(bad))
+    assert r.code == 2, r.err
+    [line] = r.err.strip().splitlines()
+    assert str(bad) in line and message in line and "record" in line
+    assert not store.exists()  # a store this command would have created is not left behind
+
+
+def test_unknown_event_type_in_a_store_is_named(small_store: Path) -> None:
+    """An event whose tag this version does not know (written by a newer tradetape, say)."""
+    import sqlite3
+
+    con = sqlite3.connect(small_store)
+    first, payload = con.execute("SELECT first_seq, payload FROM tt_chunks ORDER BY first_seq LIMIT 1").fetchone()
+    con.execute("UPDATE tt_chunks SET payload = ? WHERE first_seq = ?",
+                (payload.replace(b"book_delta.v1", b"book_delta.v9", 1), first))
+    con.commit()
+    con.close()
+    r = run("--db", str(small_store), "replay", "s")
+    assert r.code == 2
+    [line] = r.err.strip().splitlines()
+    assert "chunk at seq 1" in line and "book_delta.v9" in line
+    v = run("--db", str(small_store), "audit", "verify", "s")
+    assert v.code == 1 and "first bad seq" in v.err
+
+
+def test_verify_names_the_first_tampered_seq(small_store: Path) -> None:
+    import sqlite3
+
+    from events.codec import split_array
+
+    con = sqlite3.connect(small_store)
+    first, payload = con.execute(
+        "SELECT first_seq, payload FROM tt_chunks ORDER BY first_seq LIMIT 1").fetchone()
+    elements = split_array(payload)
+    k = 700  # flip a byte inside the 701st event's price
+    offset = 5 + sum(len(e) for e in elements[:k]) + len(elements[k]) - 2
+    tampered = payload[:offset] + bytes([payload[offset] ^ 0x01]) + payload[offset + 1:]
+    con.execute("UPDATE tt_chunks SET payload = ? WHERE first_seq = ?", (tampered, first))
+    con.commit()
+    con.close()
+    r = run("--db", str(small_store), "audit", "verify", "s")
+    assert r.code == 1
+    assert f"first bad seq {first + k}" in r.err
