@@ -34,7 +34,8 @@ def build(directory: Path, n_events: int, seed: int = 7, n_markets: int = 20) ->
 async def _build(store_path: Path, floor_path: Path, n: int, seed: int, n_markets: int) -> None:
     from engine.synth import generate
 
-    floor = sqlite3.connect(floor_path, isolation_level=None)
+    # the batches generator runs in the store's writer thread (appends happen there)
+    floor = sqlite3.connect(floor_path, isolation_level=None, check_same_thread=False)
     floor.execute("PRAGMA journal_mode=WAL")
     floor.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
     floor.execute("BEGIN")
