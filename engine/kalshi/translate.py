@@ -133,18 +133,8 @@ def book_snapshot(msg: wire.OrderbookSnapshot, *, ts: int, use_yes_price: bool =
 
 def book_delta(msg: wire.OrderbookDelta, *, ts: int, use_yes_price: bool = False) -> BookDelta:
     """A signed count change at one bid level; the price is in the side's own leg."""
-    if msg.price_dollars is not None:
-        price = parse_price(msg.price_dollars, "price_dollars")
-    elif msg.price is not None:
-        price = msg.price * CENT
-    else:
-        raise BadInput("neither price_dollars nor price is present")
-    if msg.delta_fp is not None:
-        delta = parse_count(msg.delta_fp, "delta_fp", signed=True)
-    elif msg.delta is not None:
-        delta = msg.delta * ONE_CONTRACT
-    else:
-        raise BadInput("neither delta_fp nor delta is present")
+    price = _required(_price_of(msg.price_dollars, "price_dollars", msg.price), "neither price_dollars nor price")
+    delta = _required(_count_of(msg.delta_fp, "delta_fp", msg.delta, signed=True), "neither delta_fp nor delta")
     price = _book_price(price, "price")
     if msg.side == "no" and use_yes_price:
         price = ONE_DOLLAR - price
@@ -158,27 +148,39 @@ def book_delta(msg: wire.OrderbookDelta, *, ts: int, use_yes_price: bool = False
     )
 
 
+def _price_of(text: str | None, name: str, cents: int | None) -> int | None:
+    """A price from its dollars string, else from legacy integer cents; None when neither."""
+    if text is not None:
+        return parse_price(text, name)
+    return None if cents is None else cents * CENT
+
+
+def _count_of(text: str | None, name: str, legacy: int | None, *, signed: bool = False) -> int | None:
+    """A count from its fixed-point string, else from a legacy integer count; None when neither."""
+    if text is not None:
+        return parse_count(text, name, signed=signed)
+    return None if legacy is None else legacy * ONE_CONTRACT
+
+
+def _required(value: int | None, neither: str) -> int:
+    if value is None:
+        raise BadInput(f"{neither} is present")
+    return value
+
+
 # --- trades ----------------------------------------------------------------------------------
 
 
 def public_trade(msg: wire.Trade, *, ts: int) -> PublicTrade:
     """A public print at the YES-leg price; ``taker_side`` is the outcome the taker bought."""
-    if msg.yes_price_dollars is not None:
-        yes_price = parse_price(msg.yes_price_dollars, "yes_price_dollars")
-    elif msg.yes_price is not None:
-        yes_price = msg.yes_price * CENT
-    elif msg.no_price_dollars is not None:
-        yes_price = ONE_DOLLAR - parse_price(msg.no_price_dollars, "no_price_dollars")
-    elif msg.no_price is not None:
-        yes_price = ONE_DOLLAR - msg.no_price * CENT
-    else:
+    yes = _price_of(msg.yes_price_dollars, "yes_price_dollars", msg.yes_price)
+    if yes is None:
+        no = _price_of(msg.no_price_dollars, "no_price_dollars", msg.no_price)
+        yes = None if no is None else ONE_DOLLAR - no
+    if yes is None:
         raise BadInput("no price: none of yes_price_dollars, yes_price, no_price_dollars, no_price")
-    if msg.count_fp is not None:
-        count = parse_count(msg.count_fp, "count_fp")
-    elif msg.count is not None:
-        count = msg.count * ONE_CONTRACT
-    else:
-        raise BadInput("neither count_fp nor count is present")
+    yes_price = yes
+    count = _required(_count_of(msg.count_fp, "count_fp", msg.count), "neither count_fp nor count")
     if count <= 0:
         raise BadInput(f"count {count} is not positive")
     taker = msg.taker_outcome_side or msg.taker_side
