@@ -189,11 +189,13 @@ class OrderCancelled(EventBase, frozen=True, kw_only=True, tag="order_cancelled.
 
 
 class OrderAmended(EventBase, frozen=True, kw_only=True, tag="order_amended.v1"):
-    """New price and/or a smaller resting count; ``remaining`` is the new resting count."""
+    """New price and/or a smaller resting count; ``remaining`` is the new resting count and
+    ``queue_ahead`` the order's place at its (possibly new) level."""
 
     order_id: str
     price: int
     remaining: int
+    queue_ahead: int = 0
 
 
 class Fill(EventBase, frozen=True, kw_only=True, tag="fill.v1"):

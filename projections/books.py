@@ -9,6 +9,7 @@ from __future__ import annotations
 from events.types import BookDelta, BookSnapshot, FeedGap, MarketSettled, MarketStatus, PublicTrade
 from events.units import ONE_DOLLAR
 
+from .levels import trade_level
 from .state import MarketState, State
 
 BOOK_CHANNEL = "orderbook_delta"
@@ -19,6 +20,11 @@ def on_snapshot(st: State, e: BookSnapshot) -> None:
     m.yes = dict(e.yes)
     m.no = dict(e.no)
     m.stale = False
+    m.consumed.clear()
+    for (side, price), orders in m.resting.items():
+        shown = (m.yes if side == "yes" else m.no).get(price, 0)
+        for o in orders:
+            o.queue_ahead = min(o.queue_ahead, shown)
 
 
 def on_delta(st: State, e: BookDelta) -> None:
@@ -36,6 +42,16 @@ def on_delta(st: State, e: BookDelta) -> None:
         # The exchange's data contradicts itself: we no longer know this book.
         m.faults += 1
         m.stale = True
+        return
+    if m.consumed or m.resting:
+        level = (e.side, e.price)
+        # The recorded book changed this level: what we took from it is no longer known to be
+        # gone, and (risk-averse queue model) a decrease only shrinks the queue ahead of our
+        # resting orders down to the new displayed size: cancels are assumed to be behind us.
+        m.consumed.pop(level, None)
+        for o in m.resting.get(level, ()):
+            if o.queue_ahead > q:
+                o.queue_ahead = q
 
 
 def on_trade(st: State, e: PublicTrade) -> None:
@@ -47,6 +63,10 @@ def on_trade(st: State, e: PublicTrade) -> None:
     m.last_trade = e.yes_price
     m.trade_volume += e.count
     m.trade_count += 1
+    if m.resting:
+        # A print at our level consumes the displayed queue ahead of our orders first.
+        for o in m.resting.get(trade_level(e), ()):
+            o.queue_ahead = max(0, o.queue_ahead - e.count)
 
 
 def on_status(st: State, e: MarketStatus) -> None:

@@ -37,6 +37,7 @@ class BookView(msgspec.Struct, frozen=True, kw_only=True):
     trade_volume: int
     skipped_deltas: int
     faults: int
+    consumed: tuple[tuple[str, int, int], ...]  # (side, price, count) our taker fills took
 
 
 class OrderView(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +117,7 @@ def snapshot(st: State) -> Snapshot:
             trade_volume=m.trade_volume,
             skipped_deltas=m.skipped_deltas,
             faults=m.faults,
+            consumed=tuple(sorted((side, price, n) for (side, price), n in m.consumed.items())),
         )
         for m in (st.markets[k] for k in sorted(st.markets))
     )

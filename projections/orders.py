@@ -16,6 +16,7 @@ from __future__ import annotations
 from events.errors import InvariantError
 from events.types import OrderAccepted, OrderAmended, OrderCancelled, OrderPlaced, OrderRejected
 
+from .levels import rest_level
 from .state import Order, State
 
 OPEN = frozenset({"pending", "resting"})
@@ -38,6 +39,7 @@ def on_accepted(st: State, e: OrderAccepted) -> None:
         raise InvariantError(f"order {e.order_id} accepted while {o.status}")
     o.status = "resting"
     o.queue_ahead = e.queue_ahead
+    rest(st, o)
 
 
 def on_rejected(st: State, e: OrderRejected) -> None:
@@ -50,6 +52,7 @@ def on_cancelled(st: State, e: OrderCancelled) -> None:
         raise InvariantError(f"order {e.order_id} cancelled by {e.reduced_by} with {o.remaining} remaining")
     o.remaining = 0
     o.status = "cancelled"
+    unrest(st, o)
     st.stats.orders_cancelled += 1
 
 
@@ -61,9 +64,12 @@ def on_amended(st: State, e: OrderAmended) -> None:
         raise InvariantError(
             f"order {e.order_id} amended to {e.remaining} at {e.price} with {o.remaining} remaining"
         )
+    unrest(st, o)
     o.price = e.price
     o.remaining = e.remaining
     o.count = o.filled + e.remaining
+    o.queue_ahead = e.queue_ahead
+    rest(st, o)
 
 
 def open_order(st: State, order_id: str, what: str) -> Order:
@@ -73,6 +79,23 @@ def open_order(st: State, order_id: str, what: str) -> Order:
     if o.status not in OPEN:
         raise InvariantError(f"{what}: order {order_id} is already {o.status}")
     return o
+
+
+def rest(st: State, o: Order) -> None:
+    """Index a resting order under the level it rests on (arrival order kept)."""
+    o.level = rest_level(o.action, o.side, o.price)
+    st.market(o.market).resting.setdefault(o.level, []).append(o)
+
+
+def unrest(st: State, o: Order) -> None:
+    if o.level is None:
+        return
+    m = st.market(o.market)
+    orders = m.resting[o.level]
+    orders.remove(o)
+    if not orders:
+        del m.resting[o.level]
+    o.level = None
 
 
 def open_orders(st: State) -> list[Order]:

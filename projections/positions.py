@@ -20,7 +20,8 @@ from events.errors import InvariantError
 from events.types import Fill, MarketSettled, SessionStarted
 from events.units import ONE_DOLLAR
 
-from .orders import open_order
+from .levels import take_level
+from .orders import open_order, unrest
 from .state import Position, State
 
 
@@ -43,6 +44,12 @@ def on_fill(st: State, e: Fill) -> None:
     o.filled += e.count
     if o.remaining == 0:
         o.status = "filled"
+        unrest(st, o)
+    if e.liquidity == "taker":
+        # The displayed quantity we took stays taken until the recorded book changes the level.
+        m = st.market(e.market)
+        level = take_level(e.action, e.side, e.price)
+        m.consumed[level] = m.consumed.get(level, 0) + e.count
 
     yes_price = e.price if e.side == "yes" else ONE_DOLLAR - e.price
     up = (e.action == "buy") == (e.side == "yes")

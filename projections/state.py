@@ -20,11 +20,13 @@ class MarketState:
 
     __slots__ = (
         "close_ts",
+        "consumed",
         "faults",
         "last_trade",
         "name",
         "no",
         "price_ranges",
+        "resting",
         "result",
         "settled",
         "skipped_deltas",
@@ -50,6 +52,11 @@ class MarketState:
         self.trade_count = 0
         self.skipped_deltas = 0  # deltas that arrived while the book was stale
         self.faults = 0  # inconsistent market data seen (negative level, duplicate trade id)
+        # The paper exchange's memory, rebuilt from the log like everything else:
+        # displayed quantity our taker fills took, per level, until the recorded book changes
+        # that level; and our resting orders by the level they rest on, in arrival order.
+        self.consumed: dict[tuple[str, int], int] = {}
+        self.resting: dict[tuple[str, int], list[Order]] = {}
 
 
 class Order:
@@ -60,6 +67,7 @@ class Order:
         "client_order_id",
         "count",
         "filled",
+        "level",
         "market",
         "order_id",
         "placed_ts",
@@ -98,7 +106,8 @@ class Order:
         self.post_only = post_only
         self.placed_ts = placed_ts
         self.status = "pending"  # pending -> resting -> filled | cancelled
-        self.queue_ahead = 0
+        self.queue_ahead = 0  # displayed count ahead of this order at its level
+        self.level: tuple[str, int] | None = None  # (book side, price) while resting
 
 
 class Position:

@@ -1,0 +1,1 @@
+"""The paper exchange: matching, fills and fees against the recorded book."""

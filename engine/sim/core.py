@@ -1,0 +1,69 @@
+"""The exchange loop every driver shares: market data -> react -> evolve; policy -> decide -> evolve.
+
+``SimCore`` owns a ``State`` and folds everything it emits, so the events it returns are exactly
+the session's log and ``evolve`` alone (replay) rebuilds the same state. Re-simulation feeds it a
+recorded session; live paper trading will feed it a socket. Commands take effect at decision time
+plus the configured latency (event time), before the first market event at or after that time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from events.types import ActionTaken, EventBase
+from projections import State, evolve, evolve_many, initial_state
+
+from .commands import Command, describe
+from .config import ExchangeConfig
+from .exchange import decide, react
+
+
+class SimCore:
+    def __init__(self, cfg: ExchangeConfig, agent: str, state: State | None = None) -> None:
+        self.cfg = cfg
+        self.agent = agent
+        self.state = state if state is not None else initial_state()
+        self._pending: list[tuple[int, int, Command]] = []  # (effective ts, order, command)
+        self._n = 0
+
+    def fold(self, events: Sequence[EventBase]) -> None:
+        """Fold events that are already in the log (the session start, a resumed tape)."""
+        evolve_many(self.state, events)
+
+    def market(self, e: EventBase, out: list[EventBase]) -> None:
+        """One market event: due commands first, then the event, then the fills it caused."""
+        if self._pending and self._pending[0][0] <= e.ts:
+            self._run_due(e.ts, out)
+        fills = react(self.state, e, self.cfg)
+        evolve(self.state, e)
+        out.append(e)
+        if fills:
+            evolve_many(self.state, fills)
+            out.extend(fills)
+
+    def act(self, commands: Sequence[Command], ts: int, out: list[EventBase]) -> None:
+        """The policy acted at event time ``ts``: record it, and execute now or after latency."""
+        for cmd in commands:
+            taken = ActionTaken(ts=ts, agent=self.agent, action=describe(cmd))
+            evolve(self.state, taken)
+            out.append(taken)
+            if self.cfg.latency_ns:
+                self._n += 1
+                self._pending.append((ts + self.cfg.latency_ns, self._n, cmd))
+                self._pending.sort(key=lambda p: (p[0], p[1]))
+            else:
+                self._execute(cmd, ts, out)
+
+    def flush(self, out: list[EventBase]) -> None:
+        """At the end of the data: commands still in flight take effect at their time."""
+        self._run_due(None, out)
+
+    def _run_due(self, now: int | None, out: list[EventBase]) -> None:
+        while self._pending and (now is None or self._pending[0][0] <= now):
+            ts, _, cmd = self._pending.pop(0)
+            self._execute(cmd, ts, out)
+
+    def _execute(self, cmd: Command, ts: int, out: list[EventBase]) -> None:
+        events = decide(self.state, cmd, ts, self.cfg)
+        evolve_many(self.state, events)
+        out.extend(events)

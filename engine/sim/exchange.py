@@ -1,0 +1,156 @@
+"""``decide`` and ``react``: the one deterministic paper exchange of training and live trading.
+
+``decide(state, command, ts, config)`` turns a command into events; ``react(state, event,
+config)`` answers market data with fills of resting orders. Neither changes the state: the
+caller folds their events with ``evolve`` (after the market event, for ``react``). Ids are
+derived from the state (``O000001``, ``F0000001``), so the same log always yields the same ids.
+
+Resting orders (queue-position model, after hftbacktest's risk-averse model): an order joins
+the back of its level (``queue_ahead`` = displayed count there); a public print at that level
+first eats the queue ahead, then fills the order; a print at a worse price on the same side
+(the market traded through us) fills all that remains; a level decrease only shrinks the queue
+ahead down to the new displayed size (``evolve`` does that). Two of our orders at one level
+are each measured against the displayed queue only (they do not queue behind each other).
+"""
+
+from __future__ import annotations
+
+from events.types import (
+    EventBase,
+    Fill,
+    MarketSettled,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderPlaced,
+    OrderRejected,
+    PublicTrade,
+)
+from projections.levels import rest_level, trade_level
+from projections.orders import OPEN
+from projections.state import Order, State
+
+from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
+from .config import ExchangeConfig
+from .fees import fee
+from .match import walk
+from .validate import cash_problem, crosses, on_grid, place_problem
+
+
+class _Ids:
+    """Order and fill ids for events not folded yet (several in one decide call)."""
+
+    def __init__(self, st: State) -> None:
+        self.fills = st.stats.fills
+
+    def fill(self) -> str:
+        self.fills += 1
+        return f"F{self.fills:07d}"
+
+
+def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
+    if isinstance(cmd, PlaceOrder):
+        return _place(st, cmd, ts, cfg)
+    if isinstance(cmd, CancelOrder):
+        o = st.orders.get(cmd.order_id)
+        if o is None or o.status not in OPEN:
+            return [_reject_on(o, cmd.order_id, ts, "unknown order" if o is None else f"order is {o.status}")]
+        return [OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining, reason="user")]
+    return _amend(st, cmd, ts)
+
+
+def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
+    problem = place_problem(st, cmd, cfg)
+    if problem is not None:
+        return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
+    m = st.markets[cmd.market]
+    slices = [] if cmd.post_only else walk(m, cmd.action, cmd.side, cmd.price, cmd.count)
+    filled = sum(n for _, n in slices)
+    if not (cmd.tif == "fok" and filled < cmd.count):
+        problem = cash_problem(st, cmd, slices, cfg)
+        if problem is not None:
+            return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
+    oid = f"O{st.stats.orders_placed + 1:06d}"
+    out: list[EventBase] = [
+        OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=cmd.market, action=cmd.action,
+                    side=cmd.side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only)
+    ]
+    if cmd.tif == "fok" and filled < cmd.count:
+        out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=cmd.count, reason="fill-or-kill: not enough displayed"))
+        return out
+    schedule = cfg.fees.for_market(cmd.market)
+    ids = _Ids(st)
+    for price, n in slices:
+        out.append(Fill(ts=ts, fill_id=ids.fill(), order_id=oid, market=cmd.market, action=cmd.action, side=cmd.side,
+                        price=price, count=n, fee=fee(schedule, price, n, "taker"), liquidity="taker"))
+    left = cmd.count - filled
+    if left == 0:
+        return out
+    if cmd.tif == "ioc":
+        out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=left, reason="immediate-or-cancel remainder"))
+        return out
+    side, price = rest_level(cmd.action, cmd.side, cmd.price)
+    shown = (m.yes if side == "yes" else m.no).get(price, 0)
+    out.append(OrderAccepted(ts=ts, order_id=oid, queue_ahead=shown))
+    return out
+
+
+def _amend(st: State, cmd: AmendOrder, ts: int) -> list[EventBase]:
+    o = st.orders.get(cmd.order_id)
+    if o is None or o.status != "resting":
+        return [_reject_on(o, cmd.order_id, ts, "unknown order" if o is None else f"order is {o.status}")]
+    price = o.price if cmd.price is None else cmd.price
+    total = o.count if cmd.count is None else cmd.count
+    m = st.markets[o.market]
+    probe = PlaceOrder(market=o.market, action=o.action, side=o.side, price=price, count=1)
+    if not on_grid(m, price) or not 0 < price < 10_000:
+        return [_reject_on(o, o.order_id, ts, f"amend price {price} is off the tick grid")]
+    if total > o.count or total <= o.filled:
+        return [_reject_on(o, o.order_id, ts, f"amend count {total} must be above {o.filled} filled and at most {o.count}")]
+    if price != o.price and crosses(m, probe):
+        return [_reject_on(o, o.order_id, ts, "amend would cross: cancel and place a marketable order instead")]
+    if price == o.price:
+        ahead = o.queue_ahead  # a smaller size keeps its place in the queue
+    else:
+        side, level = rest_level(o.action, o.side, price)
+        ahead = (m.yes if side == "yes" else m.no).get(level, 0)  # a new price joins the back
+    return [OrderAmended(ts=ts, order_id=o.order_id, price=price, remaining=total - o.filled, queue_ahead=ahead)]
+
+
+def _reject_on(o: Order | None, order_id: str, ts: int, reason: str) -> OrderRejected:
+    return OrderRejected(ts=ts, order_id=order_id, client_order_id="" if o is None else o.client_order_id,
+                         market="" if o is None else o.market, reason=reason)
+
+
+def react(st: State, e: EventBase, cfg: ExchangeConfig) -> list[EventBase]:
+    """Fills (or cancellations) of our resting orders caused by the market event ``e``, computed
+    on the state before ``e`` is folded."""
+    if isinstance(e, PublicTrade):
+        return _trade(st, e, cfg)
+    if isinstance(e, MarketSettled):
+        m = st.markets.get(e.market)
+        if m is None:
+            return []
+        return [OrderCancelled(ts=e.ts, order_id=o.order_id, reduced_by=o.remaining, reason="market settled")
+                for level in sorted(m.resting) for o in m.resting[level]]
+    return []
+
+
+def _trade(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
+    m = st.markets.get(e.market)
+    if m is None or not m.resting or e.trade_id in st.trade_ids:
+        return []
+    side, price = trade_level(e)
+    out: list[EventBase] = []
+    ids = _Ids(st)
+    schedule = cfg.fees.for_market(e.market)
+    for (s, q) in sorted(m.resting):
+        if s != side or q < price:
+            continue
+        for o in m.resting[(s, q)]:
+            n = o.remaining if q > price else min(o.remaining, max(0, e.count - o.queue_ahead))
+            if n > 0:
+                out.append(Fill(ts=e.ts, fill_id=ids.fill(), order_id=o.order_id, market=o.market, action=o.action,
+                                side=o.side, price=o.price, count=n, fee=fee(schedule, o.price, n, "maker"),
+                                liquidity="maker"))
+    return out

@@ -1,0 +1,248 @@
+"""Kalshi's trading fees, exactly, in integers.
+
+Units (``events/units.py``): price in $0.0001 (``ONE_DOLLAR`` = 10 000), count in 0.01 contract
+(``ONE_CONTRACT`` = 100), money in $0.000001. Fee coefficients are integers in millionths
+(``COEF_SCALE`` = 1 000 000): Kalshi's 0.07 is 70 000 and 0.0175 is 17 500. Millionths and not
+basis points because a series multiplier of 0.5 turns the maker 0.0175 into 0.00875 (87.5 bp).
+
+The formula
+-----------
+Kalshi's model fee for C contracts at P dollars is ``k × C × P × (1 − P)``. With
+``price = 10⁴·P``, ``count = 10²·C`` and ``coef = 10⁶·k`` that is, in money units (10⁶ a dollar)::
+
+    N = coef × count × price × (10 000 − price)          (an exact integer)
+    exact fee = N / 10¹⁰ money units
+    fee = ceil(N / (10¹⁰ × unit)) × unit                 (unit = the schedule's ``rounding``)
+
+Only integer multiplies and one floor division: no float, no Decimal. ``price`` may be either
+leg's price; ``P(1 − P)`` is the same for YES at P and NO at 1 − P.
+
+Invariants of ``fee``: ≥ 0; 0 at price 0 and at price 10 000; ``fee(p) == fee(10 000 − p)``;
+non-decreasing in count and in the coefficient; a multiple of ``rounding``; less than one
+``rounding`` above the exact value (an exact multiple is not rounded further); and
+sub-additive, ``fee(a + b) ≤ fee(a) + fee(b)``, so splitting an order never lowers its fees.
+
+What is established (Kalshi's own documents)
+--------------------------------------------
+- Each series has ``fee_type`` in {``quadratic``, ``quadratic_with_maker_fees``, ``flat``} and a
+  ``fee_multiplier``; ``quadratic`` is the fee schedule's "General Trading Fees Table",
+  ``quadratic_with_maker_fees`` adds its "Maker Fees" section, ``flat`` is its "Specific Trading
+  Fees Table", and the multiplier is "applied to the fee calculations" [SERIES]. They change over
+  time (``GET /series/fee_changes``) [OPENAPI] and per event (``event_fee_update`` on the WS
+  ``market_lifecycle_v2`` channel with ``fee_type_override``/``fee_multiplier_override``,
+  ``/work/shared/kalshi-protocol.md`` §3).
+- Fees are computed per fill. Each fill's trade fee is the model fee rounded UP, to $0.000001 in
+  the newest copy of [ROUND] (earlier copies: $0.0001). The balance change ``revenue − trade
+  fee`` is then floored to the member's balance precision ($0.01 for non-direct members, $0.0001
+  for direct members); the difference is a "rounding fee" that goes into a per-order
+  accumulator, and whole precision steps of it are rebated on later fills, never making a
+  fill's net fee negative, "so that the total fee converges to what a single equivalent fill
+  would cost" [ROUND]. ``settle_fill`` implements this. Sub-penny prices and fractional counts
+  make fee math reach 6 decimals [FP], i.e. our money unit.
+
+What is established only by many consistent secondary sources (the PDF is not in the corpus)
+-------------------------------------------------------------------------------------------
+- General schedule: taker k = 0.07, fee "rounded up to the next cent"; makers pay nothing except
+  on ``quadratic_with_maker_fees`` series, where k = 0.0175 with the same rounding (July 2025
+  change, replacing a flat $0.0025) [CAPITOLA] [AGENTBETS] [USIG] [PNEWS] [CODE].
+
+What is inferred
+----------------
+- S&P 500 / Nasdaq-100 series (``KXINX``, ``KXNASDAQ100``…) at k = 0.035: third-party code and
+  notes only [KSYS]; read here as ``fee_multiplier`` 0.5 (``from_series(…, "0.5")``).
+- The multiplier scales the maker coefficient too ("applied to the fee calculations").
+- A rebate fires when the accumulator reaches one precision step (≥, not >): that is what makes
+  four 1-lot fills at 50¢ cost $0.07 in total, as one 4-lot fill does, which [ROUND] promises.
+- ``DEFAULT`` (round up to a whole cent, per fill) equals the exchange's net charge to a
+  non-direct member whenever the fill's notional is a whole number of cents and no rebate
+  fires, since ceil_cent(ceil_u(m)) = ceil_cent(m) for any unit u dividing a cent. It
+  overcharges multi-fill orders (no accumulator) and sub-penny/fractional fills (it rounds the
+  fee, not the balance); use ``EXCHANGE`` with ``settle_fill`` to mirror [ROUND] exactly.
+- ``flat`` series: the values of the Specific Trading Fees Table are unknown; not modelled.
+
+Sources
+-------
+- [ROUND] https://docs.kalshi.com/getting_started/fee_rounding (three stored versions; the newest
+  is a copy "retrieved 2026-10-08" kept in a public repository, worked examples not captured).
+- [FP] https://docs.kalshi.com/getting_started/fixed_point_migration (updated 2026-04-17).
+- [SERIES] OpenAPI ``Series.fee_type``/``fee_multiplier`` descriptions, as generated in repo
+  ``APTy/kalshi-py``, path ``kalshi_py/models/series.py``, commit
+  ``94caa867f72597adfe110f520a42e4ccbf3bba75``; they point to
+  https://kalshi.com/docs/kalshi-fee-schedule.pdf.
+- [OPENAPI] repo ``TexasCoding/kalshi-python-sdk``, path ``specs/openapi.yaml`` (v3.20.0), commit
+  ``1cdd586afa79ca495c2cc13eaaac21541678453f``: ``/series/fee_changes``.
+- [CAPITOLA] https://www.research.capitola.xyz/kalshi-fees ; [AGENTBETS]
+  https://agentbets.ai/guides/kalshi-fees-guide (50¢ × 100: taker $1.75, maker $0.44);
+  [USIG] https://usigaminghub.com/?p=10734 (change of 2025-07-01); [PNEWS]
+  https://stage.predictionnews.com/news/what-kalshis-new-fee-structure-means-for-traders
+- [CODE] repo ``ya-aqob/kalshi-trading-system-and-orderbook``, ``market/FeeSchedule.py``, commit
+  ``07607716d5112aa92bf67e40cab0d7a098bd1067``; repo ``rooneydude/kalshibot``, ``src/fees.py``,
+  commit ``6c2dbc0804a75174fd0208c3448af0af78479c61`` (both 0.07 / 0.0175, up to a cent).
+- [KSYS] repo ``MateoBodon/kalshi-sys``, ``data/reference/kalshi_fee_schedule.json``, commit
+  ``cbc586d810e5feac82e1a8986eaf75f4b686c2a8`` (effective 2025-10-01; half rate for S&P/Nasdaq).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+import msgspec
+
+from events.errors import BadInput
+from events.units import MONEY_PER_DOLLAR, ONE_CONTRACT, ONE_DOLLAR
+
+Liquidity = Literal["maker", "taker"]
+
+COEF_SCALE = 1_000_000  # coefficient units in one (0.07 -> 70_000)
+CENT_MONEY = MONEY_PER_DOLLAR // 100  # 10_000 money units
+CENTICENT_MONEY = MONEY_PER_DOLLAR // 10_000  # 100 money units ($0.0001)
+TAKER_PPM = 70_000  # 0.07, the general schedule
+MAKER_PPM = 17_500  # 0.0175, only on ``quadratic_with_maker_fees`` series
+KALSHI_TRADE_FEE_UNIT = 1  # [ROUND], newest copy: the trade fee is rounded up to $0.000001
+BALANCE_PRECISION_NON_DIRECT = CENT_MONEY
+BALANCE_PRECISION_DIRECT = CENTICENT_MONEY
+
+# N / _DENOM is the exact fee in money units (10**10 with this project's units).
+_DENOM, _rest = divmod(COEF_SCALE * ONE_CONTRACT * ONE_DOLLAR * ONE_DOLLAR, MONEY_PER_DOLLAR)
+assert _rest == 0
+
+
+def _nonneg_int(value: object, what: str) -> None:
+    if type(value) is not int or value < 0:
+        raise BadInput(f"fee schedule: {what} must be a non-negative integer, got {value!r}")
+
+
+class FeeSchedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One market's fees: coefficients in millionths, ``rounding`` in money units.
+
+    ``rounding`` is the step the fee is rounded up to: a cent (10 000) for the published
+    schedule, 1 for the exchange's own trade fee ([ROUND]; then apply ``settle_fill``).
+    """
+
+    taker_ppm: int = TAKER_PPM
+    maker_ppm: int = 0
+    rounding: int = CENT_MONEY
+
+    def __post_init__(self) -> None:
+        _nonneg_int(self.taker_ppm, "taker_ppm")
+        _nonneg_int(self.maker_ppm, "maker_ppm")
+        _nonneg_int(self.rounding, "rounding")
+        if self.rounding == 0:
+            raise BadInput("fee schedule: rounding must be at least 1 money unit")
+
+
+DEFAULT = FeeSchedule()  # ``quadratic``, multiplier 1: taker 0.07, makers free, up to a cent
+QUADRATIC_WITH_MAKER_FEES = FeeSchedule(maker_ppm=MAKER_PPM)
+EXCHANGE = FeeSchedule(rounding=KALSHI_TRADE_FEE_UNIT)  # trade fee as the exchange books it
+
+
+def fee(schedule: FeeSchedule, price: int, count: int, liquidity: Liquidity) -> int:
+    """The fee in money units for ``count`` at ``price`` (either leg), rounded up per ``schedule``."""
+    if liquidity == "taker":
+        coef = schedule.taker_ppm
+    elif liquidity == "maker":
+        coef = schedule.maker_ppm
+    else:
+        raise BadInput(f"fee: liquidity must be 'maker' or 'taker', got {liquidity!r}")
+    if not 0 <= price <= ONE_DOLLAR:
+        raise BadInput(f"fee: price {price} is outside 0..{ONE_DOLLAR}")
+    if count < 0:
+        raise BadInput(f"fee: count {count} is negative")
+    unit = schedule.rounding
+    n = coef * count * price * (ONE_DOLLAR - price)
+    return -(-n // (_DENOM * unit)) * unit
+
+
+def from_series(fee_type: str, fee_multiplier: str | int = 1, *, rounding: int = CENT_MONEY) -> FeeSchedule:
+    """A schedule from Kalshi's series (or event override) metadata, with exact coefficients.
+
+    ``fee_multiplier`` is a decimal or fraction string (``"0.5"``, ``"1/2"``) or an int, never a
+    float, so that it stays exact; a coefficient that is not a whole number of millionths is
+    refused. ``flat`` series are refused: the Specific Trading Fees Table is not modelled.
+    """
+    if isinstance(fee_multiplier, bool) or not isinstance(fee_multiplier, str | int):
+        raise BadInput(f"fee multiplier: pass a decimal string or an int, got {fee_multiplier!r}")
+    try:
+        m = Fraction(fee_multiplier)
+    except (ValueError, ZeroDivisionError):
+        raise BadInput(f"fee multiplier: not a number: {fee_multiplier!r}") from None
+    if m < 0:
+        raise BadInput(f"fee multiplier: {fee_multiplier!r} is negative")
+    if fee_type == "quadratic":
+        taker, maker = TAKER_PPM * m, Fraction(0)
+    elif fee_type == "quadratic_with_maker_fees":
+        taker, maker = TAKER_PPM * m, MAKER_PPM * m
+    elif fee_type == "flat":
+        raise BadInput("fee type 'flat' (Kalshi's Specific Trading Fees Table) is not modelled")
+    else:
+        raise BadInput(f"unknown fee type {fee_type!r}")
+    if taker.denominator != 1 or maker.denominator != 1:
+        raise BadInput(f"fee multiplier {fee_multiplier!r} gives a coefficient finer than a millionth")
+    return FeeSchedule(taker_ppm=int(taker), maker_ppm=int(maker), rounding=rounding)
+
+
+class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Fees per market: ``overrides`` are (ticker prefix, schedule); the longest matching prefix
+    wins, else ``default``. Prefixes are plain string prefixes: ``"KXINX"`` also matches
+    ``KXINXU-…``; write ``"KXINX-"`` to mean that one series only."""
+
+    default: FeeSchedule = DEFAULT
+    overrides: tuple[tuple[str, FeeSchedule], ...] = ()
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for prefix, _ in self.overrides:
+            if not prefix:
+                raise BadInput("fee table: an empty prefix; set 'default' instead")
+            if prefix in seen:
+                raise BadInput(f"fee table: prefix {prefix!r} appears twice")
+            seen.add(prefix)
+
+    def for_market(self, ticker: str) -> FeeSchedule:
+        best, best_len = self.default, 0
+        for prefix, schedule in self.overrides:
+            if len(prefix) > best_len and ticker.startswith(prefix):
+                best, best_len = schedule, len(prefix)
+        return best
+
+
+DEFAULT_TABLE = FeeTable()
+
+
+class FillCharge(msgspec.Struct, frozen=True, kw_only=True):
+    """One fill's fee components per [ROUND], all in money units.
+
+    ``cash_change`` (what the balance moves by) is a multiple of the balance precision;
+    ``net_fee = trade_fee + rounding_fee − rebate ≥ 0``; and nothing is lost:
+    ``cash_change + accumulator_after − accumulator_before == revenue − trade_fee``.
+    """
+
+    trade_fee: int
+    rounding_fee: int
+    rebate: int
+    cash_change: int
+    accumulator: int  # the order's accumulator after this fill
+
+    @property
+    def net_fee(self) -> int:
+        return self.trade_fee + self.rounding_fee - self.rebate
+
+
+def settle_fill(revenue: int, trade_fee: int, *, precision: int = BALANCE_PRECISION_NON_DIRECT,
+                accumulator: int = 0) -> FillCharge:
+    """Apply Kalshi's balance rounding and per-order rebate to one fill.
+
+    ``revenue`` is signed money (a buy: ``-price * count``; a sell: ``+price * count``);
+    ``trade_fee`` is ``fee(EXCHANGE-like schedule, …)``; ``accumulator`` is the order's rounding
+    overpayment carried from its earlier fills (taker and maker alike), 0 on the first.
+    """
+    if precision <= 0 or trade_fee < 0 or accumulator < 0:
+        raise BadInput(f"settle_fill: bad precision {precision}, trade fee {trade_fee} or accumulator {accumulator}")
+    change = revenue - trade_fee
+    aligned = change // precision * precision  # floor, toward -infinity
+    rounding = change - aligned
+    acc = accumulator + rounding
+    rebate = min(acc // precision, (trade_fee + rounding) // precision) * precision
+    return FillCharge(trade_fee=trade_fee, rounding_fee=rounding, rebate=rebate, cash_change=aligned + rebate,
+                      accumulator=acc - rebate)

@@ -1,0 +1,149 @@
+"""Policies for re-simulation: ``hold``, ``random`` (seeded) and ``script:FILE``.
+
+A policy sees the state after each market event (with the source seq and event time) and
+returns commands. Its only randomness is its own seeded generator; it iterates markets in
+sorted order, so the same session and seed give the same commands everywhere.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Protocol
+
+import msgspec
+
+from events.errors import BadInput
+from events.types import Action, Side, TimeInForce
+from events.units import ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_price
+from projections.books import best_no_bid, best_yes_bid
+from projections.orders import open_orders
+from projections.state import State
+
+from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
+
+
+class Policy(Protocol):
+    name: str
+
+    def act(self, st: State, source_seq: int, ts: int) -> list[Command]: ...
+
+
+class Hold:
+    name = "hold"
+
+    def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
+        return []
+
+
+class RandomPolicy:
+    """Every ``every`` source events: maybe cross the spread, join the bid, sell what it holds
+    or cancel a resting order, in 1-5 contracts, on a live market chosen at random."""
+
+    def __init__(self, seed: int, every: int = 10) -> None:
+        self.name = f"random(seed={seed},every={every})"
+        self.rng = random.Random(seed)
+        self.every = every
+
+    def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
+        if source_seq % self.every:
+            return []
+        rng = self.rng
+        live = [name for name in sorted(st.markets) if not st.markets[name].stale and not st.markets[name].settled]
+        choice = rng.random()
+        if not live or choice < 0.4:
+            return []
+        market = live[rng.randrange(len(live))]
+        m = st.markets[market]
+        n = rng.randint(1, 5) * ONE_CONTRACT
+        side: Side = "yes" if rng.random() < 0.5 else "no"
+        own_bid = best_yes_bid(m) if side == "yes" else best_no_bid(m)
+        other_bid = best_no_bid(m) if side == "yes" else best_yes_bid(m)
+        if choice < 0.65 and other_bid is not None:  # cross the spread
+            return [PlaceOrder(market=market, action="buy", side=side, price=ONE_DOLLAR - other_bid, count=n, tif="ioc")]
+        if choice < 0.8 and own_bid is not None:  # join the bid
+            return [PlaceOrder(market=market, action="buy", side=side, price=own_bid, count=n, tif="gtc")]
+        p = st.positions.get(market)
+        if choice < 0.9 and p is not None and p.position != 0 and own_bid is not None:
+            held_side: Side = "yes" if p.position > 0 else "no"
+            bid = best_yes_bid(m) if held_side == "yes" else best_no_bid(m)
+            if bid is not None:
+                return [PlaceOrder(market=market, action="sell", side=held_side, price=bid,
+                                   count=min(abs(p.position), n), tif="ioc")]
+        resting = open_orders(st)
+        if resting:
+            return [CancelOrder(order_id=resting[rng.randrange(len(resting))].order_id)]
+        return []
+
+
+class _Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    at_seq: int
+    cmd: str
+    market: str = ""
+    action: Action = "buy"
+    side: Side = "yes"
+    price: str = ""
+    count: str = ""
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    client_order_id: str = ""
+    order_id: str = ""
+
+
+class ScriptPolicy:
+    """Commands from a JSONL file: ``{"at_seq": 120, "cmd": "place", "market": "...", "action":
+    "buy", "side": "yes", "price": "0.4500", "count": "10.00", "tif": "ioc"}`` or ``{"at_seq":
+    300, "cmd": "cancel", "order_id": "O000001"}`` or ``{"at_seq": 400, "cmd": "amend", "order_id":
+    "O000002", "price": "0.4400", "count": "6.00"}`` (count = the new total), issued after the
+    source event with that seq."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = f"script:{path.name}"
+        self.by_seq: dict[int, list[Command]] = {}
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read the script: {exc.strerror or exc}") from None
+        for n, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                line = msgspec.json.decode(raw, type=_Line)
+                cmd = _command(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise BadInput(f"{path}:{n}: {' '.join(str(exc).split())}") from None
+            except BadInput as exc:
+                raise BadInput(f"{path}:{n}: {exc}") from None
+            self.by_seq.setdefault(line.at_seq, []).append(cmd)
+
+    def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
+        return self.by_seq.get(source_seq, [])
+
+
+def _command(line: _Line) -> Command:
+    if line.cmd == "place":
+        if not line.market:
+            raise BadInput("place needs a market")
+        return PlaceOrder(market=line.market, action=line.action, side=line.side, price=parse_price(line.price),
+                          count=parse_count(line.count), tif=line.tif, post_only=line.post_only,
+                          client_order_id=line.client_order_id)
+    if line.cmd == "cancel":
+        if not line.order_id:
+            raise BadInput("cancel needs an order_id")
+        return CancelOrder(order_id=line.order_id)
+    if line.cmd == "amend":
+        if not line.order_id:
+            raise BadInput("amend needs an order_id")
+        return AmendOrder(order_id=line.order_id, price=parse_price(line.price) if line.price else None,
+                          count=parse_count(line.count) if line.count else None)
+    raise BadInput(f"unknown cmd {line.cmd!r} (place, cancel or amend)")
+
+
+def make_policy(spec: str, seed: int, every: int) -> Policy:
+    if spec == "hold":
+        return Hold()
+    if spec == "random":
+        return RandomPolicy(seed, every)
+    if spec.startswith("script:"):
+        return ScriptPolicy(Path(spec[len("script:"):]))
+    raise BadInput(f"--policy {spec!r}: use hold, random or script:FILE")

@@ -1,0 +1,283 @@
+"""Kalshi's fee schedule in integers: hand-worked values, the per-fill balance rounding, and the
+invariants as properties.
+
+Money is in $0.000001 units: $0.01 = 10_000, $1 = 1_000_000. Price 5000 = $0.50, count 100 = 1
+contract. Every expected value below is worked out by hand in its comment, in dollars.
+"""
+
+from fractions import Fraction
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.sim.fees import (
+    BALANCE_PRECISION_DIRECT,
+    DEFAULT,
+    DEFAULT_TABLE,
+    EXCHANGE,
+    QUADRATIC_WITH_MAKER_FEES,
+    FeeSchedule,
+    FeeTable,
+    fee,
+    from_series,
+    settle_fill,
+)
+from events.errors import BadInput
+
+# --- taker, general schedule (0.07, up to a cent) -----------------------------------------------
+
+
+@pytest.mark.parametrize("price, count, expected", [
+    # 1¢: 0.07 × 0.01 × 0.99 = $0.000693 a contract
+    (100, 100, 10_000),        # $0.000693 -> $0.01
+    (100, 1_000, 10_000),      # $0.00693  -> $0.01
+    (100, 10_000, 70_000),     # $0.0693   -> $0.07
+    # 50¢: 0.07 × 0.5 × 0.5 = $0.0175 a contract
+    (5000, 100, 20_000),       # $0.0175 -> $0.02
+    (5000, 1_000, 180_000),    # $0.175  -> $0.18
+    (5000, 10_000, 1_750_000),  # $1.75 exactly: not rounded further
+    # 99¢: 0.07 × 0.99 × 0.01, the same as 1¢
+    (9900, 100, 10_000),
+    (9900, 1_000, 10_000),
+    (9900, 10_000, 70_000),
+    # 45¢: 0.07 × 0.45 × 0.55 = 0.07 × 0.2475 = $0.017325 a contract
+    (4500, 100, 20_000),       # $0.017325 -> $0.02
+    (4500, 1_000, 180_000),    # $0.17325  -> $0.18
+    (4500, 10_000, 1_740_000),  # $1.7325   -> $1.74
+])
+def test_taker_general_schedule(price, count, expected):
+    assert fee(DEFAULT, price, count, "taker") == expected
+
+
+def test_a_whole_cent_is_not_rounded_further():
+    # 20¢: 0.07 × 0.2 × 0.8 = $0.0112 a contract; × 25 contracts = $0.28 exactly
+    assert fee(DEFAULT, 2000, 2_500, "taker") == 280_000
+    # 26 contracts = $0.2912 -> $0.30
+    assert fee(DEFAULT, 2000, 2_600, "taker") == 300_000
+    # at the exchange's $0.000001 unit: 0.0112 × 0.25 contract = $0.0028 exactly
+    assert fee(EXCHANGE, 2000, 25, "taker") == 2_800
+
+
+def test_sub_cent_prices():
+    # $0.9995: 0.07 × 0.9995 × 0.0005 = 0.07 × 0.00049975 = $0.0000349825 a contract
+    assert fee(DEFAULT, 9995, 100, "taker") == 10_000         # -> $0.01
+    assert fee(DEFAULT, 9995, 100_000, "taker") == 40_000     # 1000 contracts: $0.0349825 -> $0.04
+    assert fee(EXCHANGE, 9995, 100, "taker") == 35            # 34.9825 money units -> 35
+    # $0.005: 0.07 × 0.005 × 0.995 = 0.07 × 0.004975 = $0.00034825 a contract
+    assert fee(DEFAULT, 50, 10_000, "taker") == 40_000        # 100 contracts: $0.034825 -> $0.04
+    assert fee(EXCHANGE, 50, 100, "taker") == 349             # 348.25 -> 349
+    # the two are the same fee: $0.005 is the NO side of $0.995
+    assert fee(DEFAULT, 9950, 10_000, "taker") == 40_000
+
+
+def test_fractional_counts():
+    # 0.75 contract at 50¢: 0.75 × $0.0175 = $0.013125
+    assert fee(DEFAULT, 5000, 75, "taker") == 20_000          # -> $0.02
+    assert fee(EXCHANGE, 5000, 75, "taker") == 13_125         # exact at 6 decimals
+    # 113.90 contracts at 12¢: 0.07 × 113.9 × 0.12 × 0.88 = 0.07 × 12.02784 = $0.8419488
+    assert fee(DEFAULT, 1200, 11_390, "taker") == 850_000     # -> $0.85
+    assert fee(EXCHANGE, 1200, 11_390, "taker") == 841_949    # 841948.8 -> 841949
+    # 0.01 contract at 50¢: $0.000175 -> $0.01 per fill under the published rounding
+    assert fee(DEFAULT, 5000, 1, "taker") == 10_000
+
+
+def test_maker_fees():
+    # general schedule: makers pay nothing
+    assert fee(DEFAULT, 5000, 10_000, "maker") == 0
+    # maker-fee series, 50¢: 0.0175 × 0.25 = $0.004375 a contract
+    assert fee(QUADRATIC_WITH_MAKER_FEES, 5000, 100, "maker") == 10_000      # -> $0.01
+    assert fee(QUADRATIC_WITH_MAKER_FEES, 5000, 1_000, "maker") == 50_000    # $0.04375 -> $0.05
+    assert fee(QUADRATIC_WITH_MAKER_FEES, 5000, 10_000, "maker") == 440_000  # $0.4375 -> $0.44
+    # 45¢ × 100: 0.0175 × 100 × 0.2475 = $0.433125 -> $0.44
+    assert fee(QUADRATIC_WITH_MAKER_FEES, 4500, 10_000, "maker") == 440_000
+    # the taker side of the same series is the general one
+    assert fee(QUADRATIC_WITH_MAKER_FEES, 5000, 10_000, "taker") == 1_750_000
+
+
+def test_zero_at_the_ends_and_for_nothing():
+    for liq in ("maker", "taker"):
+        assert fee(QUADRATIC_WITH_MAKER_FEES, 0, 10_000, liq) == 0
+        assert fee(QUADRATIC_WITH_MAKER_FEES, 10_000, 10_000, liq) == 0
+        assert fee(QUADRATIC_WITH_MAKER_FEES, 5000, 0, liq) == 0
+
+
+@pytest.mark.parametrize("price, count, liq", [(-1, 100, "taker"), (10_001, 100, "taker"), (5000, -1, "taker"),
+                                               (5000, 100, "buyer")])
+def test_bad_arguments(price, count, liq):
+    with pytest.raises(BadInput):
+        fee(DEFAULT, price, count, liq)
+
+
+# --- series metadata and per-market tables ---------------------------------------------------
+
+
+def test_from_series():
+    assert from_series("quadratic", "1") == DEFAULT
+    assert from_series("quadratic_with_maker_fees", 1) == QUADRATIC_WITH_MAKER_FEES
+    half = from_series("quadratic", "0.5")
+    assert (half.taker_ppm, half.maker_ppm) == (35_000, 0)               # 0.035
+    assert from_series("quadratic_with_maker_fees", "1/2").maker_ppm == 8_750  # 0.00875
+    assert from_series("quadratic", "0").taker_ppm == 0
+    # half rate, 50¢ × 100: 0.035 × 100 × 0.25 = $0.875 -> $0.88
+    assert fee(half, 5000, 10_000, "taker") == 880_000
+
+
+@pytest.mark.parametrize("fee_type, mult", [("flat", "1"), ("cubic", "1"), ("quadratic", 0.5), ("quadratic", "x"),
+                                            ("quadratic", "-1"), ("quadratic", "1/3"), ("quadratic", True)])
+def test_from_series_refuses(fee_type, mult):
+    with pytest.raises(BadInput):
+        from_series(fee_type, mult)
+
+
+INDEX = from_series("quadratic", "0.5")
+TABLE = FeeTable(overrides=(("KX", EXCHANGE), ("KXINX", INDEX), ("KXNBAGAME-", QUADRATIC_WITH_MAKER_FEES)))
+
+
+def test_override_by_series_prefix():
+    # S&P 500 close and hourly series share the prefix; 50¢ × 100 at 0.035 = $0.875 -> $0.88
+    for ticker in ("KXINX-26JAN05H1600-B6862", "KXINXU-26JAN05H1200-T6844.9999"):
+        assert TABLE.for_market(ticker) is INDEX
+        assert fee(TABLE.for_market(ticker), 5000, 10_000, "taker") == 880_000
+    assert TABLE.for_market("KXNBAGAME-26JAN05LALBOS-LAL") is QUADRATIC_WITH_MAKER_FEES
+    assert TABLE.for_market("KXNBASERIES-26") is EXCHANGE     # only the shorter "KX" matches
+    assert TABLE.for_market("INXD-23DEC29-B4800") is DEFAULT  # no prefix matches
+    assert DEFAULT_TABLE.for_market("KXINX-26JAN05H1600-B6862") is DEFAULT
+
+
+def test_table_order_does_not_matter():
+    flipped = FeeTable(overrides=tuple(reversed(TABLE.overrides)))
+    for ticker in ("KXINX-1", "KXNBAGAME-1", "KXBTCD-1", "OTHER"):
+        assert flipped.for_market(ticker) is TABLE.for_market(ticker)
+
+
+def test_config_is_strict():
+    cfg = msgspec.convert({"default": {"taker_ppm": 35_000}, "overrides": [["KXINX", {"maker_ppm": 8_750}]]}, FeeTable)
+    assert cfg.default == FeeSchedule(taker_ppm=35_000)
+    assert cfg.for_market("KXINX-1") == FeeSchedule(maker_ppm=8_750)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"taker_bp": 700}, FeeSchedule)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"maker_ppm": 1.5}, FeeSchedule)  # a float coefficient is refused at decode
+    for bad in ({"taker_ppm": -1}, {"rounding": 0}):
+        with pytest.raises(BadInput):
+            msgspec.convert(bad, FeeSchedule)
+    with pytest.raises(BadInput):
+        FeeTable(overrides=(("KX", DEFAULT), ("KX", EXCHANGE)))
+    with pytest.raises(BadInput):
+        FeeTable(overrides=(("", DEFAULT),))
+
+
+# --- the exchange's per-fill balance rounding (docs.kalshi.com/getting_started/fee_rounding) ---
+
+
+def test_sub_penny_buy_is_rounded_on_the_balance_not_the_fee():
+    # buy 1 at $0.055: revenue -$0.055; trade fee 0.07 × 0.055 × 0.945 = $0.00363825 -> $0.003639
+    c = settle_fill(-550 * 100, fee(EXCHANGE, 550, 100, "taker"))
+    assert c.trade_fee == 3_639
+    assert c.cash_change == -60_000      # -$0.058639 floored to -$0.06
+    assert c.rounding_fee == 1_361       # $0.06 - $0.058639
+    assert (c.rebate, c.accumulator, c.net_fee) == (0, 1_361, 5_000)  # net $0.005, not $0.01
+
+
+def test_three_one_lot_fills_cost_what_one_three_lot_fill_costs():
+    acc, cash = 0, 0
+    for _ in range(3):  # each as above; the accumulator reaches $0.004083, no rebate
+        c = settle_fill(-55_000, 3_639, accumulator=acc)
+        acc, cash = c.accumulator, cash + c.cash_change
+    # one 3-lot: -$0.165 - $0.01091475 (-> $0.010915) = -$0.175915 -> -$0.18
+    single = settle_fill(-165_000, fee(EXCHANGE, 550, 300, "taker"))
+    assert cash == single.cash_change == -180_000
+    assert acc == 4_083
+
+
+def test_the_accumulator_rebates_a_cent_when_it_reaches_one():
+    # four 1-lot buys at 50¢: trade fee $0.0175, balance -$0.5175 -> -$0.52, rounding $0.0025 each
+    acc, cash, rebates = 0, 0, []
+    for _ in range(4):
+        c = settle_fill(-500_000, fee(EXCHANGE, 5000, 100, "taker"), accumulator=acc)
+        acc, cash = c.accumulator, cash + c.cash_change
+        rebates.append(c.rebate)
+    assert rebates == [0, 0, 0, 10_000]  # $0.01 once the accumulator reaches $0.01
+    assert acc == 0
+    # 4 × $0.50 + $0.07, as one 4-lot: 0.07 × 4 × 0.25 = $0.07
+    assert cash == -2_070_000 == -(4 * 500_000 + fee(DEFAULT, 5000, 400, "taker"))
+
+
+def test_a_sell_and_a_direct_member():
+    # sell 1 at 50¢: +$0.50 - $0.0175 = $0.4825 -> $0.48, net fee $0.02 as in the published schedule
+    c = settle_fill(500_000, 17_500)
+    assert (c.cash_change, c.net_fee) == (480_000, 20_000)
+    # a direct member's balance is kept to $0.0001: -$0.058639 -> -$0.0587
+    d = settle_fill(-55_000, 3_639, precision=BALANCE_PRECISION_DIRECT)
+    assert (d.cash_change, d.rounding_fee) == (-58_700, 61)
+
+
+def test_a_rebate_never_makes_a_fill_pay_negative_fees():
+    # an order carrying $0.015 of rounding fills at $1.00 (fee 0, whole cents): nothing to rebate from
+    c = settle_fill(-1_000_000, 0, accumulator=15_000)
+    assert (c.rebate, c.net_fee, c.accumulator, c.cash_change) == (0, 0, 15_000, -1_000_000)
+    # a 50¢ fill's $0.02 net fee can absorb two cents of it
+    c = settle_fill(-500_000, 17_500, accumulator=25_000)
+    assert (c.rebate, c.net_fee, c.accumulator) == (20_000, 0, 7_500)
+
+
+def test_settle_fill_refuses_nonsense():
+    for kwargs in ({"precision": 0}, {"accumulator": -1}):
+        with pytest.raises(BadInput):
+            settle_fill(-500_000, 17_500, **kwargs)
+    with pytest.raises(BadInput):
+        settle_fill(-500_000, -1)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+prices = st.integers(0, 10_000)
+counts = st.integers(0, 100_000_000)  # up to a million contracts
+schedules = st.builds(FeeSchedule, taker_ppm=st.integers(0, 1_000_000), maker_ppm=st.integers(0, 1_000_000),
+                      rounding=st.sampled_from([1, 7, 100, 10_000, 1_000_000]) | st.integers(1, 50_000))
+liquidity = st.sampled_from(["maker", "taker"])
+
+
+def reference(schedule: FeeSchedule, price: int, count: int, liq: str) -> int:
+    """The same fee through exact rationals in dollars, rounded up to the unit."""
+    k = Fraction(schedule.taker_ppm if liq == "taker" else schedule.maker_ppm, 1_000_000)
+    p = Fraction(price, 10_000)
+    dollars = k * Fraction(count, 100) * p * (1 - p)
+    steps = dollars * 1_000_000 / schedule.rounding
+    return -(-steps.numerator // steps.denominator) * schedule.rounding
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(schedules, prices, counts, liquidity)
+def test_matches_exact_rationals(schedule, price, count, liq):
+    got = fee(schedule, price, count, liq)
+    assert got == reference(schedule, price, count, liq)
+    assert got >= 0 and got % schedule.rounding == 0
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(schedules, prices, counts, liquidity)
+def test_symmetric_and_zero_at_the_ends(schedule, price, count, liq):
+    assert fee(schedule, price, count, liq) == fee(schedule, 10_000 - price, count, liq)
+    assert fee(schedule, 0, count, liq) == fee(schedule, 10_000, count, liq) == 0
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(schedules, prices, counts, counts, liquidity)
+def test_monotone_and_subadditive_in_count(schedule, price, a, b, liq):
+    fa, fb, fab = fee(schedule, price, a, liq), fee(schedule, price, b, liq), fee(schedule, price, a + b, liq)
+    assert fa <= fab and fb <= fab
+    assert fab <= fa + fb
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.integers(-10**9, 10**9), st.integers(0, 10**7), st.sampled_from([1, 100, 10_000]), st.integers(0, 10**6))
+def test_settle_fill_keeps_balances_aligned_and_loses_nothing(revenue, trade_fee, precision, acc):
+    c = settle_fill(revenue, trade_fee, precision=precision, accumulator=acc)
+    assert c.cash_change % precision == 0
+    assert 0 <= c.rounding_fee < precision
+    assert c.rebate % precision == 0 and c.rebate >= 0
+    assert c.net_fee >= 0 and c.accumulator >= 0
+    assert c.cash_change + c.accumulator - acc == revenue - trade_fee

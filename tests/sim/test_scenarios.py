@@ -1,0 +1,193 @@
+"""Hand-computed exchange scenarios: every integer written out.
+
+Fees: taker 0.07 x C x P x (1 - P), rounded up to the cent, per fill (engine/sim/fees.py).
+"""
+
+from __future__ import annotations
+
+from engine.sim.commands import AmendOrder, CancelOrder, PlaceOrder
+from events.types import Fill, OrderAccepted, OrderAmended, OrderCancelled, OrderPlaced, OrderRejected
+from projections import snapshot
+
+from .builders import CASH, M, act, core, delta, market, settle, trade
+
+
+def buy(side: str, price: int, count: int, tif: str = "gtc", **kw: object) -> PlaceOrder:
+    return PlaceOrder(market=M, action="buy", side=side, price=price, count=count, tif=tif, **kw)  # type: ignore[arg-type]
+
+
+def sell(side: str, price: int, count: int, tif: str = "gtc") -> PlaceOrder:
+    return PlaceOrder(market=M, action="sell", side=side, price=price, count=count, tif=tif)  # type: ignore[arg-type]
+
+
+def fills(events: list) -> list[tuple[int, int, int, str]]:
+    return [(e.price, e.count, e.fee, e.liquidity) for e in events if isinstance(e, Fill)]
+
+
+def test_01_taker_walks_several_levels():
+    c = core()
+    ev = act(c, buy("yes", 5000, 2000, "ioc"))  # buy 20 YES up to $0.50
+    # NO bid 0.53 x5 -> YES at 0.47; NO bid 0.52 x15 -> YES at 0.48. Fees: 5@0.47 = 0.087185 -> $0.09;
+    # 15@0.48 = 0.26208 -> $0.27.
+    assert fills(ev) == [(4700, 500, 90_000, "taker"), (4800, 1500, 270_000, "taker")]
+    assert c.state.cash == CASH - 4700 * 500 - 4800 * 1500 - 90_000 - 270_000 == 90_090_000
+    assert c.state.positions[M].position == 2000
+    assert c.state.markets[M].consumed == {("no", 5300): 500, ("no", 5200): 1500}
+
+
+def test_02_partial_ioc_cancels_the_rest():
+    c = core()
+    ev = act(c, buy("yes", 4800, 3000, "ioc"))  # 30 YES up to 0.48: only 20 shown at or under 0.48
+    assert fills(ev) == [(4700, 500, 90_000, "taker"), (4800, 1500, 270_000, "taker")]
+    assert ev[-1] == OrderCancelled(ts=10, order_id="O000001", reduced_by=1000, reason="immediate-or-cancel remainder")
+
+
+def test_03_fok_is_killed_whole_when_short():
+    c = core()
+    ev = act(c, buy("yes", 4800, 3000, "fok"))
+    assert [type(e) for e in ev] == [OrderPlaced, OrderCancelled] and fills(ev) == []
+    assert ev[1].reduced_by == 3000 and c.state.cash == CASH
+    ev = act(c, buy("yes", 4800, 2000, "fok"), ts=11)  # exactly what is shown: fills
+    assert sum(f[1] for f in fills(ev)) == 2000
+
+
+def test_04_post_only_that_would_cross_is_rejected():
+    c = core()
+    [ev] = act(c, buy("yes", 4700, 100, post_only=True))  # YES ask is 0.47: it would take
+    assert isinstance(ev, OrderRejected) and ev.reason == "post-only order would cross"
+    ev = act(c, buy("yes", 4600, 100, post_only=True), ts=11)  # inside the spread: rests
+    assert [type(e) for e in ev] == [OrderPlaced, OrderAccepted] and ev[1].queue_ahead == 0
+
+
+def test_05_queue_ahead_then_fill():
+    c = core()
+    ev = act(c, buy("yes", 4500, 1000))  # joins 10 shown at YES 0.45
+    assert ev[-1] == OrderAccepted(ts=10, order_id="O000001", queue_ahead=1000)
+    assert market(c, trade(4500, 600, "no", "t1")) == []  # a NO taker hit YES bids at 0.45: 6 of the 10 ahead
+    assert c.state.orders["O000001"].queue_ahead == 400
+    ev = market(c, trade(4500, 700, "no", "t2", ts=21))  # 4 more ahead, then 3 are ours
+    assert fills(ev) == [(4500, 300, 0, "maker")]
+    o = c.state.orders["O000001"]
+    assert (o.queue_ahead, o.remaining, o.filled) == (0, 700, 300)
+    assert c.state.cash == CASH - 4500 * 300
+
+
+def test_06_level_decrease_shrinks_the_queue_risk_averse():
+    c = core()
+    act(c, buy("yes", 4500, 1000))
+    market(c, delta("yes", 4500, 300))  # more joins behind us: queue unchanged
+    assert c.state.orders["O000001"].queue_ahead == 1000
+    market(c, delta("yes", 4500, -1100, ts=31))  # level now 2 shown: at most 2 can be ahead
+    assert c.state.orders["O000001"].queue_ahead == 200
+
+
+def test_07_trade_through_fills_everything_left():
+    c = core()
+    act(c, buy("yes", 4500, 1000))
+    ev = market(c, trade(4400, 100, "no", "t1"))  # a sell at 0.44 went through our 0.45 bid
+    assert fills(ev) == [(4500, 1000, 0, "maker")]
+    assert c.state.orders["O000001"].status == "filled"
+
+
+def test_08_cancel_and_cancel_again():
+    c = core()
+    act(c, buy("yes", 4400, 500))
+    ev = act(c, CancelOrder(order_id="O000001"), ts=11)
+    assert ev == [OrderCancelled(ts=11, order_id="O000001", reduced_by=500, reason="user")]
+    [again] = act(c, CancelOrder(order_id="O000001"), ts=12)
+    assert isinstance(again, OrderRejected) and again.reason == "order is cancelled"
+    assert snapshot(c.state).open_orders == ()
+
+
+def test_09_amend_smaller_keeps_queue_new_price_joins_back():
+    c = core()
+    act(c, buy("yes", 4500, 1000))
+    market(c, trade(4500, 300, "no", "t1"))  # queue 1000 -> 700
+    [a] = act(c, AmendOrder(order_id="O000001", count=600), ts=11)  # total 6: 6 resting, queue kept
+    assert a == OrderAmended(ts=11, order_id="O000001", price=4500, remaining=600, queue_ahead=700)
+    [b] = act(c, AmendOrder(order_id="O000001", price=4400), ts=12)  # new price: behind 20 shown at 0.44
+    assert b == OrderAmended(ts=12, order_id="O000001", price=4400, remaining=600, queue_ahead=2000)
+    [r] = act(c, AmendOrder(order_id="O000001", count=900), ts=13)  # may not grow
+    assert isinstance(r, OrderRejected)
+
+
+def test_10_no_side_orders():
+    c = core()
+    ev = act(c, buy("no", 5600, 1500, "ioc"))  # buy 15 NO up to 0.56: YES bids 0.45 x10 (NO 0.55), 0.44 x5 (NO 0.56)
+    # fees: 10@0.55 = 0.17325 -> $0.18; 5@0.56 = 0.08624 -> $0.09
+    assert fills(ev) == [(5500, 1000, 180_000, "taker"), (5600, 500, 90_000, "taker")]
+    assert c.state.positions[M].position == -1500
+    assert c.state.cash == CASH - 5500 * 1000 - 5600 * 500 - 180_000 - 90_000
+    ev = act(c, sell("no", 5200, 500, "ioc"), ts=11)  # sell 5 NO into NO bids at 0.53
+    assert fills(ev) == [(5300, 500, 90_000, "taker")]  # 5@0.53: 0.087185 -> $0.09
+    assert c.state.positions[M].position == -1000
+
+
+def test_11_fees_at_a_sub_cent_tick_and_fractional_counts():
+    tapered = ((0, 1000, 10), (1000, 9000, 100), (9000, 10_000, 10))
+    c = core(ranges=tapered)
+    market(c, delta("no", 50, 10_000))  # 100 NO bid at $0.005: a YES ask at $0.995
+    ev = act(c, PlaceOrder(market=M, action="buy", side="yes", price=9950, count=75, tif="ioc"))
+    # but the NO bids at 0.53/0.52/0.50 are better asks: 0.75 YES at 0.47. Fee 0.07 x 0.75 x 0.47 x 0.53
+    # = 0.01307775 -> $0.02
+    assert fills(ev) == [(4700, 75, 20_000, "taker")]
+    [r] = act(c, PlaceOrder(market=M, action="buy", side="yes", price=4550, count=100), ts=11)
+    assert isinstance(r, OrderRejected) and "tick grid" in r.reason  # $0.455 is off the cent part of the grid
+    ev = act(c, PlaceOrder(market=M, action="buy", side="yes", price=9950, count=11_390, tif="ioc"), ts=12)
+    # 113.90 YES: the 4.25 left at 0.47 (0.75 were taken), 15 at 0.48, 30 at 0.50, then 64.65 of the
+    # 100 at the sub-cent ask $0.995. Fees: 4.25@0.47 = 0.07410725 -> $0.08; 15@0.48 = 0.26208 -> $0.27;
+    # 30@0.50 = 0.525 -> $0.53; 64.65@0.995 = 0.0225143625 -> $0.03
+    assert fills(ev) == [(4700, 425, 80_000, "taker"), (4800, 1500, 270_000, "taker"),
+                         (5000, 3000, 530_000, "taker"), (9950, 6465, 30_000, "taker")]
+
+
+def test_12_settlement_yes_no_void_and_resting_cancelled():
+    for result, value, expect in (("yes", 10_000, 2000 * 10_000), ("no", 0, 0), ("void", 0, 4700 * 500 + 4800 * 1500)):
+        c = core()
+        act(c, buy("yes", 5000, 2000, "ioc"))  # 20 YES for $9.55 + $0.36 fees
+        act(c, buy("yes", 4000, 100), ts=11)  # resting, cancelled by settlement
+        cash_before = c.state.cash
+        ev = market(c, settle(result, value))
+        assert [type(e) for e in ev] == [OrderCancelled] and ev[0].reason == "market settled"
+        assert c.state.cash == cash_before + expect
+        assert c.state.positions[M].position == 0
+
+
+def test_13_rejections_name_the_reason():
+    c = core()
+    cases = [
+        (buy("yes", 0, 100), "outside"),
+        (buy("yes", 4550, 100), "tick grid"),
+        (buy("yes", 4500, 0), "not positive"),
+        (sell("yes", 4500, 100), "with 0 held"),
+        (buy("yes", 9900, 2_000_000), "insufficient cash"),
+        (PlaceOrder(market="NOPE", action="buy", side="yes", price=4500, count=1), "unknown market"),
+    ]
+    for i, (cmd, reason) in enumerate(cases):
+        [r] = act(c, cmd, ts=10 + i)
+        assert isinstance(r, OrderRejected) and reason in r.reason, (cmd, r)
+    act(c, buy("yes", 4400, 100, client_order_id="a"), ts=50)
+    [r] = act(c, buy("yes", 4400, 100, client_order_id="a"), ts=51)
+    assert "duplicate client order id" in r.reason
+    market(c, settle("yes", 10_000))
+    [r] = act(c, buy("yes", 4400, 100), ts=100)
+    assert r.reason == "market settled"
+
+
+def test_14_taken_liquidity_stays_taken_until_the_book_changes_that_level():
+    c = core()
+    act(c, buy("yes", 4700, 500, "ioc"))  # takes all 5 NO at 0.53
+    ev = act(c, buy("yes", 4700, 500, "ioc"), ts=11)
+    assert fills(ev) == []  # the same displayed 5 are never filled twice
+    market(c, delta("no", 5300, 200))  # the recorded book changed that level (now 7 shown)
+    ev = act(c, buy("yes", 4700, 500, "ioc"), ts=12)
+    assert fills(ev) == [(4700, 500, 90_000, "taker")]
+
+
+def test_15_stale_book_refuses_orders():
+    from events.types import FeedGap
+
+    c = core()
+    market(c, FeedGap(ts=40, channel="orderbook_delta", sid=1, kind="gap", expected_seq=5, got_seq=9, markets=(M,)))
+    [r] = act(c, buy("yes", 5000, 100, "ioc"), ts=41)
+    assert isinstance(r, OrderRejected) and r.reason.startswith("stale book")
