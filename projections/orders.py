@@ -27,9 +27,11 @@ def on_placed(st: State, e: OrderPlaced) -> None:
         raise InvariantError(f"order {e.order_id} placed twice")
     if e.count <= 0 or e.price <= 0:
         raise InvariantError(f"order {e.order_id} placed with count {e.count} at price {e.price}")
-    st.orders[e.order_id] = Order(
-        e.order_id, e.client_order_id, e.market, e.action, e.side, e.price, e.count, e.tif, e.post_only, e.ts
-    )
+    o = Order(e.order_id, e.client_order_id, e.market, e.action, e.side, e.price, e.count, e.tif, e.post_only, e.ts)
+    st.orders[e.order_id] = o
+    st.open[e.order_id] = o
+    if e.client_order_id:
+        st.client_ids.add(e.client_order_id)
     st.stats.orders_placed += 1
 
 
@@ -52,7 +54,7 @@ def on_cancelled(st: State, e: OrderCancelled) -> None:
         raise InvariantError(f"order {e.order_id} cancelled by {e.reduced_by} with {o.remaining} remaining")
     o.remaining = 0
     o.status = "cancelled"
-    unrest(st, o)
+    close(st, o)
     st.stats.orders_cancelled += 1
 
 
@@ -87,6 +89,12 @@ def rest(st: State, o: Order) -> None:
     st.market(o.market).resting.setdefault(o.level, []).append(o)
 
 
+def close(st: State, o: Order) -> None:
+    """The order stopped working (filled or cancelled)."""
+    unrest(st, o)
+    del st.open[o.order_id]
+
+
 def unrest(st: State, o: Order) -> None:
     if o.level is None:
         return
@@ -100,4 +108,4 @@ def unrest(st: State, o: Order) -> None:
 
 def open_orders(st: State) -> list[Order]:
     """Orders still working, sorted by order id."""
-    return [st.orders[k] for k in sorted(st.orders) if st.orders[k].status in OPEN]
+    return [st.open[k] for k in sorted(st.open)]

@@ -21,7 +21,7 @@ from events.types import Fill, MarketSettled, SessionStarted
 from events.units import ONE_DOLLAR
 
 from .levels import take_level
-from .orders import open_order, unrest
+from .orders import close, open_order
 from .state import Position, State
 
 
@@ -44,7 +44,7 @@ def on_fill(st: State, e: Fill) -> None:
     o.filled += e.count
     if o.remaining == 0:
         o.status = "filled"
-        unrest(st, o)
+        close(st, o)
     if e.liquidity == "taker":
         # The displayed quantity we took stays taken until the recorded book changes the level.
         m = st.market(e.market)

@@ -162,7 +162,9 @@ class State:
 
     __slots__ = (
         "cash",
+        "client_ids",
         "markets",
+        "open",
         "orders",
         "positions",
         "seq",
@@ -183,6 +185,8 @@ class State:
         self.cash = 0
         self.markets: dict[str, MarketState] = {}
         self.orders: dict[str, Order] = {}
+        self.open: dict[str, Order] = {}  # the orders still working, in placement order
+        self.client_ids: set[str] = set()  # membership only; never iterated into output
         self.positions: dict[str, Position] = {}
         self.stats = ExecStats()
         self.trade_ids: set[str] = set()  # membership only; never iterated into output

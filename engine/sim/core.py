@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.types import ActionTaken, EventBase
+from events.types import ActionTaken, EventBase, MarketSettled, PublicTrade
 from projections import State, evolve, evolve_many, initial_state
 
 from .commands import Command, describe
 from .config import ExchangeConfig
 from .exchange import decide, react
+
+REACTIVE = (PublicTrade, MarketSettled)  # the only market events that can make the exchange act
 
 
 class SimCore:
@@ -27,8 +29,26 @@ class SimCore:
         self._n = 0
 
     def fold(self, events: Sequence[EventBase]) -> None:
-        """Fold events that are already in the log (the session start, a resumed tape)."""
+        """Fold events that need no exchange action (see ``quiet_until``) or are already in the
+        log (the session start, a resumed tape)."""
         evolve_many(self.state, events)
+
+    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int:
+        """The index of the first event in ``events[start:stop]`` the exchange must see on its own:
+        a print or a settlement in a market where we have resting orders, or the first event at
+        or after a pending command's time. Everything before it can go to ``fold`` in bulk: for
+        those events ``react`` returns nothing, so the log is the same as event by event."""
+        live = {name for name, m in self.state.markets.items() if m.resting}
+        due = self._pending[0][0] if self._pending else None
+        if not live and due is None:
+            return stop
+        for i in range(start, stop):
+            e = events[i]
+            if due is not None and e.ts >= due:
+                return i
+            if isinstance(e, REACTIVE) and e.market in live:
+                return i
+        return stop
 
     def market(self, e: EventBase, out: list[EventBase]) -> None:
         """One market event: due commands first, then the event, then the fills it caused."""

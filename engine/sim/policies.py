@@ -7,6 +7,7 @@ sorted order, so the same session and seed give the same commands everywhere.
 
 from __future__ import annotations
 
+import bisect
 import random
 from pathlib import Path
 from typing import Protocol
@@ -24,13 +25,21 @@ from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 
 
 class Policy(Protocol):
+    """``next_after(seq)``: the next source seq after which the policy wants to be asked (None:
+    never again). ``act`` is called then, with the state after that event."""
+
     name: str
+
+    def next_after(self, seq: int) -> int | None: ...
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]: ...
 
 
 class Hold:
     name = "hold"
+
+    def next_after(self, seq: int) -> int | None:
+        return None
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
         return []
@@ -45,9 +54,10 @@ class RandomPolicy:
         self.rng = random.Random(seed)
         self.every = every
 
+    def next_after(self, seq: int) -> int | None:
+        return (seq // self.every + 1) * self.every
+
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
-        if source_seq % self.every:
-            return []
         rng = self.rng
         live = [name for name in sorted(st.markets) if not st.markets[name].stale and not st.markets[name].settled]
         choice = rng.random()
@@ -115,6 +125,11 @@ class ScriptPolicy:
             except BadInput as exc:
                 raise BadInput(f"{path}:{n}: {exc}") from None
             self.by_seq.setdefault(line.at_seq, []).append(cmd)
+        self.seqs = sorted(self.by_seq)
+
+    def next_after(self, seq: int) -> int | None:
+        i = bisect.bisect_right(self.seqs, seq)
+        return self.seqs[i] if i < len(self.seqs) else None
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
         return self.by_seq.get(source_seq, [])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from events.units import ONE_DOLLAR
 from projections.books import best_no_bid, best_yes_bid
-from projections.orders import OPEN
 from projections.state import MarketState, State
 
 from .commands import PlaceOrder
@@ -35,8 +34,8 @@ def crosses(m: MarketState, cmd: PlaceOrder) -> bool:
 def reserved_cash(st: State, cfg: ExchangeConfig) -> int:
     """Money held for resting buy orders (price x remaining plus the taker fee, the worst case)."""
     total = 0
-    for o in st.orders.values():
-        if o.status in OPEN and o.action == "buy":
+    for o in st.open.values():
+        if o.action == "buy":
             total += o.price * o.remaining + fee(cfg.fees.for_market(o.market), o.price, o.remaining, "taker")
     return total
 
@@ -46,11 +45,7 @@ def held(st: State, market: str, side: str) -> int:
     p = st.positions.get(market)
     position = 0 if p is None else p.position
     have = position if side == "yes" else -position
-    offered = sum(
-        o.remaining
-        for o in st.orders.values()
-        if o.status in OPEN and o.market == market and o.action == "sell" and o.side == side
-    )
+    offered = sum(o.remaining for o in st.open.values() if o.market == market and o.action == "sell" and o.side == side)
     return max(0, have - offered)
 
 
@@ -71,7 +66,7 @@ def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None
         return f"price {cmd.price} is off the market's tick grid"
     if cmd.count <= 0:
         return f"count {cmd.count} is not positive"
-    if cmd.client_order_id and any(o.client_order_id == cmd.client_order_id for o in st.orders.values()):
+    if cmd.client_order_id and cmd.client_order_id in st.client_ids:
         return f"duplicate client order id {cmd.client_order_id!r}"
     if cmd.post_only and crosses(m, cmd):
         return "post-only order would cross"
