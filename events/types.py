@@ -153,7 +153,8 @@ class ActionTaken(EventBase, frozen=True, kw_only=True, tag="action_taken.v1"):
 
 class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
     """An order entered the paper exchange. ``price`` is in the order's own leg (a NO order's
-    price is a NO price)."""
+    price is a NO price). ``mid2`` is twice the YES-leg mid at decision time (best YES bid plus
+    best YES ask, so it stays an exact integer), None when either side was empty."""
 
     order_id: str
     client_order_id: str = ""
@@ -164,6 +165,7 @@ class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
     count: int
     tif: TimeInForce = "gtc"
     post_only: bool = False
+    mid2: int | None = None
 
 
 class OrderAccepted(EventBase, frozen=True, kw_only=True, tag="order_accepted.v1"):

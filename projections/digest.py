@@ -77,6 +77,9 @@ class StatsView(msgspec.Struct, frozen=True, kw_only=True):
     orders_placed: int
     orders_rejected: int
     orders_cancelled: int
+    placed_volume: int
+    fill_ratio_ppm: int  # volume / placed_volume in parts per million (floor)
+    slippage2: int  # twice the money paid beyond the mid at decision time
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -163,6 +166,9 @@ def snapshot(st: State) -> Snapshot:
         orders_placed=s.orders_placed,
         orders_rejected=s.orders_rejected,
         orders_cancelled=s.orders_cancelled,
+        placed_volume=s.placed_volume,
+        fill_ratio_ppm=s.volume * 1_000_000 // s.placed_volume if s.placed_volume else 0,
+        slippage2=s.slippage2,
     )
     liq = liquidation_value(st)
     return Snapshot(

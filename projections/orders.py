@@ -28,11 +28,13 @@ def on_placed(st: State, e: OrderPlaced) -> None:
     if e.count <= 0 or e.price <= 0:
         raise InvariantError(f"order {e.order_id} placed with count {e.count} at price {e.price}")
     o = Order(e.order_id, e.client_order_id, e.market, e.action, e.side, e.price, e.count, e.tif, e.post_only, e.ts)
+    o.mid2 = e.mid2
     st.orders[e.order_id] = o
     st.open[e.order_id] = o
     if e.client_order_id:
         st.client_ids.add(e.client_order_id)
     st.stats.orders_placed += 1
+    st.stats.placed_volume += e.count
 
 
 def on_accepted(st: State, e: OrderAccepted) -> None:
@@ -87,6 +89,7 @@ def rest(st: State, o: Order) -> None:
     """Index a resting order under the level it rests on (arrival order kept)."""
     o.level = rest_level(o.action, o.side, o.price)
     st.market(o.market).resting.setdefault(o.level, []).append(o)
+    st.resting_markets.add(o.market)
 
 
 def close(st: State, o: Order) -> None:
@@ -103,6 +106,8 @@ def unrest(st: State, o: Order) -> None:
     orders.remove(o)
     if not orders:
         del m.resting[o.level]
+        if not m.resting:
+            st.resting_markets.discard(o.market)
     o.level = None
 
 

@@ -69,6 +69,8 @@ def on_fill(st: State, e: Fill) -> None:
     s.notional += e.price * e.count
     s.fees += e.fee
     s.fill_time_total += e.ts - o.placed_ts
+    if o.mid2 is not None:
+        s.slippage2 += (2 * yes_price - o.mid2) * e.count if up else (o.mid2 - 2 * yes_price) * e.count
 
 
 def apply_trade(st: State, p: Position, up: bool, yes_price: int, n: int) -> None:

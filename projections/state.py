@@ -69,6 +69,7 @@ class Order:
         "filled",
         "level",
         "market",
+        "mid2",
         "order_id",
         "placed_ts",
         "post_only",
@@ -108,6 +109,7 @@ class Order:
         self.status = "pending"  # pending -> resting -> filled | cancelled
         self.queue_ahead = 0  # displayed count ahead of this order at its level
         self.level: tuple[str, int] | None = None  # (book side, price) while resting
+        self.mid2: int | None = None  # twice the YES mid when the order was decided
 
 
 class Position:
@@ -140,6 +142,8 @@ class ExecStats:
         "orders_cancelled",
         "orders_placed",
         "orders_rejected",
+        "placed_volume",
+        "slippage2",
         "taker_fills",
         "volume",
     )
@@ -155,6 +159,10 @@ class ExecStats:
         self.orders_placed = 0
         self.orders_rejected = 0
         self.orders_cancelled = 0
+        self.placed_volume = 0  # count, summed over placed orders: fill ratio = volume / this
+        # Twice the money paid beyond the YES mid at decision time, over fills whose order saw
+        # a two-sided book (doubled so a mid between ticks stays an exact integer).
+        self.slippage2 = 0
 
 
 class State:
@@ -167,6 +175,7 @@ class State:
         "open",
         "orders",
         "positions",
+        "resting_markets",
         "seq",
         "session",
         "started",
@@ -186,6 +195,7 @@ class State:
         self.markets: dict[str, MarketState] = {}
         self.orders: dict[str, Order] = {}
         self.open: dict[str, Order] = {}  # the orders still working, in placement order
+        self.resting_markets: set[str] = set()  # markets where an order of ours rests
         self.client_ids: set[str] = set()  # membership only; never iterated into output
         self.positions: dict[str, Position] = {}
         self.stats = ExecStats()

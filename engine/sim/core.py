@@ -38,7 +38,7 @@ class SimCore:
         a print or a settlement in a market where we have resting orders, or the first event at
         or after a pending command's time. Everything before it can go to ``fold`` in bulk: for
         those events ``react`` returns nothing, so the log is the same as event by event."""
-        live = {name for name, m in self.state.markets.items() if m.resting}
+        live = self.state.resting_markets
         due = self._pending[0][0] if self._pending else None
         if not live and due is None:
             return stop

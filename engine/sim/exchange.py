@@ -26,6 +26,7 @@ from events.types import (
     OrderRejected,
     PublicTrade,
 )
+from projections.books import best_yes_ask, best_yes_bid
 from projections.levels import rest_level, trade_level
 from projections.orders import OPEN
 from projections.state import Order, State
@@ -71,9 +72,11 @@ def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
         if problem is not None:
             return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
     oid = f"O{st.stats.orders_placed + 1:06d}"
+    bid, ask = best_yes_bid(m), best_yes_ask(m)
     out: list[EventBase] = [
         OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=cmd.market, action=cmd.action,
-                    side=cmd.side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only)
+                    side=cmd.side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only,
+                    mid2=None if bid is None or ask is None else bid + ask)
     ]
     if cmd.tif == "fok" and filled < cmd.count:
         out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=cmd.count, reason="fill-or-kill: not enough displayed"))

@@ -53,18 +53,22 @@ class RandomPolicy:
         self.name = f"random(seed={seed},every={every})"
         self.rng = random.Random(seed)
         self.every = every
+        self._names: list[str] = []  # market names, sorted; refreshed when a market appears
 
     def next_after(self, seq: int) -> int | None:
         return (seq // self.every + 1) * self.every
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
         rng = self.rng
-        live = [name for name in sorted(st.markets) if not st.markets[name].stale and not st.markets[name].settled]
         choice = rng.random()
-        if not live or choice < 0.4:
+        if choice < 0.4:
             return []
-        market = live[rng.randrange(len(live))]
+        if len(self._names) != len(st.markets):
+            self._names = sorted(st.markets)
+        market = self._names[rng.randrange(len(self._names))]
         m = st.markets[market]
+        if m.stale or m.settled:
+            return []
         n = rng.randint(1, 5) * ONE_CONTRACT
         side: Side = "yes" if rng.random() < 0.5 else "no"
         own_bid = best_yes_bid(m) if side == "yes" else best_no_bid(m)

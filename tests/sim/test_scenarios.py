@@ -191,3 +191,17 @@ def test_15_stale_book_refuses_orders():
     market(c, FeedGap(ts=40, channel="orderbook_delta", sid=1, kind="gap", expected_seq=5, got_seq=9, markets=(M,)))
     [r] = act(c, buy("yes", 5000, 100, "ioc"), ts=41)
     assert isinstance(r, OrderRejected) and r.reason.startswith("stale book")
+
+
+def test_16_slippage_against_the_mid_and_fill_ratio():
+    c = core()  # YES bid 0.45, YES ask 0.47: mid 0.46, mid2 = 9200
+    act(c, buy("yes", 5000, 2000, "ioc"))  # 5 at 0.47 and 15 at 0.48
+    act(c, buy("no", 5500, 1000, "ioc"), ts=11)  # takes YES bid 0.45 x10: NO at 0.55; mid still 0.46
+    s = snapshot(c.state).stats
+    # YES buys: (2x0.47 - 0.92) x 5 + (2x0.48 - 0.92) x 15 = 200 x 500 + 400 x 1500 in doubled money
+    # NO buy at 0.55 = selling YES exposure at 0.45: (0.92 - 2x0.45) x 10 = 200 x 1000
+    assert s.slippage2 == 200 * 500 + 400 * 1500 + 200 * 1000 == 900_000  # $0.45 of slippage
+    assert (s.placed_volume, s.volume) == (3000, 3000) and s.fill_ratio_ppm == 1_000_000
+    act(c, buy("yes", 4000, 1000), ts=12)  # rests, unfilled
+    s = snapshot(c.state).stats
+    assert s.fill_ratio_ppm == 3000 * 1_000_000 // 4000 == 750_000
