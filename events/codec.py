@@ -17,6 +17,9 @@ from .types import AnyEvent, Event, EventBase
 from .upcast import has_legacy, upcast
 
 MAX_EVENT_BYTES = 1 << 20  # one encoded event
+# What msgspec may raise on untrusted bytes: its own errors, RecursionError on deep nesting and
+# UnicodeDecodeError on invalid UTF-8 inside a string. Every decoder maps these to one error.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 MAX_CHUNK_BYTES = 1 << 30  # one stored chunk of events
 
 _msgpack_encoder = msgspec.msgpack.Encoder(order="deterministic")
@@ -29,7 +32,10 @@ _json_decoder = msgspec.json.Decoder(AnyEvent)
 
 def encode(event: EventBase) -> bytes:
     """Canonical MessagePack bytes of one event."""
-    data = _msgpack_encoder.encode(event)
+    try:
+        data = _msgpack_encoder.encode(event)
+    except OverflowError:
+        raise DecodeError(f"{type(event).__name__}: a number is outside the signed 64-bit range") from None
     if len(data) > MAX_EVENT_BYTES:
         raise DecodeError(f"event {type(event).__name__} encodes to {len(data)} bytes, above the {MAX_EVENT_BYTES} limit")
     return data
@@ -41,8 +47,8 @@ def decode(data: bytes, where: str = "event") -> Event:
         raise DecodeError(f"{where}: {len(data)} bytes is above the {MAX_EVENT_BYTES}-byte event limit")
     try:
         event = _msgpack_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise DecodeError(f"{where}: {_one_line(exc)}") from None
+    except DECODE_ERRORS as exc:
+        raise DecodeError(f"{where}: {one_line(exc)}") from None
     return cast(Event, upcast(event))
 
 
@@ -62,8 +68,8 @@ def decode_array(data: bytes, where: str = "chunk") -> list[Event]:
         raise DecodeError(f"{where}: {len(data)} bytes is above the chunk limit")
     try:
         events = _msgpack_array_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise DecodeError(f"{where}: {_one_line(exc)}") from None
+    except DECODE_ERRORS as exc:
+        raise DecodeError(f"{where}: {one_line(exc)}") from None
     if has_legacy(data):
         return [cast(Event, upcast(e)) for e in events]
     return cast(list[Event], events)
@@ -73,8 +79,8 @@ def split_array(data: bytes, where: str = "chunk") -> list[bytes]:
     """The encoded bytes of each element of a MessagePack array, without decoding them."""
     try:
         return [bytes(r) for r in _raw_array_decoder.decode(data)]
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise DecodeError(f"{where}: {_one_line(exc)}") from None
+    except DECODE_ERRORS as exc:
+        raise DecodeError(f"{where}: {one_line(exc)}") from None
 
 
 def to_json(event: EventBase) -> bytes:
@@ -85,8 +91,8 @@ def to_json(event: EventBase) -> bytes:
 def from_json(data: bytes | str, where: str = "json event") -> Event:
     try:
         event = _json_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise DecodeError(f"{where}: {_one_line(exc)}") from None
+    except DECODE_ERRORS as exc:
+        raise DecodeError(f"{where}: {one_line(exc)}") from None
     return cast(Event, upcast(event))
 
 
@@ -95,7 +101,10 @@ def to_builtins(event: EventBase) -> dict[str, Any]:
     return cast(dict[str, Any], msgspec.to_builtins(event))
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """A decoding error as one line of text."""
     if isinstance(exc, RecursionError):
         return "input nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 in a string (byte {exc.start})"
     return " ".join(str(exc).split())

@@ -21,6 +21,7 @@ from typing import Literal
 
 import msgspec
 
+from events.codec import DECODE_ERRORS, one_line
 from events.errors import BadInput
 
 MAX_FRAME_BYTES = 1 << 20  # one JSON line
@@ -162,8 +163,8 @@ def decode_frame(data: bytes | msgspec.Raw) -> Frame:
         raise BadInput(f"frame of {len(data)} bytes is above the {MAX_FRAME_BYTES}-byte limit")
     try:
         return _frame_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise BadInput(f"invalid frame: {_one_line(exc)}") from None
+    except DECODE_ERRORS as exc:
+        raise BadInput(f"invalid frame: {one_line(exc)}") from None
 
 
 def decode_msg(frame_type: str, raw: msgspec.Raw) -> Msg:
@@ -172,8 +173,8 @@ def decode_msg(frame_type: str, raw: msgspec.Raw) -> Msg:
         raise BadInput(f"{frame_type}: missing msg")
     try:
         return _msg_decoders[frame_type].decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise BadInput(f"{frame_type}: {_one_line(exc).replace('`$', '`$.msg')}") from None
+    except DECODE_ERRORS as exc:
+        raise BadInput(f"{frame_type}: {one_line(exc).replace('`$', '`$.msg')}") from None
 
 
 def decode_params(cmd: str, raw: msgspec.Raw) -> CommandParams:
@@ -182,11 +183,5 @@ def decode_params(cmd: str, raw: msgspec.Raw) -> CommandParams:
         return CommandParams()
     try:
         return _params_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        raise BadInput(f"{cmd}: {_one_line(exc).replace('`$', '`$.params')}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "input nested too deeply"
-    return " ".join(str(exc).split())
+    except DECODE_ERRORS as exc:
+        raise BadInput(f"{cmd}: {one_line(exc).replace('`$', '`$.params')}") from None

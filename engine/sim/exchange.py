@@ -35,7 +35,7 @@ from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .config import ExchangeConfig
 from .fees import fee
 from .match import walk
-from .validate import cash_problem, crosses, on_grid, place_problem
+from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem
 
 
 class _Ids:
@@ -57,7 +57,7 @@ def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventB
         if o is None or o.status not in OPEN:
             return [_reject_on(o, cmd.order_id, ts, "unknown order" if o is None else f"order is {o.status}")]
         return [OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining, reason="user")]
-    return _amend(st, cmd, ts)
+    return _amend(st, cmd, ts, cfg)
 
 
 def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
@@ -98,7 +98,7 @@ def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
     return out
 
 
-def _amend(st: State, cmd: AmendOrder, ts: int) -> list[EventBase]:
+def _amend(st: State, cmd: AmendOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
     o = st.orders.get(cmd.order_id)
     if o is None or o.status != "resting":
         return [_reject_on(o, cmd.order_id, ts, "unknown order" if o is None else f"order is {o.status}")]
@@ -112,6 +112,9 @@ def _amend(st: State, cmd: AmendOrder, ts: int) -> list[EventBase]:
         return [_reject_on(o, o.order_id, ts, f"amend count {total} must be above {o.filled} filled and at most {o.count}")]
     if price != o.price and crosses(m, probe):
         return [_reject_on(o, o.order_id, ts, "amend would cross: cancel and place a marketable order instead")]
+    problem = amend_cash_problem(st, o, price, total - o.filled, cfg)
+    if problem is not None:
+        return [_reject_on(o, o.order_id, ts, problem)]
     if price == o.price:
         ahead = o.queue_ahead  # a smaller size keeps its place in the queue
     else:

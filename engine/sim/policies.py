@@ -130,13 +130,25 @@ class ScriptPolicy:
                 raise BadInput(f"{path}:{n}: {exc}") from None
             self.by_seq.setdefault(line.at_seq, []).append(cmd)
         self.seqs = sorted(self.by_seq)
+        self._next = 0  # index into seqs of the next line not yet issued
+
+    def check(self, head_seq: int) -> None:
+        """Refuse, before anything is written, lines the source session can never reach."""
+        if self.seqs and self.seqs[-1] > head_seq:
+            raise BadInput(f"{self.name}: at_seq {self.seqs[-1]} is past the source session's last seq {head_seq}")
 
     def next_after(self, seq: int) -> int | None:
         i = bisect.bisect_right(self.seqs, seq)
         return self.seqs[i] if i < len(self.seqs) else None
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
-        return self.by_seq.get(source_seq, [])
+        """Every line whose at_seq has been reached and not yet issued: a line whose at_seq is not
+        a market event (the session start, say) runs after the first market event past it."""
+        out: list[Command] = []
+        while self._next < len(self.seqs) and self.seqs[self._next] <= source_seq:
+            out.extend(self.by_seq[self.seqs[self._next]])
+            self._next += 1
+        return out
 
 
 def _command(line: _Line) -> Command:

@@ -105,6 +105,9 @@ async def simulate(
     progress: bool | None = None,
 ) -> SimSummary:
     info = await store.session(source)
+    check = getattr(policy, "check", None)
+    if check is not None:
+        check(info.head_seq)
     try:
         await store.session(name)
     except BadInput:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from events.units import ONE_DOLLAR
 from projections.books import best_no_bid, best_yes_bid
-from projections.state import MarketState, State
+from projections.state import MarketState, Order, State
 
 from .commands import PlaceOrder
 from .config import CLOSED, DEFAULT_TICKS, ExchangeConfig
@@ -40,13 +40,36 @@ def reserved_cash(st: State, cfg: ExchangeConfig) -> int:
     return total
 
 
-def held(st: State, market: str, side: str) -> int:
-    """Contracts of ``side`` held in ``market`` and not already offered by resting sells."""
+def _have(st: State, market: str, side: str) -> int:
     p = st.positions.get(market)
     position = 0 if p is None else p.position
-    have = position if side == "yes" else -position
-    offered = sum(o.remaining for o in st.open.values() if o.market == market and o.action == "sell" and o.side == side)
-    return max(0, have - offered)
+    return max(0, position if side == "yes" else -position)
+
+
+def _resting(st: State, market: str, action: str, side: str) -> int:
+    return sum(o.remaining for o in st.open.values() if o.market == market and o.action == action and o.side == side)
+
+
+def held(st: State, market: str, side: str) -> int:
+    """Contracts of ``side`` held in ``market`` and free to sell: not offered by resting sells and
+    not about to be netted away by resting buys of the other side (a YES and a NO net to $1)."""
+    other = "no" if side == "yes" else "yes"
+    committed = _resting(st, market, "sell", side) + _resting(st, market, "buy", other)
+    return max(0, _have(st, market, side) - committed)
+
+
+def nets_offered(st: State, cmd: PlaceOrder) -> str | None:
+    """A buy of one side nets against holdings of the other; it may not net away contracts that
+    resting sells have offered (those sells would then sell what is no longer held)."""
+    other = "no" if cmd.side == "yes" else "yes"
+    offered = _resting(st, cmd.market, "sell", other)
+    if not offered:
+        return None
+    left = _have(st, cmd.market, other) - _resting(st, cmd.market, "buy", cmd.side) - cmd.count
+    if left < offered:
+        return (f"buying {cmd.count} {cmd.side.upper()} would net away {other.upper()} contracts offered by "
+                f"resting sells ({offered}); cancel or reduce them first")
+    return None
 
 
 def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None:
@@ -74,7 +97,8 @@ def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None
         have = held(st, cmd.market, cmd.side)
         if cmd.count > have:
             return f"selling {cmd.count} {cmd.side.upper()} with {have} held"
-    return None
+        return None
+    return nets_offered(st, cmd)
 
 
 def cash_problem(st: State, cmd: PlaceOrder, slices: list[tuple[int, int]], cfg: ExchangeConfig) -> str | None:
@@ -87,7 +111,21 @@ def cash_problem(st: State, cmd: PlaceOrder, slices: list[tuple[int, int]], cfg:
     left = cmd.count - sum(n for _, n in slices)
     if left and cmd.tif == "gtc":
         need += cmd.price * left + fee(schedule, cmd.price, left, "taker")
+    return _afford(st, need, cfg)
+
+
+def _afford(st: State, need: int, cfg: ExchangeConfig) -> str | None:
     free = st.cash - reserved_cash(st, cfg)
     if need > free:
         return f"insufficient cash: needs {need} with {free} free (money units, fees included)"
     return None
+
+
+def amend_cash_problem(st: State, o: Order, price: int, remaining: int, cfg: ExchangeConfig) -> str | None:
+    """A resting buy amended to a higher price holds more cash: the increase must be free."""
+    if o.action != "buy":
+        return None
+    schedule = cfg.fees.for_market(o.market)
+    old = o.price * o.remaining + fee(schedule, o.price, o.remaining, "taker")
+    new = price * remaining + fee(schedule, price, remaining, "taker")
+    return _afford(st, new - old, cfg) if new > old else None

@@ -34,7 +34,7 @@ _HEAD = "SELECT id, head_seq, head_hash, max_id FROM tt_sessions WHERE name = :n
 _SELECT_HEAD = text(_HEAD)
 _SELECT_HEAD_FOR_UPDATE = text(_HEAD + " FOR UPDATE")
 _INSERT_RANGE = text(
-    "INSERT INTO tt_id_ranges (session_id, id_lo, id_hi, first_seq) VALUES (:sid, :lo, :hi, :first)"
+    "INSERT INTO tt_id_ranges (session_id, id_lo, id_last, first_seq) VALUES (:sid, :lo, :last, :first)"
 )
 _INSERT_CHUNK = text(
     "INSERT INTO tt_chunks (session_id, first_seq, last_seq, ids, payload, hashes)"
@@ -62,8 +62,15 @@ def append_tx(
     head = _lock_head(conn, dialect, session, expected_version)
     it = iter(batches)
     if head.seq != expected_version:
-        first = next(it, None)
-        return _retry_or_conflict(conn, head, session, list(first[1] or []) if first else [], expected_version)
+        # A retry is recognised only if EVERY batch carries its own ids and all of them were
+        # stored, in order, right after the expected version.
+        retry: list[int] = []
+        for _payloads, batch_ids in it:
+            if batch_ids is None:
+                retry = []
+                break
+            retry.extend(batch_ids)
+        return _retry_or_conflict(conn, head, session, retry, expected_version)
     start_seq = head.seq
     for payloads, ids in it:
         if payloads:
@@ -83,9 +90,18 @@ def _insert(
     id_source: IdSource,
 ) -> None:
     n = len(payloads)
-    if ids is None:  # our own ids are consecutive: one run, no scan
-        id_list = id_source.next(n)
-        new_runs = [(id_list[0], id_list[-1] + 1, head.seq + 1)]
+    if ids is None:
+        # The store's own ids: time-ordered (far from any small ids a caller uses) and, assigned
+        # inside the write transaction, above everything the session holds, so two writers can
+        # never hand out the same id. (A caller that wants a retry to be recognised after a lost
+        # acknowledgement passes its own ids.)
+        first = id_source.next(1)[0]
+        if head.max_id is not None and first <= head.max_id:
+            first = head.max_id + 1
+        if first + n - 1 >= 2**63:
+            raise BadInput(f"append to {session!r}: the session's event ids are exhausted; pass ids")
+        id_list = list(range(first, first + n))
+        new_runs = [(first, first + n - 1, head.seq + 1)]
     else:
         id_list = list(ids)
         if len(id_list) != n:
@@ -96,7 +112,7 @@ def _insert(
     for run in new_runs:
         if head.max_id is not None and run[0] <= head.max_id and _overlapping(conn, head.sid, run):
             raise DuplicateEventError(f"append to {session!r}: some event ids are already stored at other positions")
-    conn.execute(_INSERT_RANGE, [{"sid": head.sid, "lo": lo, "hi": hi, "first": fs} for lo, hi, fs in new_runs])
+    conn.execute(_INSERT_RANGE, [{"sid": head.sid, "lo": lo, "last": last, "first": fs} for lo, last, fs in new_runs])
     hashes = chain.extend(head.hash, payloads)
     rows: list[dict[str, Any]] = []
     for lo in range(0, n, CHUNK_EVENTS):
@@ -114,7 +130,7 @@ def _insert(
     conn.execute(_INSERT_CHUNK, rows)
     head.seq += n
     head.hash = hashes[-1]
-    top = max(r[1] for r in new_runs) - 1
+    top = max(r[1] for r in new_runs)
     head.max_id = top if head.max_id is None else max(head.max_id, top)
 
 
@@ -138,17 +154,35 @@ def _lock_head(conn: Connection, dialect: str, session: str, expected: int) -> _
 
 def _overlapping(conn: Connection, sid: int, run: Run) -> Run | None:
     """The stored run that shares an id with ``run``, if any (see ``idindex``)."""
-    lo, hi, _ = run
+    lo, last, _ = run
     c = tt_id_ranges.c
     row = conn.execute(
-        select(c.id_lo, c.id_hi, c.first_seq)
-        .where(c.session_id == sid, c.id_lo < hi)
+        select(c.id_lo, c.id_last, c.first_seq)
+        .where(c.session_id == sid, c.id_lo <= last)
         .order_by(c.id_lo.desc())
         .limit(1)
     ).first()
-    if row is not None and int(row.id_hi) > lo:
-        return int(row.id_lo), int(row.id_hi), int(row.first_seq)
+    if row is not None and int(row.id_last) >= lo:
+        return int(row.id_lo), int(row.id_last), int(row.first_seq)
     return None
+
+
+def _all_overlapping(conn: Connection, sid: int, run: Run) -> list[Run]:
+    """Every stored run sharing an id with ``run``: the one containing its first id (if any) and
+    all that start inside it (stored runs never overlap each other)."""
+    lo, last, _ = run
+    c = tt_id_ranges.c
+    out = []
+    first = _overlapping(conn, sid, (lo, lo, 0))
+    if first is not None:
+        out.append(first)
+    rows = conn.execute(
+        select(c.id_lo, c.id_last, c.first_seq)
+        .where(c.session_id == sid, c.id_lo > lo, c.id_lo <= last)
+        .order_by(c.id_lo)
+    )
+    out.extend((int(r.id_lo), int(r.id_last), int(r.first_seq)) for r in rows)
+    return out
 
 
 def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[int], expected: int) -> AppendResult:
@@ -156,9 +190,8 @@ def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[in
     original seqs; anything else is a conflict that writes nothing."""
     found: dict[int, int] = {}
     for run in runs(ids, expected + 1):
-        stored = _overlapping(conn, head.sid, run)
-        if stored is not None:
-            for e in range(max(run[0], stored[0]), min(run[1], stored[1])):
+        for stored in _all_overlapping(conn, head.sid, run):
+            for e in range(max(run[0], stored[0]), min(run[1], stored[1]) + 1):
                 found[e] = stored_seq(stored, e)
     if ids and len(found) == len(ids) and all(found[e] == expected + 1 + k for k, e in enumerate(ids)):
         last = expected + len(ids)

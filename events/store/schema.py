@@ -8,7 +8,7 @@
   ``CHUNK_EVENTS``): ``payload`` is a MessagePack array of canonically encoded events, ``ids``
   their 8-byte event ids and ``hashes`` their 32-byte chain hashes, in order.
 - ``tt_id_ranges``: the event-id index that makes a retried append a no-op: one row per run of
-  consecutive ids in an append, ``[id_lo, id_hi)`` stored at ``first_seq ..``. Ranges of a
+  consecutive ids in an append, ``id_lo .. id_last`` (inclusive) stored at ``first_seq ..``. Ranges of a
   session never overlap (checked inside the write transaction, which holds the session's write
   lock), so every event id is unique in its session. Writers that hand out consecutive ids
   (``events.ids``) cost one row per batch instead of one per event.
@@ -66,7 +66,7 @@ tt_id_ranges = Table(
     metadata,
     Column("session_id", Integer, primary_key=True, autoincrement=False),
     Column("id_lo", BigInteger, primary_key=True, autoincrement=False),
-    Column("id_hi", BigInteger, nullable=False),
+    Column("id_last", BigInteger, nullable=False),
     Column("first_seq", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -161,7 +161,8 @@ class EventStore:
                 for r in rows:
                     if to_seq is not None and r.first_seq > to_seq:
                         return
-                    yield r
+                    if r.last_seq >= from_seq:
+                        yield r
         finally:
             # Let an in-flight prefetch finish rather than cancel it inside a driver call:
             # a query cancelled mid-call can leave its pooled connection unusable and hang

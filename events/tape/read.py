@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from hashlib import sha256
 from typing import BinaryIO
 
-import msgspec
 import zstandard
 
 from .. import chain
-from ..codec import MAX_EVENT_BYTES, decode, decode_array, join_array
+from ..codec import DECODE_ERRORS, MAX_EVENT_BYTES, decode, decode_array, join_array, one_line
 from ..errors import BadInput, DecodeError, TapeFormatError
 from ..store.schema import CHUNK_EVENTS
 from .format import (
@@ -86,9 +85,8 @@ def _read_header(f: BinaryIO, name: str) -> tuple[TapeHeader, int]:
         raise TapeFormatError(f"{name}: truncated at byte {_PREFIX + 4 + len(raw)} (inside the header)")
     try:
         header = _header_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        msg = "input nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
-        raise TapeFormatError(f"{name}: header (byte {_PREFIX + 4}): {msg}") from None
+    except DECODE_ERRORS as exc:
+        raise TapeFormatError(f"{name}: header (byte {_PREFIX + 4}): {one_line(exc)}") from None
     problem = _header_problem(header, bool(flags & FLAG_ZSTD))
     if problem:
         raise TapeFormatError(f"{name}: header (byte {_PREFIX + 4}): {problem}")
