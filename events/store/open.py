@@ -12,6 +12,7 @@ verifiers that must not be able to change what they check.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, pool, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from ..errors import BadInput, StoreOpenError
@@ -172,7 +173,7 @@ async def _check_format(store: EventStore, create: bool, readonly: bool) -> None
                     raise StoreOpenError(f"{store.url}: not a tradetape store (it holds other tables)")
                 rows = await _create(conn, sqlite)
             elif sqlite and not readonly:
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                await _ensure_wal(conn)
             if conn.in_transaction():
                 await conn.commit()
     except StoreOpenError:
@@ -202,6 +203,23 @@ async def _foreign_tables(conn: AsyncConnection) -> bool:
     return any(not str(n).startswith("tt_") for n in names)
 
 
+async def _ensure_wal(conn: AsyncConnection, attempts: int = 200) -> None:
+    """Put a SQLite store in WAL mode. Switching needs an exclusive lock and SQLite may answer
+    "database is locked" at once (without its busy handler) while another process is creating
+    the store: read the mode first (no lock needed) and retry the switch for up to ~10 s."""
+    for _ in range(attempts):
+        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+        if str(mode).lower() == "wal":
+            return
+        try:
+            await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            await asyncio.sleep(0.05)
+    raise StoreOpenError("could not switch the SQLite store to WAL mode: another process holds it locked")
+
+
 async def _create(conn: AsyncConnection, sqlite: bool) -> dict[str, str]:
     """Create the tables and the marker in ONE transaction (a crash leaves all or nothing).
 
@@ -209,7 +227,7 @@ async def _create(conn: AsyncConnection, sqlite: bool) -> dict[str, str]:
     PostgreSQL an advisory lock) and the loser finds the winner's marker.
     """
     if sqlite:
-        await conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
+        await _ensure_wal(conn)  # not allowed inside a transaction
         await conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         if conn.in_transaction():
