@@ -188,6 +188,11 @@ async def _check_format(store: EventStore, create: bool, readonly: bool) -> None
         raise StoreOpenError(
             f"{store.url}: store format version {version!r} is newer than this tradetape ({FORMAT_VERSION})"
         )
+    if int(version) < FORMAT_VERSION:
+        raise StoreOpenError(
+            f"{store.url}: store format version {version} predates this tradetape ({FORMAT_VERSION}); "
+            "export its sessions to .tape with the tradetape that wrote it and import them here"
+        )
 
 
 async def _read_marker(conn: AsyncConnection) -> dict[str, str] | None:

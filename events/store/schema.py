@@ -1,6 +1,6 @@
 """Tables of the event store (the same schema on SQLite and PostgreSQL).
 
-- ``tt_meta``: the format marker (``format = tradetape-store``, ``version = 1``).
+- ``tt_meta``: the format marker (``format = tradetape-store``, ``version = 2``).
 - ``tt_sessions``: one row per session; ``head_seq``/``head_hash`` are the stream version and
   the chain head, updated in the same transaction as every append; ``max_id`` is the largest
   event id stored (ids above it need no collision lookup).
@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 FORMAT = "tradetape-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tt_id_ranges holds inclusive runs (id_last)
 CHUNK_EVENTS = 4096
 
 metadata = MetaData()

@@ -23,7 +23,7 @@ from events.errors import (
 )
 from events.ids import derived_ids
 from events.store import EventStore, open_store
-from events.store.schema import CHUNK_EVENTS
+from events.store.schema import CHUNK_EVENTS, FORMAT_VERSION
 from events.types import EventBase
 
 from .builders import make_events
@@ -282,8 +282,9 @@ async def test_a_store_from_the_future_is_refused_untouched(tmp_path: Path) -> N
     await s.append("s", make_events(2), expected_version=0)
     await s.close()
     for key, value, match in (
-        ("version", "2", "newer"),
+        ("version", str(FORMAT_VERSION + 1), "newer"),
         ("version", "x", "newer"),
+        ("version", "1", "predates"),  # the layout before inclusive id runs: refused, not migrated
         ("format", "other", "format marker"),
     ):
         con = sqlite3.connect(path)
@@ -295,7 +296,8 @@ async def test_a_store_from_the_future_is_refused_untouched(tmp_path: Path) -> N
             await open_store(str(path))
         assert digest(path) == before
         con = sqlite3.connect(path)
-        con.execute("UPDATE tt_meta SET value = ? WHERE key = ?", ("1" if key == "version" else "tradetape-store", key))
+        con.execute("UPDATE tt_meta SET value = ? WHERE key = ?",
+                    (str(FORMAT_VERSION) if key == "version" else "tradetape-store", key))
         con.commit()
         con.close()
     s = await open_store(str(path))
@@ -312,7 +314,7 @@ async def test_postgresql_foreign_and_future_databases_are_refused(pg_slate: PgS
     await pg_slate.admin.execute(f"UPDATE {pg_slate.role}.tt_meta SET value = '9' WHERE key = 'version'")
     with pytest.raises(StoreOpenError, match="newer"):
         await open_store(pg_slate.url)
-    await pg_slate.admin.execute(f"UPDATE {pg_slate.role}.tt_meta SET value = '1' WHERE key = 'version'")
+    await pg_slate.admin.execute(f"UPDATE {pg_slate.role}.tt_meta SET value = '{FORMAT_VERSION}' WHERE key = 'version'")
     s = await open_store(pg_slate.url)
     assert (await s.session("s")).head_seq == 2
     await s.close()
