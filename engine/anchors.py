@@ -22,6 +22,12 @@ def anchor_path(store: EventStore) -> Path | None:
     return None if path is None else Path(f"{path}.anchors")
 
 
+async def anchor_session(store: EventStore, session: str) -> Path | None:
+    """Append ``session``'s current head to the store's anchor file (after a write)."""
+    info = await store.session(session)
+    return write_anchor(store, session, info.head_seq, info.head_hash)
+
+
 def write_anchor(store: EventStore, session: str, seq: int, head: bytes) -> Path | None:
     path = anchor_path(store)
     if path is None:

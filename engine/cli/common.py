@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from events.store import EventStore, open_store, remove_sqlite_files, resolve_url
+from events.store import EventStore, default_url, open_store, remove_sqlite_files, resolve_url
 
 from ..timefmt import parse_iso_ns
 
@@ -14,9 +14,7 @@ from ..timefmt import parse_iso_ns
 async def store_for(url: str | None, *, create: bool = False, readonly: bool = False) -> AsyncIterator[EventStore]:
     """Open the store for one command. A SQLite file this command created is removed again if
     the command fails, so a failed first import leaves nothing behind."""
-    import os
-
-    resolved = url or os.environ.get("TRADETAPE_DB") or "tradetape.db"
+    resolved = default_url(url)
     _, _, path = resolve_url(resolved)
     existed = path is None or path.exists()
     store = await open_store(resolved, create=create, readonly=readonly)

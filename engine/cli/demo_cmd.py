@@ -19,7 +19,7 @@ from events.tape import export_tape, import_tape
 from projections import digest, view
 
 from .. import golden
-from ..anchors import anchor_path, write_anchor
+from ..anchors import anchor_path, anchor_session
 from ..audit.show import iter_events, text_line
 from ..replay import replay
 from .output import state_text
@@ -43,8 +43,8 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     try:
         step(1, f"import {source / 'session.tape'} into {db}")
         summary = await import_tape(store, source / "session.tape", session=args.session)
+        await anchor_session(store, args.session)
         info = await store.session(args.session)
-        write_anchor(store, args.session, info.head_seq, info.head_hash)
         print(f"   {summary.events} events, chain head {info.head_hash.hex()[:16]}")
 
         step(2, f"replay {args.session}: every projection rebuilt by evolve")

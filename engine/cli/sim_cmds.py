@@ -8,7 +8,7 @@ from typing import Any
 
 from events.errors import BadInput
 
-from ..anchors import write_anchor
+from ..anchors import anchor_session
 from .common import store_for
 from .output import emit_json
 
@@ -46,7 +46,6 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
     async with store_for(args.db) as store:
         summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
                                  starting_cash=cash, progress=sys.stderr.isatty())
-        info = await store.session(name)
-        write_anchor(store, name, info.head_seq, info.head_hash)
+        await anchor_session(store, name)
     emit_json(summary)
     return 0

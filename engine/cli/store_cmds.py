@@ -13,7 +13,7 @@ from events.errors import BadInput
 from events.store import EventStore
 from projections import view
 
-from ..anchors import write_anchor
+from ..anchors import anchor_session
 from ..replay import replay, replay_tape
 from .common import at_time, store_for
 from .output import emit_json, state_text
@@ -136,10 +136,9 @@ async def cmd_generate(args: argparse.Namespace) -> int:
 
 
 async def _anchor(store: EventStore, session: str) -> None:
-    info = await store.session(session)
-    path = write_anchor(store, session, info.head_seq, info.head_hash)
+    path = await anchor_session(store, session)
     if path is not None:
-        log.info("anchor written", session=session, seq=info.head_seq, file=str(path))
+        log.info("anchor written", session=session, file=str(path))
 
 
 def _params(items: list[str]) -> dict[str, str]:

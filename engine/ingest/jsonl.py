@@ -33,7 +33,6 @@ import hashlib
 import pathlib
 from collections import Counter
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any
 
 import msgspec
@@ -42,10 +41,11 @@ from engine.kalshi import wire
 from engine.kalshi.sequence import SequenceChecker
 from engine.kalshi.translate import Translator, exchange_ns
 from events.codec import encode
-from events.errors import BadInput, UnknownSession
+from events.errors import BadInput
 from events.ids import derived_ids
 from events.store import EventStore
 from events.types import EventBase, SessionEnded, SessionStarted
+from events.version import ENGINE_VERSION
 
 BATCH_EVENTS = 4096
 MEANING_PARAMS = ("use_yes_price",)
@@ -88,11 +88,7 @@ async def import_jsonl(
     name = session if session is not None else path.stem
     if not name:
         raise BadInput(f"{path}: empty session name")
-    try:
-        await store.session(name)
-    except UnknownSession:
-        pass
-    else:
+    if await store.exists(name):
         raise BadInput(f"session {name!r} already exists in {store.url}; import into a new session name")
     sha, parsed = await asyncio.to_thread(_parse, path, name, dict(params or {}), progress)
     result = await store.append_batches(name, parsed.batches, expected_version=0)
@@ -253,7 +249,7 @@ def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, 
         ts=first_ts,
         session=name,
         mode="import",
-        engine_version=_engine_version(),
+        engine_version=ENGINE_VERSION,
         config={"source": fname, "source_sha256": sha},
         params=params,
     )
@@ -282,13 +278,6 @@ def _own_ts(msg: wire.Msg | None) -> int | None:
     if isinstance(ts, str):
         return exchange_ns(None, None, ts)
     return exchange_ns(None, ts)
-
-
-def _engine_version() -> str:
-    try:
-        return version("tradetape")
-    except PackageNotFoundError:
-        return "0.1.0"
 
 
 def _bar(progress: bool, size: int, desc: str) -> Any:

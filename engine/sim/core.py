@@ -8,6 +8,7 @@ plus the configured latency (event time), before the first market event at or af
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from events.types import ActionTaken, EventBase, MarketSettled, PublicTrade
@@ -69,8 +70,8 @@ class SimCore:
             out.append(taken)
             if self.cfg.latency_ns:
                 self._n += 1
-                self._pending.append((ts + self.cfg.latency_ns, self._n, cmd))
-                self._pending.sort(key=lambda p: (p[0], p[1]))
+                # (time, arrival) is unique, so the command itself is never compared
+                bisect.insort(self._pending, (ts + self.cfg.latency_ns, self._n, cmd))
             else:
                 self._execute(cmd, ts, out)
 

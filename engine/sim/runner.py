@@ -15,8 +15,8 @@ import msgspec
 from events.codec import decode_array, encode, split_array
 from events.errors import BadInput
 from events.store import EventStore
-from events.tape import ENGINE_VERSION
 from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted
+from events.version import ENGINE_VERSION
 from projections import digest, portfolio_value
 
 from ..progress import bar
@@ -108,11 +108,7 @@ async def simulate(
     check = getattr(policy, "check", None)
     if check is not None:
         check(info.head_seq)
-    try:
-        await store.session(name)
-    except BadInput:
-        pass
-    else:
+    if await store.exists(name):
         raise BadInput(f"session {name!r} already exists in {store.url}")
     core = SimCore(cfg, policy.name)
     log = _Log(store, name)

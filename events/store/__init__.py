@@ -1,6 +1,6 @@
 """The event store and how to open it."""
 
-from .open import DEFAULT_DB, open_store, redact, remove_sqlite_files, resolve_url
+from .open import DEFAULT_DB, default_url, open_store, redact, remove_sqlite_files, resolve_url
 from .records import AppendResult, RawChunk, SessionInfo
 from .sql import EventStore
 
@@ -10,6 +10,7 @@ __all__ = [
     "EventStore",
     "RawChunk",
     "SessionInfo",
+    "default_url",
     "open_store",
     "redact",
     "remove_sqlite_files",

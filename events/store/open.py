@@ -60,6 +60,11 @@ def redact(url: str) -> str:
         return "<unparseable url>"
 
 
+def default_url(url: str | None = None) -> str:
+    """The store a command means: ``url``, else ``$TRADETAPE_DB``, else ``tradetape.db``."""
+    return url or os.environ.get("TRADETAPE_DB") or DEFAULT_DB
+
+
 async def open_store(url: str | None = None, *, create: bool = False, readonly: bool = False) -> EventStore:
     """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``).
 
@@ -67,7 +72,7 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
     """
     if create and readonly:
         raise BadInput("a store cannot be both created and opened read-only")
-    url = url or os.environ.get("TRADETAPE_DB") or DEFAULT_DB
+    url = default_url(url)
     sa_url, dialect, path = resolve_url(url)
     shown = redact(url)
     created_file = False

@@ -65,6 +65,11 @@ class EventStore:
             rows = await conn.execute(select(tt_sessions).order_by(tt_sessions.c.name))
             return [_info(r) for r in rows]
 
+    async def exists(self, name: str) -> bool:
+        async with self._read() as conn:
+            row = (await conn.execute(select(tt_sessions.c.id).where(tt_sessions.c.name == name))).first()
+        return row is not None
+
     async def session(self, name: str) -> SessionInfo:
         async with self._read() as conn:
             row = (await conn.execute(select(tt_sessions).where(tt_sessions.c.name == name))).first()

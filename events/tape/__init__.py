@@ -20,7 +20,8 @@ one-line ``TapeFormatError`` naming the file, the record and the byte offset. Of
 offsets in an uncompressed tape and offsets into the decompressed body in a compressed one.
 """
 
-from .format import ENGINE_VERSION, TapeHeader, TapeSummary
+from ..version import ENGINE_VERSION
+from .format import TapeHeader, TapeSummary
 from .load import import_tape
 from .read import iter_tape, read_header
 from .write import export_tape

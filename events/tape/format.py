@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from importlib.metadata import PackageNotFoundError, version
 
 import msgspec
 
@@ -20,10 +19,6 @@ _TRAILER = struct.Struct(">IQ32s32s")  # 0xFFFFFFFF, event count, head hash, ids
 _READ = 1 << 16
 _ZSTD_SLICE = 512  # compressed bytes per decompress call: at most ~16 MiB out, even for a bomb
 
-try:
-    ENGINE_VERSION = version("tradetape")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    ENGINE_VERSION = "unknown"
 
 Batch = tuple[list[int], list[bytes]]
 

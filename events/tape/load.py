@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import BadInput, UnknownSession, VerificationError
+from ..errors import BadInput, VerificationError
 from ..store.sql import EventStore
 from .format import (
     MAX_SESSION_NAME,
@@ -25,7 +25,8 @@ async def import_tape(store: EventStore, path: str | os.PathLike[str], *, sessio
     target = session or header.session
     if not target or len(target) > MAX_SESSION_NAME:
         raise BadInput(f"bad session name {target[:40]!r}")
-    await _refuse_existing(store, target, name)
+    if await store.exists(target):
+        raise BadInput(f"{name}: session {target!r} already exists in {store.url}; import it under another name")
     for _ in batches:  # pass 1: the whole file, strictly
         pass
     _, again = iter_tape(name, check_events=False)  # pass 2 re-checks framing and chain
@@ -46,10 +47,3 @@ async def import_tape(store: EventStore, path: str | os.PathLike[str], *, sessio
         bytes=os.path.getsize(name),
     )
 
-
-async def _refuse_existing(store: EventStore, session: str, name: str) -> None:
-    try:
-        await store.session(session)
-    except UnknownSession:
-        return
-    raise BadInput(f"{name}: session {session!r} already exists in {store.url}; import it under another name")

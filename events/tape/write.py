@@ -13,10 +13,10 @@ from .. import chain
 from ..codec import split_array
 from ..errors import BadInput, DecodeError, VerificationError
 from ..store.sql import EventStore
+from ..version import ENGINE_VERSION
 from .format import (
     _RECORD,
     _TRAILER,
-    ENGINE_VERSION,
     FLAG_ZSTD,
     FORMAT_VERSION,
     MAGIC,
