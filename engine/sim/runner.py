@@ -5,7 +5,6 @@ action, order and fill). Replaying the new session with ``evolve`` alone gives t
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -24,7 +23,7 @@ from .config import ExchangeConfig
 from .core import SimCore
 from .policies import Policy
 
-BATCH = 4096
+BATCH = 32768  # events per durable append (the store splits them into rows of 4096)
 _MARKET = frozenset(MARKET_EVENTS)
 
 
@@ -44,34 +43,23 @@ class SimSummary(msgspec.Struct, kw_only=True):
 
 
 class _Log:
-    """The new session's encoded events, appended in batches as they accumulate. A batch is
-    written (in the store's writer thread) while the next one is computed; appends stay in
-    order, each waits for the one before it, and the last is awaited before returning."""
+    """The new session's encoded events, appended in batches of ``BATCH`` as they accumulate.
+
+    Appends are awaited in line rather than overlapped with the next batch's computation: the
+    writer thread and the simulation contend for the GIL, and overlapping them measured slower
+    (1.19-1.25 s against 0.94-1.04 s for 200k events, bench/simulate.py's session)."""
 
     def __init__(self, store: EventStore, name: str) -> None:
         self.store, self.name, self.version = store, name, 0
         self.payloads: list[bytes] = []
         self.add = self.payloads.append
         self.extend = self.payloads.extend
-        self._writing: asyncio.Task[None] | None = None
 
     async def flush(self, final: bool = False) -> None:
         if self.payloads and (final or len(self.payloads) >= BATCH):
-            await self._wait()
-            batch = list(self.payloads)
+            r = await self.store.append_encoded(self.name, self.payloads, expected_version=self.version)
+            self.version = r.last_seq
             self.payloads.clear()
-            self._writing = asyncio.ensure_future(self._append(batch))
-        if final:
-            await self._wait()
-
-    async def _append(self, batch: list[bytes]) -> None:
-        r = await self.store.append_encoded(self.name, batch, expected_version=self.version)
-        self.version = r.last_seq
-
-    async def _wait(self) -> None:
-        if self._writing is not None:
-            task, self._writing = self._writing, None
-            await task
 
 
 def _index_of(seqs: Sequence[int], seq: int, start: int) -> int:
