@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
@@ -18,7 +19,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "simulate", parents=[common], help="re-run a session's market data through the paper exchange with a policy"
     )
     p.add_argument("session", help="the recorded session whose market events drive the simulation")
-    p.add_argument("--policy", default="hold", help="hold | random | script:FILE (JSONL commands by source seq)")
+    p.add_argument("--policy", default="hold",
+                   help="hold | random | script:FILE (JSONL commands by source seq) | MODEL.zip (from train)")
+    p.add_argument("--markets", default="", help="comma-separated: feed only these markets (a model trades one)")
     p.add_argument("--seed", type=int, default=0, help="the policy's seed (recorded in the new session)")
     p.add_argument("--every", type=int, default=10, help="random policy: act every N source events")
     p.add_argument("--as", dest="name", help="name of the new session (default SESSION-sim-POLICY-SEED)")
@@ -38,14 +41,22 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
         raise BadInput(f"--every {args.every}: must be at least 1")
     if args.latency_ms < 0:
         raise BadInput(f"--latency-ms {args.latency_ms}: must not be negative")
-    policy = make_policy(args.policy, args.seed, args.every)  # a bad script fails before anything is written
+    markets = frozenset(m for m in args.markets.split(",") if m) or None
+    if args.policy.endswith(".zip"):
+        from ..rl.agent import model_policy
+
+        if markets is None or len(markets) != 1:
+            raise BadInput("--policy MODEL.zip trades one market: name it with --markets")
+        policy = model_policy(Path(args.policy), next(iter(markets)))
+    else:
+        policy = make_policy(args.policy, args.seed, args.every)  # a bad script fails before anything is written
     cash = None if args.cash is None else parse_money(args.cash, "--cash")
-    kind = args.policy.split(":", 1)[0]
+    kind = "model" if args.policy.endswith(".zip") else args.policy.split(":", 1)[0]
     name = args.name or f"{args.session}-sim-{kind}-{args.seed}"
     cfg = ExchangeConfig(latency_ns=round(args.latency_ms * 1_000_000))
     async with store_for(args.db) as store:
         summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
-                                 starting_cash=cash, progress=sys.stderr.isatty())
+                                 starting_cash=cash, progress=sys.stderr.isatty(), markets=markets)
         await anchor_session(store, name)
     emit_json(summary)
     return 0

@@ -60,17 +60,25 @@ def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventB
     return _amend(st, cmd, ts, cfg)
 
 
-def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
+def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> tuple[str | None, list[tuple[int, int]]]:
+    """(why ``decide`` would reject this order or None, the slices it would take at once).
+    The one check: ``decide`` and the RL action mask both call it."""
     problem = place_problem(st, cmd, cfg)
     if problem is not None:
-        return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
+        return problem, []
     m = st.markets[cmd.market]
     slices = [] if cmd.post_only else walk(m, cmd.action, cmd.side, cmd.price, cmd.count)
+    if cmd.tif == "fok" and sum(n for _, n in slices) < cmd.count:
+        return None, slices  # killed, not rejected: it holds no cash
+    return cash_problem(st, cmd, slices, cfg), slices
+
+
+def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
+    problem, slices = rejection(st, cmd, cfg)
+    if problem is not None:
+        return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
     filled = sum(n for _, n in slices)
-    if not (cmd.tif == "fok" and filled < cmd.count):
-        problem = cash_problem(st, cmd, slices, cfg)
-        if problem is not None:
-            return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
+    m = st.markets[cmd.market]
     oid = f"O{st.stats.orders_placed + 1:06d}"
     bid, ask = best_yes_bid(m), best_yes_ask(m)
     out: list[EventBase] = [

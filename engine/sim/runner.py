@@ -5,7 +5,6 @@ action, order and fill). Replaying the new session with ``evolve`` alone gives t
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from contextlib import aclosing
 
@@ -14,7 +13,7 @@ import msgspec
 from events.codec import decode_array, encode, split_array
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted
+from events.types import MARKET_EVENTS, EventBase, FeedGap, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 from projections import digest, portfolio_value
 
@@ -22,6 +21,7 @@ from ..progress import bar
 from .config import ExchangeConfig
 from .core import SimCore
 from .policies import Policy
+from .stepper import Stepper
 
 BATCH = 32768  # events per durable append (the store splits them into rows of 4096)
 _MARKET = frozenset(MARKET_EVENTS)
@@ -62,21 +62,43 @@ class _Log:
             self.payloads.clear()
 
 
-def _index_of(seqs: Sequence[int], seq: int, start: int) -> int:
-    """The index of the first seq >= ``seq`` at or after ``start`` (len(seqs) - 1 if none)."""
-    i = bisect.bisect_left(seqs, seq, start)
-    return min(i, len(seqs) - 1)
+def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[int] | None:
+    """Indexes of the events the simulation feeds (None: all of them): market events, of the
+    chosen markets when ``markets`` is given (a feed gap counts if it names one of them)."""
+    if markets is None:
+        if all(type(e) in _MARKET for e in events):
+            return None
+        return [k for k, e in enumerate(events) if type(e) in _MARKET]
+    return [k for k, e in enumerate(events) if type(e) in _MARKET and _concerns(e, markets)]
+
+
+def _concerns(e: EventBase, markets: frozenset[str]) -> bool:
+    if isinstance(e, FeedGap):
+        return not e.markets or any(m in markets for m in e.markets)
+    return getattr(e, "market", None) in markets
+
+
+def _drain(out: list[EventBase | slice], raws: Sequence[bytes], log: _Log) -> None:
+    """Move the stepper's output to the log: source bytes for market events, encoded events
+    for everything the policy and the exchange did."""
+    for x in out:
+        if type(x) is slice:
+            log.extend(raws[x])
+        else:
+            log.add(encode(x))  # type: ignore[arg-type]
+    out.clear()
 
 
 def _started(e: EventBase, source: str, name: str, policy: Policy, seed: int, cfg: ExchangeConfig,
-             starting_cash: int | None) -> SessionStarted:
+             starting_cash: int | None, markets: frozenset[str] | None) -> SessionStarted:
     if not isinstance(e, SessionStarted):
         raise BadInput(f"session {source!r} does not begin with a session-started event")
     return SessionStarted(
         ts=e.ts, session=name, mode="simulate", engine_version=ENGINE_VERSION, seed=seed,
         starting_cash=e.starting_cash if starting_cash is None else starting_cash,
         config={"source": source, "policy": policy.name, "latency_ns": str(cfg.latency_ns),
-                "fees": msgspec.json.encode(cfg.fees).decode()},
+                "fees": msgspec.json.encode(cfg.fees).decode(),
+                **({"markets": ",".join(sorted(markets))} if markets is not None else {})},
         params=dict(e.params),
     )
 
@@ -91,6 +113,7 @@ async def simulate(
     cfg: ExchangeConfig,
     starting_cash: int | None = None,
     progress: bool | None = None,
+    markets: frozenset[str] | None = None,
 ) -> SimSummary:
     info = await store.session(source)
     check = getattr(policy, "check", None)
@@ -100,65 +123,47 @@ async def simulate(
         raise BadInput(f"session {name!r} already exists in {store.url}")
     core = SimCore(cfg, policy.name)
     log = _Log(store, name)
-    out: list[EventBase] = []
+    clock = getattr(policy, "clock", None)
+    stepper = Stepper(core, clock=clock, next_after=None if clock is not None else policy.next_after,
+                      on_event=getattr(policy, "on_event", None), emit_market=False)
     started = False
-    n_market = 0
     actions = 0
-    decide_at = policy.next_after(0)
 
     with bar(info.head_seq, f"simulate {source}", enabled=progress) as pbar:
         async with aclosing(store.read_chunks(source)) as chunks:
             async for ch in chunks:
                 events = decode_array(ch.payload, where=f"session {source!r} chunk at seq {ch.first_seq}")
                 raws = split_array(ch.payload)
-                seqs = range(ch.first_seq, ch.first_seq + len(events))
+                seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
                 if not started:
-                    first = _started(events[0], source, name, policy, seed, cfg, starting_cash)
+                    first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
                     core.fold([first])
                     log.add(encode(first))
                     started = True
-                if not all(type(e) in _MARKET for e in events):
+                keep = _kept(events, markets)
+                if keep is not None:
                     # the source's own start, end and agent events are not replayed
-                    keep = [k for k, e in enumerate(events) if type(e) in _MARKET]
                     events, raws, seqs = [events[k] for k in keep], [raws[k] for k in keep], [seqs[k] for k in keep]
-                k, n = 0, len(events)
-                while k < n:
-                    # fold in bulk up to the next decision point or the next event the exchange must see
-                    stop = n if decide_at is None else min(n, _index_of(seqs, decide_at, k) + 1)
-                    j = core.quiet_until(events, k, stop)
-                    if j > k:
-                        core.fold(events[k:j])
-                        log.extend(raws[k:j])
-                    else:
-                        e = events[k]
-                        out.clear()
-                        core.market(e, out)
-                        log.extend(raws[k] if x is e else encode(x) for x in out)
-                        j = k + 1
-                    n_market += j - k
-                    k = j
-                    if decide_at is not None and seqs[k - 1] >= decide_at:
-                        commands = policy.act(core.state, seqs[k - 1], events[k - 1].ts)
-                        if commands:
-                            actions += len(commands)
-                            out.clear()
-                            core.act(commands, events[k - 1].ts, out)
-                            log.extend(encode(x) for x in out)
-                        decide_at = policy.next_after(seqs[k - 1])
+                stepper.feed(events, seqs)
+                while (d := stepper.run()) is not None:
+                    commands = policy.act(core.state, d.seq, d.ts)
+                    if commands:
+                        actions += len(commands)
+                        stepper.act(commands, d.ts)
+                _drain(stepper.out, raws, log)
                 await log.flush()
                 pbar.update(ch.last_seq - ch.first_seq + 1)
     if not started:
         raise BadInput(f"session {source!r} is empty")
-    out.clear()
-    core.flush(out)
+    stepper.finish()
+    _drain(stepper.out, [], log)
     ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
     core.fold([ended])
-    log.extend(encode(x) for x in out)
     log.add(encode(ended))
     await log.flush(final=True)
     st = core.state
     return SimSummary(
-        session=name, source=source, policy=policy.name, seed=seed, events=st.seq, market_events=n_market,
+        session=name, source=source, policy=policy.name, seed=seed, events=st.seq, market_events=stepper.count,
         actions=actions, fills=st.stats.fills, fees=st.stats.fees, cash=st.cash, portfolio_value=portfolio_value(st),
         digest=digest(st),
     )

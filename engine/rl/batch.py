@@ -1,0 +1,101 @@
+"""``BatchEnv``: many episodes stepped together behind stable-baselines3's ``VecEnv`` interface.
+
+It holds ``n`` ``Episode``s (the same class the single env steps) and writes their observations
+straight into one ``(n, features)`` float32 array: no per-env wrapper, no copy per env, no
+gymnasium checker in the loop. Finished episodes reset in place (SB3's convention: the last
+observation goes to ``infos[i]["terminal_observation"]``). Episodes are drawn from the pool
+with one seeded generator, so a batch run is as reproducible as a single env.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+from projections.observation import N_FEATURES
+
+from .data import Recording
+from .env import EnvConfig, Episode, _pool
+
+
+class BatchEnv(VecEnv):
+    def __init__(self, recordings: Sequence[Recording], n: int, cfg: EnvConfig | None = None, seed: int = 0) -> None:
+        self.cfg = cfg or EnvConfig()
+        self.pool = _pool(recordings, self.cfg.markets, self.cfg.every_events)
+        self.render_mode = None  # SB3 asks
+        super().__init__(n, gym.spaces.Box(-5.0, 5.0, shape=(N_FEATURES,), dtype=np.float32),
+                         gym.spaces.Discrete(self.cfg.actions.n))
+        self.rng = np.random.default_rng(seed)
+        self.obs = np.zeros((n, N_FEATURES), dtype=np.float32)
+        self.episodes: list[Episode] = []
+        self._actions: np.ndarray = np.zeros(n, dtype=np.int64)
+        self._returns = np.zeros(n, dtype=np.float64)
+
+    def _new(self, i: int) -> Episode:
+        rec, market = self.pool[int(self.rng.integers(len(self.pool)))]
+        ep = Episode(self.cfg, rec, market)
+        ep.observe(self.obs[i])
+        return ep
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        self.rng = np.random.default_rng(seed)
+        return [seed] * self.num_envs
+
+    def reset(self) -> np.ndarray:
+        self.episodes = [self._new(i) for i in range(self.num_envs)]
+        self._returns[:] = 0
+        for ep in self.episodes:
+            ep.stepper.out.clear()
+        return self.obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> Any:
+        n = self.num_envs
+        rewards = np.zeros(n, dtype=np.float32)
+        dones = np.zeros(n, dtype=bool)
+        infos: list[dict[str, Any]] = [{} for _ in range(n)]
+        spec, scale, cap = self.cfg.actions, self.cfg.reward_scale, self.cfg.max_steps
+        for i, ep in enumerate(self.episodes):
+            delta = ep.advance(spec, int(self._actions[i]))
+            ep.stepper.out.clear()
+            ep.observe(self.obs[i])
+            r = delta / scale
+            rewards[i] = r
+            self._returns[i] += r
+            over = ep.decision is None
+            if over or (cap and ep.steps >= cap):
+                dones[i] = True
+                infos[i] = {"terminal_observation": self.obs[i].copy(), "TimeLimit.truncated": not over,
+                            "episode": {"r": self._returns[i], "l": ep.steps}}
+                self._returns[i] = 0
+                self.episodes[i] = self._new(i)
+        return self.obs.copy(), rewards, dones, infos
+
+    def close(self) -> None:
+        self.episodes = []
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        if method_name == "action_masks":
+            return [self.cfg.actions.mask(self.episodes[i].state, self.episodes[i].market, self.cfg.exchange)
+                    for i in self._indices(indices)]
+        raise AttributeError(f"BatchEnv has no per-env method {method_name!r}")
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices: Any) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        return [indices] if isinstance(indices, int) else list(indices)

@@ -1,0 +1,160 @@
+"""The fold-to-the-next-decision loop that every driver shares, without I/O.
+
+``simulate`` feeds it chunks read from a store and appends what it emits; the gymnasium env
+feeds it an episode held in memory and hands each decision point to the learner; live paper
+trading will feed it frames from a socket. One loop, so the same market data and the same
+commands give the same events in all three (the parity tests check it).
+
+A driver calls ``feed`` with a chunk, then ``run`` until it returns None (the chunk is used
+up); each time ``run`` returns a ``Decision`` the driver asks its policy and passes the commands
+to ``act``. Everything the exchange and the policy did is appended to ``out`` as events, in log order,
+with the market events themselves; a driver that keeps its own copy of the market events
+(``simulate`` copies the source's bytes rather than re-encoding them) passes
+``emit_market=False`` and gets ``slice(k, j)`` of the fed chunk in their place.
+
+When to decide (a policy's ``clock``, else its ``next_after``):
+* ``Clock(every_events=N)``: after every N-th market event fed (counting from the first);
+* ``Clock(every_ns=T)``: after the first market event at or past each multiple of T ns of
+  event time (at most one decision per event);
+* ``next_after(seq)``: after the market event with the returned source seq (scripts).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import msgspec
+
+from events.types import EventBase
+from projections.state import State
+
+from .commands import Command
+from .core import SimCore
+
+
+class Clock(msgspec.Struct, frozen=True, kw_only=True):
+    """Decision points in market events and/or event time (0 = not used; at least one set)."""
+
+    every_events: int = 0
+    every_ns: int = 0
+
+    def __post_init__(self) -> None:
+        if self.every_events < 0 or self.every_ns < 0 or not (self.every_events or self.every_ns):
+            raise ValueError("a clock needs every_events > 0 or every_ns > 0")
+
+
+class Decision(NamedTuple):
+    seq: int  # source seq of the market event just folded
+    ts: int  # its event time
+    count: int  # market events folded so far
+
+
+class Stepper:
+    def __init__(
+        self,
+        core: SimCore,
+        *,
+        clock: Clock | None = None,
+        next_after: Callable[[int], int | None] | None = None,
+        on_event: Callable[[State, EventBase], None] | None = None,
+        emit_market: bool = True,
+    ) -> None:
+        if (clock is None) == (next_after is None):
+            raise ValueError("a stepper needs exactly one of clock and next_after")
+        self.core = core
+        self.out: list[EventBase | slice] = []
+        self.count = 0  # market events folded
+        self._clock = clock
+        self._next_after = next_after
+        self._on_event = on_event
+        self._emit_market = emit_market
+        self._events: Sequence[EventBase] = ()
+        self._seqs: Sequence[int] = ()
+        self._k = 0
+        self._boundary: int | None = None  # next multiple of every_ns to cross
+        self._decide_at = next_after(0) if next_after is not None else None
+
+    def feed(self, events: Sequence[EventBase], seqs: Sequence[int]) -> None:
+        self._events, self._seqs, self._k = events, seqs, 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self._k >= len(self._events)
+
+    def run(self) -> Decision | None:
+        """Fold market events up to the next decision point and return it, or None when the
+        chunk is used up first."""
+        events, n = self._events, len(self._events)
+        core, out = self.core, self.out
+        k = self._k
+        while k < n:
+            stop = self._stop(k, n)
+            # a per-event observer sees the state after every event: no bulk folding then
+            j = core.quiet_until(events, k, stop) if self._on_event is None else k
+            if j > k:
+                core.fold(events[k:j])
+                self._emitted(k, j)
+            else:
+                e = events[k]
+                mark = len(out)
+                core.market(e, out)
+                if not self._emit_market:
+                    at = next(i for i in range(mark, len(out)) if out[i] is e)
+                    out[at] = slice(k, k + 1)
+                if self._on_event is not None:
+                    self._on_event(core.state, e)
+                j = k + 1
+            self.count += j - k
+            k = j
+            if self._due(k - 1):
+                self._k = k
+                return Decision(self._seqs[k - 1], events[k - 1].ts, self.count)
+        self._k = k
+        return None
+
+    def act(self, commands: Sequence[Command], ts: int) -> None:
+        if commands:
+            self.core.act(commands, ts, self.out)
+
+    def finish(self) -> None:
+        """At the end of the data: commands still in flight take effect."""
+        self.core.flush(self.out)
+
+    # -- decision points --------------------------------------------------------------------
+
+    def _stop(self, k: int, n: int) -> int:
+        """An index past which bulk folding must not go: the next possible decision point."""
+        c = self._clock
+        if c is None:
+            if self._decide_at is None:
+                return n
+            return min(n, min(bisect.bisect_left(self._seqs, self._decide_at, k), n - 1) + 1)
+        if c.every_ns:
+            return k + 1  # time boundaries are checked event by event
+        return min(n, k + c.every_events - self.count % c.every_events)
+
+    def _due(self, i: int) -> bool:
+        c = self._clock
+        if c is None:
+            if self._decide_at is not None and self._seqs[i] >= self._decide_at:
+                assert self._next_after is not None
+                self._decide_at = self._next_after(self._seqs[i])
+                return True
+            return False
+        due = bool(c.every_events) and self.count % c.every_events == 0
+        if c.every_ns:
+            ts = self._events[i].ts
+            if self._boundary is None:
+                self._boundary = (ts // c.every_ns + 1) * c.every_ns
+            elif ts >= self._boundary:
+                self._boundary = (ts // c.every_ns + 1) * c.every_ns
+                due = True
+        return due
+
+    def _emitted(self, k: int, j: int) -> None:
+        if self._emit_market:
+            self.out.extend(self._events[k:j])
+        else:
+            self.out.append(slice(k, j))
