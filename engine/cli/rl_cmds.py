@@ -88,6 +88,12 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"{'policy':<34} {'P&L':>12} {'fees':>10} {'fills':>6} {'sharpe':>8} {'max dd':>11}  session")
     for r in rows:
-        print(f"{r.policy:<34} {'$' + format_money(r.pnl):>12} {'$' + format_money(r.fees):>10} {r.fills:>6} "
-              f"{r.sharpe:>8.3f} {'$' + format_money(r.max_drawdown):>11}  {r.session}")
+        print(f"{r.policy:<34} {_usd(r.pnl):>12} {_usd(r.fees):>10} {r.fills:>6} {r.sharpe:>8.3f} "
+              f"{_usd(r.max_drawdown):>11}  {r.session}")
     return 0
+
+
+def _usd(v: int) -> str:
+    """Money to the cent for a table (exact values are in --json)."""
+    sign = "-" if v < 0 else ""
+    return f"{sign}${format_money(abs(v) // 10_000 * 10_000)[:-4]}"

@@ -87,7 +87,7 @@ async def evaluate(store: EventStore, session: str, model: Path, *, market: str 
         raise BadInput(f"session {session!r} has no market {market!r}")
     policies: list[tuple[str, Policy]] = [("model", model_policy(model, market))]
     if baselines:
-        policies += [("hold", Hold()), ("random", RandomPolicy(seed, cfg.every_events))]
+        policies += [("hold", Hold()), ("random", RandomPolicy(seed, clock=cfg.clock()))]
     rows = []
     for label, policy in policies:
         out = f"{name}-{label}"

@@ -22,6 +22,7 @@ from projections.orders import open_orders
 from projections.state import State
 
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
+from .stepper import Clock
 
 
 class Policy(Protocol):
@@ -49,10 +50,17 @@ class RandomPolicy:
     """Every ``every`` source events: maybe cross the spread, join the bid, sell what it holds
     or cancel a resting order, in 1-5 contracts, on a live market chosen at random."""
 
-    def __init__(self, seed: int, every: int = 10) -> None:
-        self.name = f"random(seed={seed},every={every})"
+    def __init__(self, seed: int, every: int = 10, clock: Clock | None = None) -> None:
+        """``every`` source seqs; or, with ``clock``, on that clock (``evaluate`` puts it on the
+        model's, so both decide at the same points)."""
+        if clock is None:
+            self.name = f"random(seed={seed},every={every})"
+        else:
+            ns = f",every_ns={clock.every_ns}" if clock.every_ns else ""
+            self.name = f"random(seed={seed},every_events={clock.every_events}{ns})"
         self.rng = random.Random(seed)
         self.every = every
+        self.clock = clock
         self._names: list[str] = []  # market names, sorted; refreshed when a market appears
 
     def next_after(self, seq: int) -> int | None:
