@@ -21,6 +21,7 @@ TimeInForce = Literal["gtc", "ioc", "fok"]
 Liquidity = Literal["maker", "taker"]
 Result = Literal["yes", "no", "void", "scalar"]
 GapKind = Literal["gap", "duplicate", "out_of_order"]
+FaultKind = Literal["disconnect", "dead_link", "malformed", "oversize", "error", "reconnected"]
 Level = tuple[int, int]  # (price, count)
 
 
@@ -140,6 +141,17 @@ class FeedGap(EventBase, frozen=True, kw_only=True, tag="feed_gap.v1"):
     markets: tuple[str, ...] = ()
 
 
+class FeedFault(EventBase, frozen=True, kw_only=True, tag="feed_fault.v1"):
+    """A fault of the live feed itself, recorded where it happened. ``disconnect`` and
+    ``dead_link`` (no frame or pong within the timeout) make every listed market's book stale
+    until its next snapshot; ``malformed``/``oversize`` frames and ``error`` replies change no
+    book (a lost sequenced frame shows as a ``FeedGap``); ``reconnected`` marks the new link."""
+
+    kind: FaultKind
+    detail: str = ""
+    markets: tuple[str, ...] = ()
+
+
 # --- agent and paper exchange --------------------------------------------------------------
 
 
@@ -223,6 +235,7 @@ Event = (
     | MarketStatus
     | MarketSettled
     | FeedGap
+    | FeedFault
     | ActionTaken
     | OrderPlaced
     | OrderAccepted
@@ -245,6 +258,7 @@ MARKET_EVENTS: tuple[type[EventBase], ...] = (
     MarketStatus,
     MarketSettled,
     FeedGap,
+    FeedFault,
 )
 EVENT_TYPES: tuple[type[EventBase], ...] = (
     SessionStarted,
@@ -272,3 +286,11 @@ def type_name(tag: str) -> str:
 
 def market_of(event: EventBase) -> str | None:
     return getattr(event, "market", None)
+
+
+def concerns(event: EventBase, market: str) -> bool:
+    """Whether a market event bears on ``market``: its own events, and feed faults that name
+    it (or name no market: they bear on every one)."""
+    if isinstance(event, FeedGap | FeedFault):
+        return not event.markets or market in event.markets
+    return getattr(event, "market", None) == market

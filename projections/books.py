@@ -6,7 +6,7 @@ derived, never stored: ``best_yes_ask = 10000 - best_no_bid``.
 
 from __future__ import annotations
 
-from events.types import BookDelta, BookSnapshot, FeedGap, MarketSettled, MarketStatus, PublicTrade
+from events.types import BookDelta, BookSnapshot, FeedFault, FeedGap, MarketSettled, MarketStatus, PublicTrade
 from events.units import ONE_DOLLAR
 
 from .levels import trade_level
@@ -95,6 +95,13 @@ def on_gap(st: State, e: FeedGap) -> None:
         return
     for name in e.markets:
         st.market(name).stale = True
+
+
+def on_fault(st: State, e: FeedFault) -> None:
+    """A lost link: what happened on it meanwhile is unknown, so its books are stale."""
+    if e.kind in ("disconnect", "dead_link"):
+        for name in e.markets:
+            st.market(name).stale = True
 
 
 # --- selectors -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``tradetape audit``: show, verify, anchor, diff."""
+"""``tradetape audit``: show, verify, anchor, diff, parity."""
 
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("b")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_diff)
+
+    from .live_cmds import register_parity
+
+    register_parity(asub, common)
 
 
 async def cmd_show(args: argparse.Namespace) -> int:

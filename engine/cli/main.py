@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from events.errors import TradetapeError
 
 from .. import logs
-from . import audit_cmds, demo_cmd, golden_cmds, rl_cmds, sim_cmds, store_cmds
+from . import audit_cmds, demo_cmd, golden_cmds, live_cmds, rl_cmds, sim_cmds, store_cmds
 
 DB_HELP = "store: a SQLite path or postgresql:// URL (default $TRADETAPE_DB or ./tradetape.db)"
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     golden_cmds.register(sub, common)
     sim_cmds.register(sub, common)
     rl_cmds.register(sub, common)
+    live_cmds.register(sub, common)
     demo_cmd.register(sub, common)
     return p
 

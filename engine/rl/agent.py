@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from events.types import EventBase, FeedGap
+from events.types import EventBase, concerns
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, observe
 from projections.state import State
@@ -38,7 +38,7 @@ class AgentPolicy:
         return None
 
     def on_event(self, st: State, e: EventBase) -> None:
-        if getattr(e, "market", None) == self.market or isinstance(e, FeedGap):
+        if concerns(e, self.market):
             self.flow.on_event(st, e)
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:

@@ -16,7 +16,7 @@ from events.codec import decode_array
 from events.errors import BadInput
 from events.store import EventStore
 from events.tape import read_header
-from events.types import MARKET_EVENTS, BookSnapshot, EventBase, FeedGap, SessionStarted
+from events.types import MARKET_EVENTS, BookSnapshot, EventBase, SessionStarted, concerns
 
 from ..replay import tape_batches
 
@@ -39,15 +39,9 @@ class Recording:
         """(events, source seqs) of ``market``: its own events and feed gaps that name it."""
         got = self._episodes.get(market)
         if got is None:
-            keep = [k for k, e in enumerate(self.events) if _concerns(e, market)]
+            keep = [k for k, e in enumerate(self.events) if concerns(e, market)]
             got = self._episodes[market] = ([self.events[k] for k in keep], [self.seqs[k] for k in keep])
         return got
-
-
-def _concerns(e: EventBase, market: str) -> bool:
-    if isinstance(e, FeedGap):
-        return not e.markets or market in e.markets
-    return getattr(e, "market", None) == market
 
 
 def _recording(name: str, batches: Sequence[Sequence[EventBase]], where: str) -> Recording:

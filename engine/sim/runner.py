@@ -13,7 +13,7 @@ import msgspec
 from events.codec import decode_array, encode, split_array
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import MARKET_EVENTS, EventBase, FeedGap, SessionEnded, SessionStarted
+from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted, concerns
 from events.version import ENGINE_VERSION
 from projections import digest, portfolio_value
 
@@ -69,13 +69,7 @@ def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[i
         if all(type(e) in _MARKET for e in events):
             return None
         return [k for k, e in enumerate(events) if type(e) in _MARKET]
-    return [k for k, e in enumerate(events) if type(e) in _MARKET and _concerns(e, markets)]
-
-
-def _concerns(e: EventBase, markets: frozenset[str]) -> bool:
-    if isinstance(e, FeedGap):
-        return not e.markets or any(m in markets for m in e.markets)
-    return getattr(e, "market", None) in markets
+    return [k for k, e in enumerate(events) if type(e) in _MARKET and any(concerns(e, m) for m in markets)]
 
 
 def _drain(out: list[EventBase | slice], raws: Sequence[bytes], log: _Log) -> None:
@@ -123,9 +117,7 @@ async def simulate(
         raise BadInput(f"session {name!r} already exists in {store.url}")
     core = SimCore(cfg, policy.name)
     log = _Log(store, name)
-    clock = getattr(policy, "clock", None)
-    stepper = Stepper(core, clock=clock, next_after=None if clock is not None else policy.next_after,
-                      on_event=getattr(policy, "on_event", None), emit_market=False)
+    stepper = Stepper.for_policy(core, policy, emit_market=False)
     started = False
     actions = 0
 
@@ -145,11 +137,7 @@ async def simulate(
                     # the source's own start, end and agent events are not replayed
                     events, raws, seqs = [events[k] for k in keep], [raws[k] for k in keep], [seqs[k] for k in keep]
                 stepper.feed(events, seqs)
-                while (d := stepper.run()) is not None:
-                    commands = policy.act(core.state, d.seq, d.ts)
-                    if commands:
-                        actions += len(commands)
-                        stepper.act(commands, d.ts)
+                actions += stepper.drive(policy)
                 _drain(stepper.out, raws, log)
                 await log.flush()
                 pbar.update(ch.last_seq - ch.first_seq + 1)

@@ -1,0 +1,153 @@
+"""``tradetape serve-feed``, ``record``, ``paper`` and ``audit parity``: live mode over the Kalshi
+WebSocket v2 protocol (the real exchange, or the local feed server on loopback)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from events.errors import BadInput
+from events.units import parse_money
+
+from ..anchors import anchor_session
+from .common import store_for
+from .output import emit_json
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    s = sub.add_parser("serve-feed", parents=[common], help="serve a stored session over the Kalshi WS v2 protocol")
+    s.add_argument("session")
+    s.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
+    s.add_argument("--speed", type=float, default=0.0, help="event time / X; 0 = as fast as the client reads")
+    s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N")
+    s.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
+    s.add_argument("--public-key", type=Path, help="verify the signed upgrade headers with this PEM public key")
+    s.set_defaults(run=cmd_serve)
+
+    for name, helptext in (("record", "record a live feed into a new session"),
+                           ("paper", "paper-trade a live feed with a policy, recording everything")):
+        p = sub.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("--feed", help="ws:// or wss:// URL of a Kalshi v2 feed")
+        p.add_argument("--markets", default="", help="comma-separated market tickers")
+        p.add_argument("--session", help="name of the new session (default: MODE-<random>)")
+        p.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
+        p.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
+                       help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
+        p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
+        p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
+        p.add_argument("--max-reconnects", type=int, default=None, help="give up after N failed reconnects")
+        if name == "paper":
+            p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
+            p.add_argument("--cash", default="1000", help="starting cash in dollars")
+            p.add_argument("--latency-ms", type=float, default=0.0)
+            p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT")
+            p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash")
+        p.set_defaults(run=cmd_live, mode=name)
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from ..live.faults import parse_faults
+    from ..live.server import serve_session
+    from ..rl.data import load
+
+    faults = parse_faults(args.faults)
+    verify = None
+    if args.public_key is not None:
+        from ..live.auth import load_public_key, verify_headers
+
+        pub = load_public_key(args.public_key)
+
+        def verify(headers: Any) -> str | None:
+            return verify_headers(pub, headers, "GET", "/trade-api/ws/v2")
+
+    async with store_for(args.db, readonly=True) as store:
+        rec = await load(store, args.session)
+    await serve_session(rec.events, port=args.port, speed=args.speed, faults=faults, seed=args.seed, verify=verify)
+    return 0
+
+
+async def cmd_live(args: argparse.Namespace) -> int:
+    from ..live.client import FeedClient
+    from ..live.paper import run_live
+    from ..live.policy_spec import make_live_policy
+    from ..sim.config import ExchangeConfig
+    from ..sim.policies import Hold
+
+    if args.feed is None:
+        raise BadInput("--feed URL is required")
+    markets = tuple(m for m in args.markets.split(",") if m)
+    key = None
+    if args.key_file is not None or args.key_id is not None:
+        from ..live.auth import ApiKey
+
+        if args.key_file is None or args.key_id is None:
+            raise BadInput("signing needs both --key-id and --key-file")
+        key = ApiKey.load(args.key_id, Path(args.key_file))
+    resume = getattr(args, "resume", None)
+    if args.mode == "paper" and not resume:
+        if args.every < 1 or args.latency_ms < 0:
+            raise BadInput("--every must be at least 1 and --latency-ms not negative")
+        policy, entries = make_live_policy(args.policy, args.seed, args.every, markets)
+        cash, seed = parse_money(args.cash, "--cash"), args.seed
+        cfg = ExchangeConfig(latency_ns=round(args.latency_ms * 1_000_000))
+    else:
+        policy, entries, cash, seed, cfg = Hold(), {"policy_spec": "hold"}, 0, 0, ExchangeConfig()
+    client = FeedClient(args.feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,
+                        max_reconnects=args.max_reconnects)
+    name = resume or args.session or f"{args.mode}-{secrets.token_hex(4)}"
+    broadcaster = None
+    if getattr(args, "broadcast", None) is not None:
+        from ..live.broadcast import Broadcaster
+
+        token = os.environ.get("TRADETAPE_WATCH_TOKEN") or secrets.token_urlsafe(24)
+        broadcaster = Broadcaster(token, port=args.broadcast)
+        port = await broadcaster.start()
+        where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
+        print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr)
+    try:
+        async with store_for(args.db, create=True) as store:
+            summary = await run_live(store, client, name, mode=args.mode, policy=policy, policy_entries=entries,
+                                     seed=seed, cfg=cfg, starting_cash=cash, resume=bool(resume),
+                                     broadcaster=broadcaster)
+            await anchor_session(store, name)
+    finally:
+        if broadcaster is not None:
+            await broadcaster.close()
+    emit_json(summary)
+    return 0
+
+
+def register_parity(asub: Any, common: argparse.ArgumentParser) -> None:
+    p = asub.add_parser("parity", parents=[common],
+                        help="prove a live session equals its re-simulation (exit 1 names the first difference)")
+    p.add_argument("session")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_parity)
+
+
+async def cmd_parity(args: argparse.Namespace) -> int:
+    from contextlib import aclosing
+
+    from ..live.parity import certify
+
+    async with store_for(args.db, readonly=True) as store:
+        events = []
+        async with aclosing(store.read(args.session)) as batches:
+            async for b in batches:
+                events.extend(b)
+    report = certify(args.session, events)
+    if args.json:
+        emit_json(report)
+    elif report.identical:
+        print(f"parity: {report.session}: {report.events} events identical to their re-simulation "
+              f"({report.policy}); digest {report.digest_recorded}")
+    else:
+        print(f"parity: {report.session}: first divergence at seq {report.first_divergence_seq}\n"
+              f"  recorded:     {report.recorded}\n  re-simulated: {report.resimulated}")
+    return 0 if report.identical else 1

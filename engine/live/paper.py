@@ -1,0 +1,190 @@
+"""``record`` and ``paper``: the live driver of the one core.
+
+Frames from ``FeedClient`` become events; each batch is fed to the same ``Stepper`` loop
+``simulate`` and the env run (market events -> ``react``/``evolve``; at the policy's decision
+points, in event time, its commands -> ``decide``), and everything that loop emits is appended
+in order by the ``Recorder``. ``record`` is the same driver with the ``hold`` policy.
+
+SIGINT/SIGTERM close the feed; the session then ends cleanly: commands still in flight take
+effect, a session-ended event is appended, the head is anchored. After a crash, ``resume``
+re-simulates the recorded market events (``parity.rebuild``) to recover the exchange and the
+policy exactly, appends what the crash cut off, marks the books stale (a ``disconnect`` fault:
+the feed was not watched meanwhile) and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import aclosing, suppress
+
+import msgspec
+import structlog
+
+from events.codec import encode
+from events.errors import BadInput
+from events.store import EventStore
+from events.types import EventBase, FeedFault, Fill, SessionEnded, SessionStarted
+from events.version import ENGINE_VERSION
+from projections import digest, portfolio_value
+
+from ..sim.config import ExchangeConfig
+from ..sim.core import SimCore
+from ..sim.policies import Policy
+from ..sim.stepper import Stepper
+from .broadcast import Broadcaster
+from .client import FeedClient
+from .parity import rebuild
+from .policy_spec import exchange_entries
+from .recorder import Recorder
+from .watch import state_message
+
+log = structlog.get_logger()
+
+
+class LiveSummary(msgspec.Struct, kw_only=True):
+    session: str
+    mode: str
+    reason: str
+    events: int
+    frames: int
+    gaps: int
+    resyncs: int
+    faults: int
+    actions: int
+    fills: int
+    fees: int
+    cash: int
+    portfolio_value: int
+    digest: str
+
+
+async def run_live(
+    store: EventStore,
+    client: FeedClient,
+    name: str,
+    *,
+    mode: str,
+    policy: Policy,
+    policy_entries: dict[str, str],
+    seed: int,
+    cfg: ExchangeConfig,
+    starting_cash: int,
+    resume: bool = False,
+    broadcaster: Broadcaster | None = None,
+    batch_events: int = 2048,
+    batch_ms: float = 50.0,
+) -> LiveSummary:
+    if resume:
+        core, stepper, policy, rec, mode = await _resume(store, name, client, batch_events, batch_ms)
+    else:
+        if await store.exists(name):
+            raise BadInput(f"session {name!r} already exists in {store.url} (paper --resume {name} to continue it)")
+        started = SessionStarted(ts=client.now(), session=name, mode=mode, engine_version=ENGINE_VERSION, seed=seed,
+                                 starting_cash=starting_cash, params=client.params,
+                                 config={"feed": client.url, "markets": ",".join(client.markets),
+                                         "policy": policy.name, **policy_entries, **exchange_entries(cfg)})
+        core = SimCore(cfg, policy.name)
+        core.fold([started])
+        stepper = Stepper.for_policy(core, policy)
+        rec = Recorder(store, name, batch_events=batch_events, batch_ms=batch_ms)
+        rec.add([started])
+        await rec.flush()  # the session exists (and is anchored by the caller) before any frame
+    reason = "feed complete"
+    stop = _on_signals(client)
+    rec.start_timer()
+    actions = 0
+    if broadcaster is not None:
+        broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": mode}))
+    try:
+        async with aclosing(client.stream()) as frames:
+            async for batch in frames:
+                stepper.feed(batch, range(len(batch)))
+                actions += stepper.drive(policy)
+                out = stepper.out
+                rec.add_encoded(encode(e) for e in out)  # type: ignore[arg-type]
+                if broadcaster is not None and any(type(e) is Fill for e in out):
+                    _publish(broadcaster, core, out)
+                out.clear()
+                await rec.maybe_flush()
+    finally:
+        reason = stop.reason or reason
+        stop.restore()
+        stepper.finish()
+        ended = SessionEnded(ts=client.now() if client.now() > core.state.ts else core.state.ts, reason=reason)
+        core.fold([ended])
+        rec.add_encoded(encode(e) for e in [*stepper.out, ended])  # type: ignore[list-item]
+        stepper.out.clear()
+        await rec.close()
+    if broadcaster is not None:
+        _publish(broadcaster, core, [])
+    st = core.state
+    s = client.stats
+    return LiveSummary(session=name, mode=mode, reason=reason, events=st.seq, frames=s.frames, gaps=s.gaps,
+                       resyncs=s.resyncs, faults=s.faults, actions=actions, fills=st.stats.fills, fees=st.stats.fees,
+                       cash=st.cash, portfolio_value=portfolio_value(st), digest=digest(st))
+
+
+async def _resume(store: EventStore, name: str, client: FeedClient, batch_events: int,
+                  batch_ms: float) -> tuple[SimCore, Stepper, Policy, Recorder, str]:
+    info = await store.session(name)
+    recorded: list[EventBase] = []
+    async with aclosing(store.read(name)) as batches:
+        async for b in batches:
+            recorded.extend(b)
+    if isinstance(recorded[-1], SessionEnded):
+        raise BadInput(f"session {name!r} ended ({recorded[-1].reason}): nothing to resume")
+    r = rebuild(recorded, finish=False)
+    for i, (a, b) in enumerate(zip(recorded, r.log, strict=False)):
+        if i and encode(a) != encode(b):
+            raise BadInput(f"session {name!r} differs from its re-simulation at seq {i + 1}: cannot resume it")
+    markets = tuple(sorted(set(client.markets)))
+    if r.started.config.get("markets") != ",".join(markets):
+        raise BadInput(f"session {name!r} traded {r.started.config.get('markets')}: resume it with those --markets")
+    rec = Recorder(store, name, version=info.head_seq, batch_events=batch_events, batch_ms=batch_ms)
+    rec.add(r.log[len(recorded):])  # what the crash cut off, implied by recorded market data
+    lost = FeedFault(ts=max(client.now(), r.core.state.ts), kind="disconnect", detail="resumed after a crash",
+                     markets=markets)
+    r.stepper.feed([lost], range(1))
+    r.stepper.drive(r.policy)
+    rec.add(r.stepper.out)  # type: ignore[arg-type]
+    r.stepper.out.clear()
+    await rec.flush()
+    log.info("resumed", session=name, recorded=len(recorded), appended=rec.version - len(recorded))
+    return r.core, r.stepper, r.policy, rec, r.started.mode
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.closing: asyncio.Future[None] | None = None
+        self._installed: list[int] = []
+
+    def restore(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            with suppress(Exception):
+                loop.remove_signal_handler(sig)
+
+
+def _on_signals(client: FeedClient) -> _Stop:
+    stop = _Stop()
+    loop = asyncio.get_running_loop()
+
+    def handler(sig: signal.Signals) -> None:
+        if stop.reason is None:
+            stop.reason = f"stopped by {sig.name}"
+            stop.closing = asyncio.ensure_future(client.close())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler, sig)
+            stop._installed.append(sig)
+    return stop
+
+
+def _publish(b: Broadcaster, core: SimCore, out: list[EventBase]) -> None:
+    fills = [e for e in out if type(e) is Fill]
+    data = state_message(core.state, fills)
+    b.set_latest(data)
+    b.publish(data)

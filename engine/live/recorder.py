@@ -1,0 +1,81 @@
+"""Durable, ordered appends of a live session while the feed keeps flowing.
+
+Events are encoded as they arrive and appended in batches: when ``batch_events`` are waiting,
+or ``batch_ms`` after the oldest waiting event (a timer flushes a quiet feed too). One append
+is in flight at a time, in the store's writer thread, while the next batch accumulates; an
+event is acknowledged (``acked``) once its batch has committed. A storage failure is fail-stop:
+it is raised from the next ``add``/``flush`` and nothing after it is appended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from events.codec import encode
+from events.store import EventStore
+from events.types import EventBase
+
+
+class Recorder:
+    def __init__(self, store: EventStore, name: str, *, version: int = 0, batch_events: int = 2048,
+                 batch_ms: float = 50.0) -> None:
+        self.store, self.name = store, name
+        self.version = version  # seq of the last committed event
+        self.acked = version
+        self.batch_events, self.batch_s = batch_events, batch_ms / 1000
+        self._buf: list[bytes] = []
+        self._since = 0.0
+        self._inflight: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self.commits: list[tuple[int, float]] = []  # (last seq, perf_counter at commit): bench/live.py reads it
+
+    def start_timer(self) -> None:
+        self._timer = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_s)
+            if self._buf and time.perf_counter() - self._since >= self.batch_s:
+                await self._launch()
+
+    def add_encoded(self, payloads: Iterable[bytes]) -> None:
+        if not self._buf:
+            self._since = time.perf_counter()
+        self._buf.extend(payloads)
+
+    def add(self, events: Iterable[EventBase]) -> None:
+        self.add_encoded(encode(e) for e in events)
+
+    async def maybe_flush(self) -> None:
+        if len(self._buf) >= self.batch_events:
+            await self._launch()
+
+    async def _launch(self) -> None:
+        """Wait for the append in flight (raising its failure), then start the next one."""
+        await self._settle()
+        if self._buf:
+            batch, self._buf = self._buf, []
+            self._inflight = asyncio.ensure_future(self._append(batch))
+
+    async def _append(self, batch: list[bytes]) -> None:
+        r = await self.store.append_encoded(self.name, batch, expected_version=self.version)
+        self.version = self.acked = r.last_seq
+        self.commits.append((r.last_seq, time.perf_counter()))
+
+    async def _settle(self) -> None:
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
+
+    async def flush(self) -> None:
+        """Everything added so far committed (acknowledged) when this returns."""
+        await self._launch()
+        await self._settle()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self.flush()
