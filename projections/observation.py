@@ -33,7 +33,6 @@ import numpy as np
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 
 from .flow import K_LONG, K_SHORT, ONE, FlowState
-from .portfolio import mark
 from .state import MarketState, Order, State
 
 SPEC_VERSION = 1
@@ -200,14 +199,15 @@ def observe(st: State, flow: FlowState, market: str, out: np.ndarray[Any, Any]) 
         TOD_SIN[minute], TOD_SIN[(minute + 360) % 1440],
         left / (left + CLOSE_H), 0.0 if close is None else 1.0,
         0.0 if m.settled or m.status in CLOSED else 1.0,
-        *_portfolio(st, market),
+        *_portfolio(st, market, bid, bid_no),
         *(_orders(m.resting, bid, bid_no) if m.resting else _NO_ORDERS),
     )
 
 
-def _portfolio(st: State, market: str) -> tuple[float, ...]:
+def _portfolio(st: State, market: str, bid_yes: int, bid_no: int) -> tuple[float, ...]:
     """Position, cost and marks in this market; cash of the whole account. Money is read
-    against starting cash (money features are 0 when a session has none)."""
+    against starting cash (money features are 0 when a session has none). ``bid_yes`` and
+    ``bid_no``: the market's best bids, 0 where a side is empty."""
     start = st.starting_cash
     cash = st.cash / start if start > 0 else 0.0
     cash = cash if -CLIP <= cash <= CLIP else (CLIP if cash > 0 else -CLIP)
@@ -215,7 +215,9 @@ def _portfolio(st: State, market: str) -> tuple[float, ...]:
     if p is None:
         return 0.0, 0.0, 0.0, 0.0, cash, 0.0, 0.0
     n, cost, realized, fees = p.position, p.cost, p.realized, p.fees
-    value = mark(st, p) if n else 0  # the selector the reward uses, so the two never differ
+    # == portfolio.mark(st, p), the selector the reward uses: the held side's best bid times the
+    # count, 0 without a bid (observe has the bids already; tests check the two agree)
+    value = bid_yes * n if n > 0 else bid_no * -n
     upnl = value - cost  # == portfolio.unrealized(st, p)
     ph, vh, fh = (start / PNL_H, start / VALUE_H, start / FEES_H) if start > 0 else (0, 0, 0)
     return (

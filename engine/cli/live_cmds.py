@@ -53,7 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     from ..live.faults import parse_faults
-    from ..live.server import serve_session
+    from ..live.server import FeedServer
     from ..rl.data import load
 
     faults = parse_faults(args.faults)
@@ -68,7 +68,18 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
     async with store_for(args.db, readonly=True) as store:
         rec = await load(store, args.session)
-    await serve_session(rec.events, port=args.port, speed=args.speed, faults=faults, seed=args.seed, verify=verify)
+    server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify)
+    try:
+        port = await server.start("127.0.0.1", args.port)
+        # one line scripts can read: where to point record/paper --feed
+        print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
+              file=sys.stderr, flush=True)
+        await server.finished()
+    finally:
+        await server.close()
+    injected = dict(server.injected)
+    if injected:
+        print(f"faults injected: {injected}", file=sys.stderr)
     return 0
 
 

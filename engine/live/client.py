@@ -25,6 +25,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 import msgspec
@@ -153,7 +154,9 @@ class FeedClient:
                 out = self._on_frame(raw, ts, checker, translator, channel_of)
                 if out:
                     for e in out:
-                        if isinstance(e, FeedGap) and e.channel == BOOK_CHANNEL and e.kind == "gap":
+                        # any fault on a book sid makes its books stale (projections): ask for
+                        # fresh snapshots at once, a duplicate included
+                        if isinstance(e, FeedGap) and e.channel == BOOK_CHANNEL:
                             await self._resync(ws, e.sid, e.markets)
                     self.stats.events += len(out)
                     yield out
@@ -161,15 +164,19 @@ class FeedClient:
             pass
         finally:
             self._ws = None
-        rcvd = ws.close_code
-        if rcvd == 1000 and ws.close_reason == COMPLETE:
+        rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+        if rcvd is not None and rcvd.code == 1000 and rcvd.reason == COMPLETE:
             self._complete = True
             return
         if self._closing:
             return
-        kind = "oversize" if rcvd == 1009 else "dead_link" if rcvd == 1011 else "disconnect"
+        # who closed, and why: we close with 1009 on a frame over max_size and with 1011 when a
+        # keepalive ping goes unanswered; anything else is the link or the server going away
+        ours = None if sent is None else sent.code
+        kind = "oversize" if ours == 1009 else "dead_link" if ours == 1011 else "disconnect"
         self.stats.faults += 1
-        detail = f"close code {rcvd}" + (f" ({ws.close_reason})" if ws.close_reason else "")
+        code = rcvd.code if rcvd is not None else ours if ours is not None else 1006
+        detail = f"close code {code}" + (f" ({rcvd.reason})" if rcvd is not None and rcvd.reason else "")
         log.warning("feed link lost", kind=kind, detail=detail, url=self.url)
         yield [FeedFault(ts=self.now(), kind=kind, detail=detail, markets=self.markets)]
 
@@ -216,12 +223,15 @@ class FeedClient:
     async def _resync(self, ws: ClientConnection, sid: int, markets: Sequence[str]) -> None:
         mine = [m for m in markets if m in self.markets] or list(self.markets)
         self.stats.resyncs += 1
-        await ws.send(self._cmd("update_subscription", {"sids": [sid], "market_tickers": mine,
-                                                         "action": "get_snapshot"}))
+        # If the link is closing, the frames already received are still read: the books stay
+        # stale, truthfully, unless a snapshot among them refreshes them.
+        with suppress(ConnectionClosed):
+            await ws.send(self._cmd("update_subscription", {"sids": [sid], "market_tickers": mine,
+                                                             "action": "get_snapshot"}))
 
-    def _cmd(self, cmd: str, params: dict[str, object]) -> bytes:
+    def _cmd(self, cmd: str, params: dict[str, object]) -> str:
         self._ids += 1
-        return msgspec.json.encode({"id": self._ids, "cmd": cmd, "params": params})
+        return msgspec.json.encode({"id": self._ids, "cmd": cmd, "params": params}).decode()  # a text frame
 
     def _headers(self) -> dict[str, str]:
         if self.key is None:

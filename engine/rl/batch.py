@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from projections.observation import N_FEATURES
+from projections.observation import N_FEATURES, observe
 
 from .data import Recording
 from .env import EnvConfig, Episode, _pool
@@ -31,9 +31,10 @@ class BatchEnv(VecEnv):
                          gym.spaces.Discrete(self.cfg.actions.n))
         self.rng = np.random.default_rng(seed)
         self.obs = np.zeros((n, N_FEATURES), dtype=np.float32)
+        self._rows = list(self.obs)  # a view of each row of ``obs``, made once
         self.episodes: list[Episode] = []
         self._actions: np.ndarray = np.zeros(n, dtype=np.int64)
-        self._returns = np.zeros(n, dtype=np.float64)
+        self._returns = [0.0] * n  # each episode's return so far (float64, as Python floats)
 
     def _new(self, i: int) -> Episode:
         rec, market = self.pool[int(self.rng.integers(len(self.pool)))]
@@ -47,7 +48,7 @@ class BatchEnv(VecEnv):
 
     def reset(self) -> np.ndarray:
         self.episodes = [self._new(i) for i in range(self.num_envs)]
-        self._returns[:] = 0
+        self._returns = [0.0] * self.num_envs
         for ep in self.episodes:
             ep.stepper.out.clear()
         return self.obs.copy()
@@ -56,26 +57,30 @@ class BatchEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> Any:
+        # Per env only Python objects (ints, floats, the row views made once): a numpy scalar
+        # read or write per env would cost as much as a tenth of the step.
         n = self.num_envs
-        rewards = np.zeros(n, dtype=np.float32)
+        rewards = [0.0] * n
         dones = np.zeros(n, dtype=bool)
         infos: list[dict[str, Any]] = [{} for _ in range(n)]
         spec, scale, cap = self.cfg.actions, self.cfg.reward_scale, self.cfg.max_steps
+        actions = np.asarray(self._actions).ravel().tolist()
+        rows, returns = self._rows, self._returns
         for i, ep in enumerate(self.episodes):
-            delta = ep.advance(spec, int(self._actions[i]))
+            delta = ep.advance(spec, int(actions[i]))
             ep.stepper.out.clear()
-            ep.observe(self.obs[i])
-            r = delta / scale
-            rewards[i] = r
-            self._returns[i] += r
+            observe(ep.core.state, ep.flow, ep.market, rows[i])
+            r = rewards[i] = delta / scale
+            returns[i] += r
             over = ep.decision is None
             if over or (cap and ep.steps >= cap):
                 dones[i] = True
-                infos[i] = {"terminal_observation": self.obs[i].copy(), "TimeLimit.truncated": not over,
-                            "episode": {"r": self._returns[i], "l": ep.steps}}
-                self._returns[i] = 0
+                infos[i] = {"terminal_observation": rows[i].copy(), "TimeLimit.truncated": not over,
+                            "episode": {"r": np.float64(returns[i]), "l": ep.steps}}
+                returns[i] = 0.0
                 self.episodes[i] = self._new(i)
-        return self.obs.copy(), rewards, dones, infos
+        # float64 -> float32 rounds here exactly as an element-wise store into a float32 array
+        return self.obs.copy(), np.array(rewards, dtype=np.float32), dones, infos
 
     def close(self) -> None:
         self.episodes = []

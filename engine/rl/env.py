@@ -74,8 +74,7 @@ class Episode:
         self.start = session_start(cfg, rec, market, events[0].ts)
         self.core.fold([self.start])
         self.flow = FlowState()
-        flow = self.flow
-        self.stepper = Stepper(self.core, clock=cfg.clock(), on_event=lambda st, e: flow.on_event(st, e))
+        self.stepper = Stepper(self.core, clock=cfg.clock(), on_event=self.flow.on_event)
         self.stepper.feed(events, seqs)
         self.decision: Decision | None = self.stepper.run()
         self.pv = portfolio_value(self.core.state)
@@ -90,12 +89,14 @@ class Episode:
         portfolio value (money units)."""
         d = self.decision
         assert d is not None, "the episode is over"
-        cmd = spec.command(action, self.core.state, self.market)
-        if cmd is not None:
-            self.stepper.act((cmd,), d.ts)
-        self.decision = self.stepper.run()
-        if self.decision is None:
-            self.stepper.finish()
+        stepper = self.stepper
+        if action:  # HOLD (0) is no command: ``spec.command`` would return None
+            cmd = spec.command(action, self.core.state, self.market)
+            if cmd is not None:
+                stepper.act((cmd,), d.ts)
+        d = self.decision = stepper.run()
+        if d is None:
+            stepper.finish()
         self.steps += 1
         pv = portfolio_value(self.core.state)
         delta, self.pv = pv - self.pv, pv
@@ -135,13 +136,21 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         return self._obs.copy(), {"pv": ep.pv, "session": rec.name, "market": market}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        ep = self.episode
-        delta = ep.advance(self.cfg.actions, int(action))
-        self._collect()
-        ep.observe(self._obs)
+        # the hot loop of training: ``episode``, ``_collect`` and ``Episode.observe`` inline
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() first")
+        cfg = self.cfg
+        delta = ep.advance(cfg.actions, int(action))
+        out = ep.stepper.out
+        if self.record:
+            self.log.extend(out)  # type: ignore[arg-type]
+        out.clear()
+        observe(ep.core.state, ep.flow, ep.market, self._obs)
         terminated = ep.decision is None
-        truncated = not terminated and self.cfg.max_steps > 0 and ep.steps >= self.cfg.max_steps
-        return self._obs.copy(), delta / self.cfg.reward_scale, terminated, truncated, {"pv": ep.pv, "reward_money": delta}
+        truncated = not terminated and cfg.max_steps > 0 and ep.steps >= cfg.max_steps
+        # a copy: gymnasium's caller may keep the array while the env writes the next one
+        return self._obs.copy(), delta / cfg.reward_scale, terminated, truncated, {"pv": ep.pv, "reward_money": delta}
 
     def action_masks(self) -> np.ndarray:
         """True where the action would not be rejected now (sb3-contrib's MaskablePPO asks this)."""

@@ -55,11 +55,14 @@ class SimCore:
         """One market event: due commands first, then the event, then the fills it caused."""
         if self._pending and self._pending[0][0] <= e.ts:
             self._run_due(e.ts, out)
-        fills = react(self.state, e, self.cfg)
-        evolve(self.state, e)
+        st = self.state
+        # Only a print or a settlement where we rest can make the exchange act (``quiet_until``
+        # relies on the same fact); asking ``react`` about anything else returns nothing.
+        fills = react(st, e, self.cfg) if isinstance(e, REACTIVE) and e.market in st.resting_markets else None
+        evolve(st, e)
         out.append(e)
         if fills:
-            evolve_many(self.state, fills)
+            evolve_many(st, fills)
             out.extend(fills)
 
     def act(self, commands: Sequence[Command], ts: int, out: list[EventBase]) -> None:

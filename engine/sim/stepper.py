@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -32,6 +33,9 @@ from projections.state import State
 
 from .commands import Command
 from .core import SimCore
+
+if TYPE_CHECKING:
+    from .policies import Policy
 
 
 class Clock(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +53,9 @@ class Decision(NamedTuple):
     seq: int  # source seq of the market event just folded
     ts: int  # its event time
     count: int  # market events folded so far
+
+
+_decision = partial(tuple.__new__, Decision)  # Decision(*fields) without NamedTuple's Python-level __new__
 
 
 class Stepper:
@@ -75,6 +82,8 @@ class Stepper:
         self._k = 0
         self._boundary: int | None = None  # next multiple of every_ns to cross
         self._decide_at = next_after(0) if next_after is not None else None
+        # every market event is a decision point (the RL env's default): see the fast path in run
+        self._each = clock is not None and clock.every_events == 1 and not clock.every_ns
 
     def feed(self, events: Sequence[EventBase], seqs: Sequence[int]) -> None:
         self._events, self._seqs, self._k = events, seqs, 0
@@ -86,8 +95,26 @@ class Stepper:
     def run(self) -> Decision | None:
         """Fold market events up to the next decision point and return it, or None when the
         chunk is used up first."""
+        if self._each:
+            # Fast path for Clock(every_events=1), one call per env step: the loop below would
+            # fold exactly one event too (``_stop`` is k + 1, ``_due`` always true). One event on
+            # its own through ``core.market`` gives the same state and log as ``core.fold`` would
+            # for a quiet one (react has nothing to add then: see ``SimCore.quiet_until``).
+            k = self._k
+            if k >= len(self._events):
+                return None
+            e = self._events[k]
+            if self._emit_market:
+                self.core.market(e, self.out)
+            else:
+                self._market(e, k)
+            if self._on_event is not None:
+                self._on_event(self.core.state, e)
+            self._k = k + 1
+            self.count += 1
+            return _decision((self._seqs[k], e.ts, self.count))
         events, n = self._events, len(self._events)
-        core, out = self.core, self.out
+        core = self.core
         k = self._k
         while k < n:
             stop = self._stop(k, n)
@@ -98,11 +125,7 @@ class Stepper:
                 self._emitted(k, j)
             else:
                 e = events[k]
-                mark = len(out)
-                core.market(e, out)
-                if not self._emit_market:
-                    at = next(i for i in range(mark, len(out)) if out[i] is e)
-                    out[at] = slice(k, k + 1)
+                self._market(e, k)
                 if self._on_event is not None:
                     self._on_event(core.state, e)
                 j = k + 1
@@ -113,6 +136,24 @@ class Stepper:
                 return Decision(self._seqs[k - 1], events[k - 1].ts, self.count)
         self._k = k
         return None
+
+    @classmethod
+    def for_policy(cls, core: SimCore, policy: Policy, *, emit_market: bool = True) -> Stepper:
+        """A stepper on the policy's clock (else its ``next_after``), with its per-event hook."""
+        clock = getattr(policy, "clock", None)
+        return cls(core, clock=clock, next_after=None if clock is not None else policy.next_after,
+                   on_event=getattr(policy, "on_event", None), emit_market=emit_market)
+
+    def drive(self, policy: Policy) -> int:
+        """``run`` to the end of the fed chunk, asking ``policy`` at every decision point and
+        acting on its commands: the loop every driver runs. Returns the commands issued."""
+        issued = 0
+        while (d := self.run()) is not None:
+            commands = policy.act(self.core.state, d.seq, d.ts)
+            if commands:
+                issued += len(commands)
+                self.act(commands, d.ts)
+        return issued
 
     def act(self, commands: Sequence[Command], ts: int) -> None:
         if commands:
@@ -152,6 +193,17 @@ class Stepper:
                 self._boundary = (ts // c.every_ns + 1) * c.every_ns
                 due = True
         return due
+
+    def _market(self, e: EventBase, k: int) -> None:
+        """``events[k]`` on its own through the exchange."""
+        out = self.out
+        if self._emit_market:
+            self.core.market(e, out)
+            return
+        mark = len(out)
+        self.core.market(e, out)
+        at = next(i for i in range(mark, len(out)) if out[i] is e)
+        out[at] = slice(k, k + 1)
 
     def _emitted(self, k: int, j: int) -> None:
         if self._emit_market:

@@ -200,6 +200,31 @@ def test_random_states_observe_finite_and_within_the_clip(yes, no, moves, trades
     assert (np.abs(out) <= CLIP).all(), dict(zip(FEATURES, out.tolist(), strict=True))
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(levels, levels, deltas, fills, st_.booleans(), st_.integers(1, 10**12))
+def test_position_marks_are_the_portfolio_selectors_long_short_and_without_a_bid(yes, no, moves, ours, gap, cash):
+    # observe marks the position at the best bids of its own sort of the book: the same numbers
+    # as portfolio.mark and portfolio.unrealized (what the reward uses), on either side, with or
+    # without a bid on the held side, on a stale book too
+    events = [started(cash=cash), snap(yes, no)]
+    events += [delta(side, p, d) for side, p, d in moves]
+    for i, (action, side, price, count) in enumerate(ours):
+        events += [order(f"o{i}", action, side, price, count), accepted(f"o{i}"),
+                   fill(f"o{i}", action, side, price, count, fee=count)]
+    if gap:
+        events.append(FeedGap(ts=5, channel="orderbook_delta", sid=1, kind="gap", expected_seq=1, got_seq=2,
+                              markets=(M,)))
+    st, flows = fold(events)
+    out = obs(st, flows)
+    p = st.positions.get(M)
+    if p is None:
+        assert feature(out, "pos_value") == 0.0 and feature(out, "pos_unrealized") == 0.0
+        return
+    start = st.starting_cash
+    assert out[IX["pos_value"]] == np.float32(sat(mark(st, p), start / 10))
+    assert out[IX["pos_unrealized"]] == np.float32(sat(unrealized(st, p), start / 100))
+
+
 def session(seed, n=3000, n_markets=3):
     return list(generate(seed, n, n_markets, name=f"obs-{seed}"))
 

@@ -1,0 +1,121 @@
+"""Helpers for the feed-server tests: the small session, a running server, a raw ``websockets``
+client, and a fold of what the client received (wire decode → SequenceChecker → Translator →
+``projections.evolve``), which is how every live-mode consumer reads the feed."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+
+from engine.kalshi import wire
+from engine.kalshi.sequence import SequenceChecker
+from engine.kalshi.translate import Translator
+from engine.live.server import FeedServer
+from engine.replay import tape_batches
+from events.types import EventBase
+from projections import State, evolve, initial_state
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "replays" / "small" / "session.tape"
+LARGE = ROOT / "replays" / "large" / "session.tape"
+ALL = ["orderbook_delta", "trade", "market_lifecycle_v2"]
+AUTH = {"KALSHI-ACCESS-KEY": "test-key"}
+
+
+@functools.cache
+def events(path: Path = SMALL) -> tuple[EventBase, ...]:
+    return tuple(e for batch in tape_batches(path) for e in batch)
+
+
+def tickers(evs: tuple[EventBase, ...]) -> list[str]:
+    return sorted({m for e in evs if (m := getattr(e, "market", None))})
+
+
+@asynccontextmanager
+async def running(evs: tuple[EventBase, ...] | None = None, **kw: Any) -> AsyncIterator[tuple[FeedServer, str]]:
+    server = FeedServer(events() if evs is None else evs, **kw)
+    port = await server.start()
+    try:
+        yield server, f"ws://127.0.0.1:{port}/trade-api/ws/v2"
+    finally:
+        await server.close()
+
+
+def client(url: str, **kw: Any) -> Any:
+    """A raw client connection (``async with``); ``max_size`` 1 MiB as Kalshi clients use."""
+    kw.setdefault("additional_headers", AUTH)
+    kw.setdefault("close_timeout", 1.0)
+    return connect(url, compression=None, max_size=1 << 20, **kw)
+
+
+async def cmd(ws: ClientConnection, cmd_id: int, name: str, params: dict[str, Any] | None = None) -> None:
+    body: dict[str, Any] = {"id": cmd_id, "cmd": name}
+    if params is not None:
+        body["params"] = params
+    await ws.send(json.dumps(body))
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    return dict(json.loads(await ws.recv()))
+
+
+async def subscribe_all(ws: ClientConnection, markets: list[str], **params: Any) -> None:
+    await cmd(ws, 1, "subscribe", {"channels": ALL, "market_tickers": markets, **params})
+
+
+class Fold:
+    """The client's view: books and gaps from the frames received, as a live consumer folds them."""
+
+    def __init__(self, *, use_yes_price: bool = False) -> None:
+        self.state: State = initial_state()
+        self.checker = SequenceChecker()
+        self.translator = Translator(use_yes_price=use_yes_price)
+        self.gaps: Counter[str] = Counter()
+        self.missing = 0  # seqs skipped over by gaps
+        self.replies: list[dict[str, Any]] = []
+        self.bad: list[bytes] = []  # frames that are not valid JSON frames
+        self.seqs: dict[int, list[int]] = {}
+        self.frames = 0
+
+    def feed(self, raw: str | bytes) -> None:
+        data = raw.encode() if isinstance(raw, str) else raw
+        try:
+            frame = wire.decode_frame(data)
+        except Exception:
+            self.bad.append(data)
+            return
+        if frame.type == "subscribed":
+            sid = msgspec.json.decode(frame.msg)["sid"]
+            self.checker.check(sid, 0, "orderbook_delta", None)  # a new sid starts at seq 1
+        if frame.type not in wire.MSG_TYPES or frame.sid is None or frame.seq is None:
+            self.replies.append(json.loads(data))
+            return
+        self.frames += 1
+        msg = wire.decode_msg(frame.type, frame.msg)
+        self.seqs.setdefault(frame.sid, []).append(frame.seq)
+        verdict = self.checker.check(frame.sid, frame.seq, frame.type, getattr(msg, "market_ticker", None))
+        if verdict.gap is not None:
+            self.gaps[verdict.gap.kind] += 1
+            if verdict.gap.kind == "gap":
+                self.missing += verdict.gap.got_seq - verdict.gap.expected_seq
+            evolve(self.state, verdict.gap)
+        if verdict.accept:
+            for event in self.translator.translate(frame.type, msg, ts=0):
+                evolve(self.state, event)
+
+    async def drain(self, ws: ClientConnection) -> None:
+        """Fold every frame until the server closes the connection."""
+        async for raw in ws:
+            self.feed(raw)
+
+
+def books(state: State) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
+    return {name: (m.yes, m.no) for name, m in state.markets.items()}

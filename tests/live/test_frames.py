@@ -1,0 +1,146 @@
+"""Domain events → Kalshi v2 frames (engine.live.frames): shapes per kalshi-protocol.md §3, and
+the round trip frames → wire decode → Translator gives every shipped market event back."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from engine.kalshi import wire
+from engine.kalshi.translate import Translator
+from engine.live import frames as fr
+from events.types import (
+    MARKET_EVENTS,
+    BookDelta,
+    BookSnapshot,
+    FeedGap,
+    MarketSettled,
+    MarketStatus,
+    PublicTrade,
+    SessionEnded,
+)
+
+from .feedkit import LARGE, SMALL, events
+
+T = 1_780_000_000_123_000_000  # a ms-aligned exchange time, ns
+
+
+def _decode(frame_type: str, msg: fr.Msg) -> wire.Msg:
+    frame = wire.decode_frame(fr.encode_frame(frame_type, msg, sid=1, seq=1))
+    assert (frame.type, frame.sid, frame.seq) == (frame_type, 1, 1)
+    return wire.decode_msg(frame_type, frame.msg)
+
+
+def _round_trip(path: Path) -> int:
+    """Every market event of the tape, in order, through one sender memory and one Translator."""
+    tr, determined, n = Translator(), {}, 0  # type: ignore[var-annotated]
+    for e in events(path):
+        if isinstance(e, FeedGap) or not isinstance(e, MARKET_EVENTS):
+            assert fr.frames_for(e, determined) == []
+            continue
+        wire_frames = fr.frames_for(e, determined)
+        # determined arrives before settled in both tapes, so every event is exactly one frame
+        assert len(wire_frames) == 1, e
+        [(frame_type, msg)] = wire_frames
+        [back] = tr.translate(frame_type, _decode(frame_type, msg), ts=e.ts)
+        # ``as_on_wire`` applies the documented loss: MarketStatus.open_ts is whole seconds
+        assert back == fr.as_on_wire(e), (e, back)
+        n += 1
+    return n
+
+
+def test_round_trip_small_session() -> None:
+    assert _round_trip(SMALL) == 3997
+
+
+@pytest.mark.slow
+def test_round_trip_large_session() -> None:
+    assert _round_trip(LARGE) == 199997
+
+
+def test_what_the_wire_loses_is_exactly_what_as_on_wire_drops() -> None:
+    e = MarketStatus(ts=1, ts_exch=T + 456_789, market="M", status="created",
+                     open_ts=T + 5, close_ts=T + 7_000_000_000, price_ranges=((0, 10000, 10),))  # fmt: skip
+    [(t, msg)] = fr.frames_for(e)
+    assert msg["open_ts"] == T // 10**9 and msg["price_level_structure"] == "deci_cent"
+    [back] = Translator().translate(t, _decode(t, msg), ts=1)
+    assert back == fr.as_on_wire(e) != e
+    assert back.ts_exch == T and back.open_ts == T - T % 10**9  # type: ignore[attr-defined]
+
+
+def test_snapshot_shape_and_absent_side() -> None:
+    e = BookSnapshot(ts=1, ts_exch=T, market="M", yes=((800, 30000), (2200, 33350)))
+    [(t, msg)] = fr.frames_for(e)
+    assert t == "orderbook_snapshot"
+    assert msg == {"market_ticker": "M", "market_id": fr.market_id("M"),
+                   "yes_dollars_fp": [["0.0800", "300.00"], ["0.2200", "333.50"]], "ts_ms": T // 10**6}  # fmt: skip
+    assert "no_dollars_fp" not in msg
+    assert uuid.UUID(fr.market_id("M")).version == 5 and fr.market_id("M") != fr.market_id("N")
+
+
+def test_delta_and_trade_fields() -> None:
+    [(t, d)] = fr.frames_for(BookDelta(ts=1, ts_exch=T, market="M", side="yes", price=9600, delta=-5400))
+    assert t == "orderbook_delta"
+    assert (d["price_dollars"], d["delta_fp"], d["side"], d["ts_ms"]) == ("0.9600", "-54.00", "yes", T // 10**6)
+    [(t, tr)] = fr.frames_for(PublicTrade(ts=1, ts_exch=T, market="M", trade_id="x", yes_price=3600,
+                                          count=13600, taker_side="no"))  # fmt: skip
+    assert t == "trade"
+    assert tr == {"trade_id": "x", "market_ticker": "M", "yes_price_dollars": "0.3600", "no_price_dollars": "0.6400",
+                  "count_fp": "136.00", "taker_side": "no", "taker_outcome_side": "no", "taker_book_side": "ask",
+                  "is_block_trade": False, "ts": T // 10**9, "ts_ms": T // 10**6}  # fmt: skip
+
+
+def test_settled_without_memory_sends_determined_first() -> None:
+    e = MarketSettled(ts=5, ts_exch=T, market="M", result="scalar", settlement_value=4200)
+    out = fr.frames_for(e)
+    assert [m["event_type"] for _, m in out] == ["determined", "settled"]
+    assert out[0][1]["settlement_value"] == "0.4200" and out[1][1]["settled_ts"] == T // 10**9
+    tr = Translator()
+    got = [tr.translate(t, _decode(t, m), ts=5)[0] for t, m in out]
+    assert got[-1] == e and isinstance(got[0], MarketStatus) and got[0].status == "determined"
+
+
+def test_settled_after_a_different_determination_is_redetermined() -> None:
+    memory: dict = {}  # type: ignore[type-arg]
+    fr.frames_for(MarketStatus(ts=1, ts_exch=T, market="M", status="determined", result="yes"), memory)
+    assert (
+        len(fr.frames_for(MarketSettled(ts=2, ts_exch=T, market="M", result="yes", settlement_value=10000), memory))
+        == 1
+    )
+    assert len(fr.frames_for(MarketSettled(ts=2, ts_exch=T, market="N", result="no", settlement_value=0), memory)) == 2
+
+
+def test_status_keys_and_unknown_exchange_time() -> None:
+    [(_, m)] = fr.frames_for(MarketStatus(ts=1, market="M", status="deactivated"))
+    assert m == {"market_ticker": "M", "event_type": "deactivated", "is_deactivated": True}
+    [(_, t)] = fr.frames_for(PublicTrade(ts=1, market="M", trade_id="x", yes_price=1, count=1, taker_side="yes"))
+    assert (t["ts"], t["ts_ms"], t["taker_book_side"]) == (0, 0, "bid")
+    assert fr.frames_for(SessionEnded(ts=1)) == []
+
+
+def test_use_yes_price_moves_no_levels_to_the_yes_leg() -> None:
+    snap = BookSnapshot(ts=1, market="M", yes=((4000, 100),), no=((5400, 2000), (5600, 14600)))
+    msg = fr.snapshot_msg(snap.market, snap.yes, snap.no, use_yes_price=True)
+    assert msg["no_dollars_fp"] == [["0.4400", "146.00"], ["0.4600", "20.00"]]
+    _, tail = fr.envelope("orderbook_snapshot", fr.encode_msg(fr.frames_for(snap)[0][1]))
+    assert fr.yes_leg_tail(tail) == b',"msg":' + fr.encode_msg(msg) + b"}"
+    delta = BookDelta(ts=1, market="M", side="no", price=5400, delta=100)
+    _, dtail = fr.envelope("orderbook_delta", fr.encode_msg(fr.delta_msg(delta)))
+    assert msgspec.json.decode(fr.yes_leg_tail(dtail)[7:-1])["price_dollars"] == "0.4600"
+    # and the translator with use_yes_price gives the NO-leg book back
+    for t, m, e in (
+        ("orderbook_snapshot", msg, snap),
+        ("orderbook_delta", fr.delta_msg(delta, use_yes_price=True), delta),
+    ):
+        assert Translator(use_yes_price=True).translate(t, _decode(t, m), ts=1) == [e]
+
+
+def test_replies_and_errors() -> None:
+    assert msgspec.json.decode(fr.error(7, "Unknown subscription ID", cmd_id=3)) == {
+        "type": "error", "id": 3, "msg": {"code": 7, "msg": "Unknown subscription ID"}}  # fmt: skip
+    assert b'"id"' not in fr.reply("ok", cmd_id=0, msg=[])  # id 0 means no id (§2.1)
+    assert msgspec.json.decode(fr.encode_frame("trade", {"a": 1}, sid=2, seq=9, cmd_id=4)) == {
+        "type": "trade", "id": 4, "sid": 2, "seq": 9, "msg": {"a": 1}}  # fmt: skip

@@ -1,0 +1,110 @@
+"""Kalshi's commands over a real loopback connection (kalshi-protocol.md §2): unsubscribe,
+list_subscriptions, update_subscription, and every error code from a real bad command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from .feedkit import client, cmd, events, recv, running, tickers
+
+MARKETS = tickers(events())
+
+
+async def test_unsubscribe_list_and_update_subscription() -> None:
+    async with running(end_linger=5.0) as (server, url), client(url) as ws:
+        await cmd(ws, 1, "subscribe", {"channels": ["trade", "orderbook_delta"], "market_ticker": MARKETS[0]})
+        assert [(await recv(ws))["msg"]["sid"] for _ in range(2)] == [1, 2]
+        await asyncio.wait_for(server.played(), 2)
+        frames = []
+        await cmd(ws, 2, "list_subscriptions")
+        while (r := await recv(ws)).get("id") != 2:
+            frames.append(r)
+        assert r == {
+            "id": 2,
+            "type": "ok",
+            "msg": [{"channel": "trade", "sid": 1}, {"channel": "orderbook_delta", "sid": 2}],
+        }
+        last_book_seq = max(f["seq"] for f in frames if f.get("sid") == 2)
+        last_trade_seq = max((f["seq"] for f in frames if f.get("sid") == 1), default=0)
+        await cmd(ws, 3, "update_subscription", {"sid": 2, "market_tickers": MARKETS[1:3], "action": "add_markets"})
+        ok = await recv(ws)
+        assert ok == {"id": 3, "type": "ok", "sid": 2, "seq": last_book_seq, "msg": {"market_tickers": MARKETS[:3]}}
+        added = [await recv(ws) for _ in range(2)]  # snapshots for the added markets, continuing the seq
+        assert [(a["type"], a["seq"], a["msg"]["market_ticker"]) for a in added] == [
+            ("orderbook_snapshot", last_book_seq + 1, MARKETS[1]), ("orderbook_snapshot", last_book_seq + 2, MARKETS[2])]  # fmt: skip
+        await cmd(ws, 4, "update_subscription", {"sids": [2], "market_ticker": MARKETS[0], "action": "delete_markets"})
+        assert (await recv(ws))["msg"] == {"market_tickers": MARKETS[1:3]}
+        await cmd(ws, 5, "unsubscribe", {"sids": [1, 2]})
+        assert [await recv(ws) for _ in range(2)] == [
+            {"id": 5, "type": "unsubscribed", "sid": 1, "seq": last_trade_seq},
+            {"id": 5, "type": "unsubscribed", "sid": 2, "seq": last_book_seq + 2}]  # fmt: skip
+        await cmd(ws, 6, "list_subscriptions")
+        assert await recv(ws) == {"id": 6, "type": "ok", "msg": []}
+
+
+BAD: list[tuple[int, str | dict[str, object]]] = [
+    (1, "{not json"),
+    (1, "[1, 2]"),
+    (2, {"id": 11, "cmd": "subscribe"}),
+    (3, {"id": 12, "cmd": "subscribe", "params": {"market_ticker": "M"}}),
+    (4, {"id": 13, "cmd": "unsubscribe", "params": {}}),
+    (5, {"id": 14, "cmd": "subscribe_all", "params": {}}),
+    (7, {"id": 15, "cmd": "unsubscribe", "params": {"sids": [99]}}),
+    (8, {"id": 16, "cmd": "subscribe", "params": {"channels": ["ticker_v2"], "market_ticker": "M"}}),
+    (
+        11,
+        {
+            "id": 17,
+            "cmd": "subscribe",
+            "params": {"channels": ["trade"], "market_ticker": "M", "market_tickers": ["N"]},
+        },
+    ),
+    (
+        11,
+        {
+            "id": 18,
+            "cmd": "subscribe",
+            "params": {"channels": ["orderbook_delta"], "market_ticker": "M", "use_yes_price": "yes"},
+        },
+    ),
+    (
+        12,
+        {
+            "id": 19,
+            "cmd": "update_subscription",
+            "params": {"sids": [1, 2], "market_ticker": "M", "action": "add_markets"},
+        },
+    ),
+    (12, {"id": 20, "cmd": "update_subscription", "params": {"sid": 1, "sids": [1], "action": "add_markets"}}),
+    (13, {"id": 21, "cmd": "update_subscription", "params": {"sid": 1, "market_ticker": "M", "action": "replace"}}),
+    (14, {"id": 22, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"]}}),
+    (15, {"id": 23, "cmd": "update_subscription", "params": {"sid": 1, "market_ticker": "M"}}),
+    (
+        7,
+        {"id": 24, "cmd": "update_subscription", "params": {"sid": 42, "market_ticker": "M", "action": "get_snapshot"}},
+    ),
+]
+
+
+async def test_every_error_code_from_a_real_bad_command_and_the_server_carries_on() -> None:
+    async with running(end_linger=5.0) as (server, url), client(url) as ws:
+        await cmd(ws, 1, "subscribe", {"channels": ["trade"], "market_ticker": MARKETS[0]})
+        assert (await recv(ws))["msg"] == {"channel": "trade", "sid": 1}
+        await asyncio.wait_for(server.played(), 2)
+        for code, body in BAD:
+            await ws.send(body if isinstance(body, str) else json.dumps(body))
+            while (reply := await recv(ws)).get("type") not in ("error", "ok", "subscribed"):
+                pass  # trades still playing on sid 1
+            assert reply["type"] == "error" and reply["msg"]["code"] == code, (body, reply)
+            assert reply.get("id") == (None if isinstance(body, str) else body["id"])
+        await cmd(ws, 30, "list_subscriptions")  # nothing above changed the subscriptions
+        assert (await recv(ws))["msg"] == [{"channel": "trade", "sid": 1}]
+    async with running(channel_auth=True) as (_, url), client(url, additional_headers={}) as ws:
+        await cmd(ws, 1, "subscribe", {"channels": ["orderbook_delta"], "market_ticker": "M"})
+        assert (await recv(ws))["msg"] == {
+            "code": 9,
+            "msg": "Authentication required: orderbook_delta needs an authenticated connection",
+        }
+        await cmd(ws, 2, "subscribe", {"channels": ["market_lifecycle_v2", "ticker"]})
+        assert [(await recv(ws))["type"] for _ in range(2)] == ["subscribed", "subscribed"]

@@ -1,0 +1,61 @@
+"""``Stepper``'s fast path for ``Clock(every_events=1)`` (the RL env's default) against its
+general loop: the same events, slices, decision points and state, with and without a per-event
+observer, an order latency and the market events emitted."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.sim.config import ExchangeConfig
+from engine.sim.core import SimCore
+from engine.sim.policies import RandomPolicy
+from engine.sim.stepper import Clock, Stepper
+from engine.synth import generate
+from events.codec import encode
+from events.types import MARKET_EVENTS, EventBase, Fill, SessionStarted
+from projections import digest
+from projections.state import State
+
+_MARKET = frozenset(MARKET_EVENTS)
+
+
+def drive(seed: int, latency_ns: int, emit_market: bool, observer: bool, fast: bool) -> tuple[object, ...]:
+    events = list(generate(seed, 1500, 3, name=f"stepper-{seed}"))
+    start = events[0]
+    assert isinstance(start, SessionStarted)
+    market = [e for e in events if type(e) in _MARKET]
+    seqs = [k + 1 for k, e in enumerate(events) if type(e) in _MARKET]
+    core = SimCore(ExchangeConfig(latency_ns=latency_ns), "t")
+    core.fold([start])
+    seen: list[tuple[int, int]] = []
+
+    def on_event(st: State, e: EventBase) -> None:
+        seen.append((st.seq, st.cash))
+
+    clock = Clock(every_events=1)
+    stepper = Stepper(core, clock=clock, on_event=on_event if observer else None, emit_market=emit_market)
+    assert stepper._each
+    stepper._each = fast  # off: the general loop decides at the same points
+    policy = RandomPolicy(seed, clock=clock)
+    decisions = []
+    for lo, hi in ((0, 700), (700, len(market))):  # two chunks, as simulate feeds them
+        stepper.feed(market[lo:hi], seqs[lo:hi])
+        while (d := stepper.run()) is not None:
+            decisions.append(d)
+            stepper.act(policy.act(core.state, d.seq, d.ts), d.ts)
+    stepper.finish()
+    out = [(x.start, x.stop) if isinstance(x, slice) else encode(x) for x in stepper.out]
+    fills = sum(isinstance(x, Fill) for x in stepper.out)
+    return out, decisions, seen, stepper.count, digest(core.state), fills
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("latency_ns", [0, 40_000_000])
+@pytest.mark.parametrize(("emit_market", "observer"), [(True, True), (False, True), (True, False), (False, False)])
+def test_the_every_event_fast_path_equals_the_general_loop(seed: int, latency_ns: int, emit_market: bool,
+                                                           observer: bool) -> None:
+    fast = drive(seed, latency_ns, emit_market, observer, fast=True)
+    assert fast == drive(seed, latency_ns, emit_market, observer, fast=False)
+    decisions, count, fills = fast[1], fast[3], fast[5]
+    assert len(decisions) == count == 1498  # a decision after every market event
+    assert fills > 20  # the policy traded: the exchange's paths were taken
