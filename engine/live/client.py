@@ -95,6 +95,7 @@ class FeedClient:
         self._closing = False
         self._complete = False
         self._ws: ClientConnection | None = None
+        self.recv_perf = 0.0
 
     @property
     def params(self) -> dict[str, str]:
@@ -149,6 +150,7 @@ class FeedClient:
         try:
             await self._subscribe(ws)
             async for raw in ws:
+                self.recv_perf = time.perf_counter()  # bench/live.py: frame received -> order appended
                 ts = self.now()
                 self.stats.frames += 1
                 out = self._on_frame(raw, ts, checker, translator, channel_of)

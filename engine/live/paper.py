@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from contextlib import aclosing, suppress
 
 import msgspec
@@ -24,7 +25,7 @@ import structlog
 from events.codec import encode
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import EventBase, FeedFault, Fill, SessionEnded, SessionStarted
+from events.types import EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 from projections import digest, portfolio_value
 
@@ -74,7 +75,10 @@ async def run_live(
     broadcaster: Broadcaster | None = None,
     batch_events: int = 2048,
     batch_ms: float = 50.0,
+    latencies: list[float] | None = None,
 ) -> LiveSummary:
+    """``latencies`` (bench/live.py): seconds from receiving a frame to having appended the
+    order events it caused to the recorder (the durable commit follows in its batch)."""
     if resume:
         core, stepper, policy, rec, mode = await _resume(store, name, client, batch_events, batch_ms)
     else:
@@ -103,6 +107,8 @@ async def run_live(
                 actions += stepper.drive(policy)
                 out = stepper.out
                 rec.add_encoded(encode(e) for e in out)  # type: ignore[arg-type]
+                if latencies is not None and any(type(e) is OrderPlaced for e in out):
+                    latencies.append(time.perf_counter() - client.recv_perf)
                 if broadcaster is not None and any(type(e) is Fill for e in out):
                     _publish(broadcaster, core, out)
                 out.clear()
