@@ -1,13 +1,17 @@
-"""``tradetape demo``: the main job end to end on the embedded default, in seconds.
+"""``tradetape demo``: the whole job end to end on the embedded default, in about a minute.
 
 Imports a shipped session into a fresh SQLite store under ``out/demo/``, replays it (and seeks
 into it), verifies its hash chain against the anchor written at import, shows a few events,
 exports it to a portable .tape and proves the re-imported copy replays to the same digest.
+Then: trains a small PPO policy on the session, serves the session over the Kalshi v2 protocol
+on loopback, paper-trades it live with that policy (everything recorded), verifies the live
+session's chain, proves parity with its re-simulation and writes an HTML session report.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 from contextlib import aclosing
 from pathlib import Path
@@ -16,6 +20,7 @@ from typing import Any
 from events.store import open_store
 from events.store.verify import parse_anchor, verify_session
 from events.tape import export_tape, import_tape
+from events.units import format_money
 from projections import digest, view
 
 from .. import golden
@@ -26,9 +31,10 @@ from .output import state_text
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("demo", help="import, replay, seek, verify and export a shipped session")
+    p = sub.add_parser("demo", help="import, replay, verify, train, serve, paper-trade live, prove parity, report")
     p.add_argument("--session", default="small", help="shipped session under replays/ (default small)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo writes (recreated)")
+    p.add_argument("--train-steps", type=int, default=4096, help="PPO steps for the demo's policy")
     p.set_defaults(run=cmd_demo)
 
 
@@ -80,11 +86,102 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         copy = await replay(store, f"{args.session}-copy")
         same = digest(copy) == final["digest"]
         print(f"   copy digest {digest(copy)[:16]} {'==' if same else '!='} original {final['digest'][:16]}")
+
+        live_ok, files = await live_part(store, args.session, out, train_steps=args.train_steps)
     finally:
         await store.close()
     print(f"\ndone. store: {db}  anchors: {db}.anchors  tape: {tape}")
+    for what, where in files:
+        print(f"      {what}: {where}")
     print(f"try: tradetape --db {db} audit show {args.session} --type trade --to 200")
-    return 0 if report.ok and same else 1
+    print(f"     tradetape --db {db} audit show {LIVE_RANDOM} --type fill")
+    print(f"     tradetape --db {db} audit parity {LIVE_MODEL}")
+    return 0 if report.ok and same and live_ok else 1
+
+
+LIVE_MODEL = "demo-paper-model"
+LIVE_RANDOM = "demo-paper-random"
+
+
+async def live_part(store: Any, session: str, out: Path, *, train_steps: int) -> tuple[bool, list[tuple[str, Path]]]:
+    """Steps 7 on: train, serve on loopback, paper-trade live (the model on one market and a
+    random agent on all of them, over one feed), then per session: verify, parity, report."""
+    from ..live.client import FeedClient
+    from ..live.paper import run_live
+    from ..live.parity import certify
+    from ..live.policy_spec import make_live_policy
+    from ..live.server import FeedServer
+    from ..report.html import write_report
+    from ..rl.data import load
+    from ..rl.env import EnvConfig
+    from ..rl.train import train
+
+    rec = await load(store, session)
+    market = max(rec.markets, key=lambda m: len(rec.episode(m)[0]))
+    model = out / "policy.zip"
+    step(7, f"train a small PPO policy ({train_steps} steps) on {session}, every 5 events of one market")
+    report = train([rec], model, steps=train_steps, seed=0, cfg=EnvConfig(every_events=5, markets=(market,)),
+                   n_envs=4, progress=False)
+    print(f"   {report.steps} steps in {report.seconds:.1f} s ({report.steps_per_s:,.0f} steps/s on {report.device}); "
+          f"env share {report.env_share:.0%}; model {model}")
+
+    step(8, f"serve {session} over the Kalshi WS v2 protocol on loopback; paper-trade it live, two agents at once")
+    server = FeedServer(rec.events, end_linger=0.5)
+    port = await server.start()
+    url = f"ws://127.0.0.1:{port}/trade-api/ws/v2"
+    agents = [(LIVE_MODEL, str(model), (market,)), (LIVE_RANDOM, "random", rec.markets)]
+    try:
+        runs = []
+        for name, spec, markets in agents:
+            policy, entries = make_live_policy(spec, 7, 5, markets)
+            client = FeedClient(url, markets, max_reconnects=3)
+            runs.append(run_live(store, client, name, mode="paper", policy=policy, policy_entries=entries, seed=7,
+                                 cfg=report_cfg(), starting_cash=1_000_000_000))
+        results = await asyncio.gather(*runs)
+        await server.finished()
+    finally:
+        await server.close()
+    ok = True
+    files: list[tuple[str, Path]] = [("model", model)]
+    for (name, _spec, markets), live in zip(agents, results, strict=True):
+        await anchor_session(store, name)
+        print(f"   {name} ({live.mode}, {len(markets)} market{'s' * (len(markets) > 1)}): {live.frames} frames, "
+              f"{live.events} events recorded; {live.actions} actions, {live.fills} fills, "
+              f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - 1_000_000_000)}")
+    for n, (name, _spec, _markets) in enumerate(agents):
+        step(9 + 3 * n, f"audit: verify the live session's chain ({name})")
+        anchors = anchor_path(store)
+        assert anchors is not None
+        checked = await verify_session(store, name, anchor=parse_anchor(str(anchors), session=name))
+        print(f"   {'ok' if checked.ok else 'FAILED'}: {checked.events_checked} events checked")
+
+        step(10 + 3 * n, f"parity: re-simulate {name} from its own market events with its recorded policy")
+        events: list[Any] = []
+        async with aclosing(store.read(name)) as batches:
+            async for b in batches:
+                events.extend(b)
+        cert = certify(name, events)
+        verdict = "identical" if cert.identical else f"DIVERGES at seq {cert.first_divergence_seq}"
+        print(f"   {cert.events} events {verdict}; digest {cert.digest_recorded[:16]}")
+
+        html = out / f"{name}.html"
+        step(11 + 3 * n, f"HTML session report: {html}")
+        head = (await store.session(name)).head_hash.hex()
+        summary = write_report(events, html, title=f"tradetape demo: {name}", head_hash=head)
+        print(f"   {summary.plots} plots, {summary.fills} fills, {summary.bytes / 1024:.0f} KiB, self-contained")
+        files.append((f"report ({name})", html))
+        ok = ok and checked.ok and cert.identical
+    return ok, files
+
+
+def usd(v: int) -> str:
+    return f"{'-' if v < 0 else ''}${format_money(abs(v))}"
+
+
+def report_cfg() -> Any:
+    from ..sim.config import ExchangeConfig
+
+    return ExchangeConfig()
 
 
 def step(n: int, text: str) -> None:
