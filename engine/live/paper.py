@@ -10,6 +10,13 @@ effect, a session-ended event is appended, the head is anchored. After a crash, 
 re-simulates the recorded market events (``parity.rebuild``) to recover the exchange and the
 policy exactly, appends what the crash cut off, marks the books stale (a ``disconnect`` fault:
 the feed was not watched meanwhile) and carries on.
+
+Nothing is written until the feed delivers: the session-started event (or, on resume, what
+the crash cut off and the ``disconnect`` fault) is appended with the first batch. A feed that
+cannot be reached or refuses the key (``BadInput``, exit 2) thus leaves no session behind, and
+a failed ``--resume`` leaves the session as it was, resumable. A failure once the session is
+open (the feed lost for good, the store failing) still ends it: a session-ended event whose
+reason is ``failed: ...`` is appended (when the store lets us) and the error propagates.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from contextlib import aclosing, suppress
+from contextlib import aclosing, nullcontext, suppress
 
 import msgspec
 import structlog
@@ -76,11 +83,12 @@ async def run_live(
     batch_events: int = 2048,
     batch_ms: float = 50.0,
     latencies: list[float] | None = None,
+    commits: list[float] | None = None,
 ) -> LiveSummary:
     """``latencies`` (bench/live.py): seconds from receiving a frame to having appended the
     order events it caused to the recorder (the durable commit follows in its batch)."""
     if resume:
-        core, stepper, policy, rec, mode = await _resume(store, name, client, batch_events, batch_ms)
+        core, stepper, policy, rec, mode, opening = await _resume(store, name, client, batch_events, batch_ms)
     else:
         if await store.exists(name):
             raise BadInput(f"session {name!r} already exists in {store.url} (paper --resume {name} to continue it)")
@@ -92,17 +100,19 @@ async def run_live(
         core.fold([started])
         stepper = Stepper.for_policy(core, policy)
         rec = Recorder(store, name, batch_events=batch_events, batch_ms=batch_ms)
-        rec.add([started])
-        await rec.flush()  # the session exists (and is anchored by the caller) before any frame
+        opening = [started]
     reason = "feed complete"
     stop = _on_signals(client)
-    rec.start_timer()
     actions = 0
+    opened = False  # the opening events are durable (the session exists, or the resume is recorded)
+    failure: BaseException | None = None
     if broadcaster is not None:
         broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": mode}))
     try:
         async with aclosing(client.stream()) as frames:
             async for batch in frames:
+                if not opened:
+                    opened = await _open(rec, opening)
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
                 out = stepper.out
@@ -113,15 +123,27 @@ async def run_live(
                     _publish(broadcaster, core, out)
                 out.clear()
                 await rec.maybe_flush()
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
-        reason = stop.reason or reason
         stop.restore()
-        stepper.finish()
-        ended = SessionEnded(ts=client.now() if client.now() > core.state.ts else core.state.ts, reason=reason)
-        core.fold([ended])
-        rec.add_encoded(encode(e) for e in [*stepper.out, ended])  # type: ignore[list-item]
-        stepper.out.clear()
-        await rec.close()
+        # A failure before the session opened wrote nothing and leaves nothing to end (no
+        # session, or the resumed one unchanged); the error propagates and says why.
+        if failure is None or opened:
+            reason = stop.reason or (f"failed: {_one_line(failure)}" if failure is not None else reason)
+            # the first error is the one to report: a failing store must not mask it
+            with suppress(Exception) if failure is not None else nullcontext():
+                if not opened:  # the feed ended (or a signal came) before any frame: an empty session
+                    opened = await _open(rec, opening)
+                stepper.finish()
+                ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
+                core.fold([ended])
+                rec.add_encoded(encode(e) for e in [*stepper.out, ended])  # type: ignore[list-item]
+                stepper.out.clear()
+                await rec.close()
+            if commits is not None:
+                commits.extend(rec.commit_seconds)
     if broadcaster is not None:
         _publish(broadcaster, core, [])
     st = core.state
@@ -132,7 +154,7 @@ async def run_live(
 
 
 async def _resume(store: EventStore, name: str, client: FeedClient, batch_events: int,
-                  batch_ms: float) -> tuple[SimCore, Stepper, Policy, Recorder, str]:
+                  batch_ms: float) -> tuple[SimCore, Stepper, Policy, Recorder, str, list[EventBase]]:
     info = await store.session(name)
     recorded: list[EventBase] = []
     async with aclosing(store.read(name)) as batches:
@@ -148,16 +170,29 @@ async def _resume(store: EventStore, name: str, client: FeedClient, batch_events
     if r.started.config.get("markets") != ",".join(markets):
         raise BadInput(f"session {name!r} traded {r.started.config.get('markets')}: resume it with those --markets")
     rec = Recorder(store, name, version=info.head_seq, batch_events=batch_events, batch_ms=batch_ms)
-    rec.add(r.log[len(recorded):])  # what the crash cut off, implied by recorded market data
+    opening = r.log[len(recorded):]  # what the crash cut off, implied by recorded market data
     lost = FeedFault(ts=max(client.now(), r.core.state.ts), kind="disconnect", detail="resumed after a crash",
                      markets=markets)
     r.stepper.feed([lost], range(1))
     r.stepper.drive(r.policy)
-    rec.add(r.stepper.out)  # type: ignore[arg-type]
+    opening.extend(r.stepper.out)  # type: ignore[arg-type]
     r.stepper.out.clear()
+    log.info("resuming", session=name, recorded=len(recorded), catching_up=len(opening))
+    return r.core, r.stepper, r.policy, rec, r.started.mode, opening
+
+
+async def _open(rec: Recorder, opening: list[EventBase]) -> bool:
+    """Append the events that open the session, durably, before the first batch's; start the
+    recorder's flush timer."""
+    rec.add(opening)
     await rec.flush()
-    log.info("resumed", session=name, recorded=len(recorded), appended=rec.version - len(recorded))
-    return r.core, r.stepper, r.policy, rec, r.started.mode
+    rec.start_timer()
+    return True
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] if text else type(exc).__name__
 
 
 class _Stop:
