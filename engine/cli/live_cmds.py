@@ -7,10 +7,13 @@ import argparse
 import os
 import secrets
 import sys
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
-from events.errors import BadInput
+import msgspec
+
+from events.errors import BadInput, TradetapeError
 from events.units import parse_money
 
 from ..anchors import anchor_session
@@ -46,7 +49,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
             p.add_argument("--cash", default="1000", help="starting cash in dollars")
             p.add_argument("--latency-ms", type=float, default=0.0)
-            p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT")
+            p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
+                           "(0: any free port; the port and token are printed on stderr)")
             p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash")
         p.set_defaults(run=cmd_live, mode=name)
 
@@ -118,20 +122,45 @@ async def cmd_live(args: argparse.Namespace) -> int:
 
         token = os.environ.get("TRADETAPE_WATCH_TOKEN") or secrets.token_urlsafe(24)
         broadcaster = Broadcaster(token, port=args.broadcast)
+        # a watcher may connect as soon as the port is printed, before run_live (which sets the
+        # hello again, with the resumed session's mode): its first message is still the hello
+        broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": args.mode}))
         port = await broadcaster.start()
         where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
-        print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr)
+        print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr, flush=True)
+    failed: TradetapeError | None = None
     try:
         async with store_for(args.db, create=True) as store:
-            summary = await run_live(store, client, name, mode=args.mode, policy=policy, policy_entries=entries,
-                                     seed=seed, cfg=cfg, starting_cash=cash, resume=bool(resume),
-                                     broadcaster=broadcaster)
-            await anchor_session(store, name)
+            head = await _head(store, name)
+            try:
+                summary = await run_live(store, client, name, mode=args.mode, policy=policy, policy_entries=entries,
+                                         seed=seed, cfg=cfg, starting_cash=cash, resume=bool(resume),
+                                         broadcaster=broadcaster)
+            except TradetapeError as exc:
+                # Failed before the session opened (or the resume was recorded): nothing was
+                # written, and store_for removes a store file this command created. Failed after
+                # (the feed lost for good): the session is recorded and ended ("failed: ...");
+                # keep the file and anchor it, then report the error.
+                if await _head(store, name) == head:
+                    raise
+                failed = exc
+            with suppress(TradetapeError) if failed is not None else nullcontext():
+                await anchor_session(store, name)
     finally:
         if broadcaster is not None:
             await broadcaster.close()
+    if failed is not None:
+        raise failed
     emit_json(summary)
     return 0
+
+
+async def _head(store: Any, name: str) -> int:
+    """The session's head seq; 0 when there is no such session (or the store cannot say)."""
+    try:
+        return int((await store.session(name)).head_seq)
+    except Exception:
+        return 0
 
 
 def register_parity(asub: Any, common: argparse.ArgumentParser) -> None:

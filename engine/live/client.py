@@ -17,6 +17,10 @@ not yielded). What it guarantees a recorder and the paper exchange:
   subscription brings. Reconnection waits a capped, jittered exponential backoff (seeded).
 * **End.** A close with code 1000 and reason "session complete" (the local feed server's
   end-of-session convention) ends the stream; any other close reconnects.
+* **Giving up** (``max_reconnects``). If the first connection cannot be made the URL or the
+  key is wrong: ``BadInput`` (exit 2), before a single event exists. Once the feed has been
+  up, a link that cannot be re-established raises ``FeedLost`` (exit 3): the stream did not
+  end, it was lost, and the driver records that as the session's end reason.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from events.errors import BadInput
+from events.errors import BadInput, TradetapeError
 from events.types import EventBase, FeedFault, FeedGap
 from projections.books import BOOK_CHANNEL
 
@@ -45,6 +49,12 @@ from .auth import ApiKey
 CHANNELS = ("orderbook_delta", "trade", "market_lifecycle_v2")
 COMPLETE = "session complete"
 log = structlog.get_logger()
+
+
+class FeedLost(TradetapeError):
+    """The feed was up and is gone for good: reconnecting failed ``max_reconnects`` times."""
+
+    exit_code = 3  # fail-stop on a feed failure (engine/cli/main.py)
 
 
 class FeedStats(msgspec.Struct, kw_only=True):
@@ -95,6 +105,7 @@ class FeedClient:
         self._closing = False
         self._complete = False
         self._ws: ClientConnection | None = None
+        self._woken = asyncio.Event()  # set by close(): cuts a reconnect backoff short
         self.recv_perf = 0.0
 
     @property
@@ -110,6 +121,7 @@ class FeedClient:
     async def close(self) -> None:
         """End the stream from outside (a signal): the current link is closed normally."""
         self._closing = True
+        self._woken.set()
         if self._ws is not None:
             await self._ws.close()
 
@@ -126,8 +138,11 @@ class FeedClient:
                                    f"(HTTP {exc.response.status_code}): check the key id and key file") from None
                 failures += 1
                 if self.max_reconnects is not None and failures > self.max_reconnects:
+                    if self.stats.connects:
+                        raise FeedLost(f"--feed {self.url}: link lost, {failures - 1} reconnects failed "
+                                       f"({exc})") from None
                     raise BadInput(f"--feed {self.url}: cannot connect ({exc})") from None
-                await asyncio.sleep(self._delay(failures))
+                await self._backoff(failures)
                 continue
             self._ws = ws
             self.stats.connects += 1
@@ -141,8 +156,9 @@ class FeedClient:
                 return
             failures += 1
             if self.max_reconnects is not None and failures > self.max_reconnects:
-                return
-            await asyncio.sleep(self._delay(failures))
+                raise FeedLost(f"--feed {self.url}: link lost and --max-reconnects {self.max_reconnects} "
+                               "forbids reconnecting")
+            await self._backoff(failures)
 
     async def _frames(self, ws: ClientConnection) -> AsyncIterator[list[EventBase]]:
         checker, translator = SequenceChecker(), Translator(use_yes_price=self.use_yes_price)
@@ -239,6 +255,11 @@ class FeedClient:
         if self.key is None:
             return {}
         return self.key.headers("GET", self.path, int(time.time() * 1000))
+
+    async def _backoff(self, failures: int) -> None:
+        """Wait before the next connection attempt; a signal (``close``) ends the wait at once."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), self._delay(failures))
 
     def _delay(self, failures: int) -> float:
         lo, cap = self.backoff

@@ -97,7 +97,7 @@ async def test_parity_names_the_first_divergent_event(tmp_path: Path) -> None:
     (FaultSpec(oversize=900), "oversize"),
 ])
 async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: FaultSpec, kind: str) -> None:
-    summary, recorded, server = await live(tmp_path, policy="random", faults=spec, seed=11, name="f")
+    _, recorded, server = await live(tmp_path, policy="random", faults=spec, seed=11, name="f")
     injected = server.injected[kind]
     assert injected > 0
     gaps = [e for e in recorded if isinstance(e, FeedGap)]
