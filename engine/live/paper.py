@@ -34,11 +34,11 @@ from events.errors import BadInput
 from events.store import EventStore
 from events.types import EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
-from projections import digest, portfolio_value
 
 from ..sim.config import ExchangeConfig
 from ..sim.core import SimCore
 from ..sim.policies import Policy
+from ..sim.runner import Outcome, outcome
 from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
@@ -50,21 +50,13 @@ from .watch import state_message
 log = structlog.get_logger()
 
 
-class LiveSummary(msgspec.Struct, kw_only=True):
-    session: str
+class LiveSummary(Outcome, kw_only=True):
     mode: str
     reason: str
-    events: int
     frames: int
     gaps: int
     resyncs: int
     faults: int
-    actions: int
-    fills: int
-    fees: int
-    cash: int
-    portfolio_value: int
-    digest: str
 
 
 async def run_live(
@@ -148,9 +140,8 @@ async def run_live(
         _publish(broadcaster, core, [])
     st = core.state
     s = client.stats
-    return LiveSummary(session=name, mode=mode, reason=reason, events=st.seq, frames=s.frames, gaps=s.gaps,
-                       resyncs=s.resyncs, faults=s.faults, actions=actions, fills=st.stats.fills, fees=st.stats.fees,
-                       cash=st.cash, portfolio_value=portfolio_value(st), digest=digest(st))
+    return LiveSummary(mode=mode, reason=reason, frames=s.frames, gaps=s.gaps, resyncs=s.resyncs, faults=s.faults,
+                       **outcome(st, name, actions))  # type: ignore[arg-type]
 
 
 async def _resume(store: EventStore, name: str, client: FeedClient, batch_events: int,

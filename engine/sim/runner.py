@@ -15,7 +15,7 @@ from events.errors import BadInput
 from events.store import EventStore
 from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted, concerns
 from events.version import ENGINE_VERSION
-from projections import digest, portfolio_value
+from projections import State, digest, portfolio_value
 
 from ..progress import bar
 from .config import ExchangeConfig
@@ -27,19 +27,29 @@ BATCH = 32768  # events per durable append (the store splits them into rows of 4
 _MARKET = frozenset(MARKET_EVENTS)
 
 
-class SimSummary(msgspec.Struct, kw_only=True):
+class Outcome(msgspec.Struct, kw_only=True):
+    """Where a trading run ended, from the projections: what simulate and paper both report."""
+
     session: str
-    source: str
-    policy: str
-    seed: int
     events: int
-    market_events: int
     actions: int
     fills: int
     fees: int
     cash: int
     portfolio_value: int
     digest: str
+
+
+def outcome(st: State, session: str, actions: int) -> dict[str, object]:
+    return {"session": session, "events": st.seq, "actions": actions, "fills": st.stats.fills,
+            "fees": st.stats.fees, "cash": st.cash, "portfolio_value": portfolio_value(st), "digest": digest(st)}
+
+
+class SimSummary(Outcome, kw_only=True):
+    source: str
+    policy: str
+    seed: int
+    market_events: int
 
 
 class _Log:
@@ -150,8 +160,5 @@ async def simulate(
     log.add(encode(ended))
     await log.flush(final=True)
     st = core.state
-    return SimSummary(
-        session=name, source=source, policy=policy.name, seed=seed, events=st.seq, market_events=stepper.count,
-        actions=actions, fills=st.stats.fills, fees=st.stats.fees, cash=st.cash, portfolio_value=portfolio_value(st),
-        digest=digest(st),
-    )
+    return SimSummary(source=source, policy=policy.name, seed=seed, market_events=stepper.count,
+                      **outcome(st, name, actions))  # type: ignore[arg-type]
