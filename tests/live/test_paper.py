@@ -95,9 +95,12 @@ async def test_parity_names_the_first_divergent_event(tmp_path: Path) -> None:
     (FaultSpec(disconnect=1500), "disconnect"),
     (FaultSpec(malformed=700), "malformed"),
     (FaultSpec(oversize=900), "oversize"),
+    (FaultSpec(silence=600), "silence"),
 ])
 async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: FaultSpec, kind: str) -> None:
-    _, recorded, server = await live(tmp_path, policy="random", faults=spec, seed=11, name="f")
+    # a silent link is only noticed by the keepalive: the feed must still be playing meanwhile
+    slow = {"speed": 40.0, "dead_after": 0.5} if kind == "silence" else {}
+    _, recorded, server = await live(tmp_path, policy="random", faults=spec, seed=11, name="f", **slow)  # type: ignore[arg-type]
     injected = server.injected[kind]
     assert injected > 0
     gaps = [e for e in recorded if isinstance(e, FeedGap)]
@@ -111,6 +114,7 @@ async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: 
         "disconnect": sum(f.kind == "disconnect" for f in faults),
         "malformed": sum(f.kind == "malformed" for f in faults),
         "oversize": sum(f.kind == "oversize" for f in faults),
+        "silence": sum(f.kind == "dead_link" for f in faults),
     }[kind]
     assert detected == injected, (kind, injected, by, [f.kind for f in faults])
     st = evolve_many(initial_state(), recorded)
