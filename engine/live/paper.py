@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+import threading
 import time
 from contextlib import aclosing, nullcontext, suppress
 
@@ -208,10 +210,11 @@ def _on_signals(client: FeedClient) -> _Stop:
             stop.reason = f"stopped by {sig.name}"
             stop.closing = asyncio.ensure_future(client.close())
 
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        return stop  # asyncio takes signal handlers only in the main thread of a POSIX process
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handler, sig)
-            stop._installed.append(sig)
+        loop.add_signal_handler(sig, handler, sig)
+        stop._installed.append(sig)
     return stop
 
 
