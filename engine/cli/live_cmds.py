@@ -128,7 +128,7 @@ async def cmd_live(args: argparse.Namespace) -> int:
         port = await broadcaster.start()
         where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
         print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr, flush=True)
-    failed: TradetapeError | None = None
+    failed: Exception | None = None
     try:
         async with store_for(args.db, create=True) as store:
             head = await _head(store, name)
@@ -136,7 +136,7 @@ async def cmd_live(args: argparse.Namespace) -> int:
                 summary = await run_live(store, client, name, mode=args.mode, policy=policy, policy_entries=entries,
                                          seed=seed, cfg=cfg, starting_cash=cash, resume=bool(resume),
                                          broadcaster=broadcaster)
-            except TradetapeError as exc:
+            except Exception as exc:
                 # Failed before the session opened (or the resume was recorded): nothing was
                 # written, and store_for removes a store file this command created. Failed after
                 # (the feed lost for good): the session is recorded and ended ("failed: ...");

@@ -20,8 +20,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, required=True, help="environment steps to train for")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="model file to write (.zip)")
-    p.add_argument("--every", type=int, default=1, help="decide every N market events of the episode's market")
-    p.add_argument("--every-ms", type=float, default=0.0, help="... and/or every T ms of event time")
+    p.add_argument("--every", type=int, default=None,
+                   help="decide every N market events of the episode's market (default 1, or 0 with --every-ms)")
+    p.add_argument("--every-ms", type=float, default=0.0, help="decide every T ms of event time (with --every: either)")
     p.add_argument("--markets", default="", help="comma-separated pool of markets (default: all with a book)")
     p.add_argument("--pricing", choices=("cross", "join", "mid"), default="cross")
     p.add_argument("--cash", default="1000", help="starting cash in dollars (default 1000)")
@@ -47,8 +48,12 @@ async def cmd_train(args: argparse.Namespace) -> int:
     from ..rl.env import EnvConfig
     from ..rl.train import plot_curve, train
 
-    if args.steps < 1 or args.envs < 1 or args.every < 1 or args.every_ms < 0 or args.max_steps < 0:
-        raise BadInput("--steps, --envs and --every must be at least 1; --every-ms and --max-steps not negative")
+    if args.every is None:
+        args.every = 0 if args.every_ms > 0 else 1
+    if args.steps < 1 or args.envs < 1 or args.every < 0 or args.every_ms < 0 or args.max_steps < 0:
+        raise BadInput("--steps and --envs must be at least 1; --every, --every-ms and --max-steps not negative")
+    if not args.every and not args.every_ms:
+        raise BadInput("a decision clock needs --every N or --every-ms T")
     if args.out.suffix != ".zip":
         raise BadInput(f"--out {args.out}: a model file ends in .zip")
     cfg = EnvConfig(every_events=args.every, every_ns=round(args.every_ms * 1_000_000),

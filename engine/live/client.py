@@ -29,7 +29,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from urllib.parse import urlsplit
 
 import msgspec
@@ -118,6 +118,10 @@ class FeedClient:
         self._last_ts = t if t > self._last_ts else self._last_ts
         return self._last_ts
 
+    def floor(self, ts: int) -> None:
+        """Receive times from here on are at least ``ts`` (a resumed session's last time)."""
+        self._last_ts = max(self._last_ts, ts)
+
     async def close(self) -> None:
         """End the stream from outside (a signal): the current link is closed normally."""
         self._closing = True
@@ -144,16 +148,27 @@ class FeedClient:
                     raise BadInput(f"--feed {self.url}: cannot connect ({exc})") from None
                 await self._backoff(failures)
                 continue
+            if self._closing:  # a signal arrived while we were connecting
+                await ws.close()
+                return
             self._ws = ws
             self.stats.connects += 1
             if self.stats.connects > 1:
                 yield [FeedFault(ts=self.now(), kind="reconnected", detail=f"connection {self.stats.connects}",
                                  markets=self.markets)]
-            failures = 0
-            async for batch in self._frames(ws):
-                yield batch
+            frames_before = self.stats.frames
+            try:
+                async with aclosing(self._frames(ws)) as batches:
+                    async for batch in batches:
+                        yield batch
+            finally:
+                await ws.close()  # also when the consumer stops early
             if self._complete or self._closing:
                 return
+            # a link that carries data counts as up again; one that drops before any frame
+            # does not, so a server that accepts and drops every connection hits the limit
+            if self.stats.frames > frames_before + 2:
+                failures = 0
             failures += 1
             if self.max_reconnects is not None and failures > self.max_reconnects:
                 raise FeedLost(f"--feed {self.url}: link lost and --max-reconnects {self.max_reconnects} "
@@ -190,7 +205,8 @@ class FeedClient:
             return
         # who closed, and why: we close with 1009 on a frame over max_size and with 1011 when a
         # keepalive ping goes unanswered; anything else is the link or the server going away
-        ours = None if sent is None else sent.code
+        # (a close we only echoed is the server's, whatever its code)
+        ours = None if sent is None or ws.protocol.close_rcvd_then_sent else sent.code
         kind = "oversize" if ours == 1009 else "dead_link" if ours == 1011 else "disconnect"
         self.stats.faults += 1
         code = rcvd.code if rcvd is not None else ours if ours is not None else 1006
@@ -208,7 +224,7 @@ class FeedClient:
                 return []
             if kind == "error":
                 self.stats.faults += 1
-                return [FeedFault(ts=ts, kind="error", detail=bytes(frame.msg).decode()[:200])]
+                return [FeedFault(ts=ts, kind="error", detail=bytes(frame.msg).decode(errors="replace")[:200])]
             if kind not in wire.CHANNEL_OF:
                 return []  # a channel we do not translate (ticker, fills of a real account ...)
             msg = wire.decode_msg(kind, frame.msg) if kind in wire.MSG_TYPES else None
@@ -226,7 +242,7 @@ class FeedClient:
             if verdict.accept and msg is not None and market in self.markets:
                 out.extend(translator.translate(kind, msg, ts))
             return out
-        except BadInput as exc:
+        except (BadInput, ValueError) as exc:  # nothing a frame holds may raise out of here
             self.stats.faults += 1
             what = "oversize" if len(data) > self.max_frame else "malformed"
             return [FeedFault(ts=ts, kind=what, detail=str(exc)[:200])]

@@ -156,6 +156,7 @@ async def _resume(store: EventStore, name: str, client: FeedClient, batch_events
     if isinstance(recorded[-1], SessionEnded):
         raise BadInput(f"session {name!r} ended ({recorded[-1].reason}): nothing to resume")
     r = rebuild(recorded, finish=False)
+    client.floor(r.core.state.ts)  # receive times carry on from the log, even if the clock stepped back
     for i, (a, b) in enumerate(zip(recorded, r.log, strict=False)):
         if i and encode(a) != encode(b):
             raise BadInput(f"session {name!r} differs from its re-simulation at seq {i + 1}: cannot resume it")
@@ -189,32 +190,43 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Stop:
-    def __init__(self) -> None:
+    """Why a live session is stopping (a signal), and the close of its feed in flight."""
+
+    def __init__(self, client: FeedClient) -> None:
+        self.client = client
         self.reason: str | None = None
         self.closing: asyncio.Future[None] | None = None
-        self._installed: list[int] = []
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.reason is None:
+            self.reason = f"stopped by {sig.name}"
+            self.closing = asyncio.ensure_future(self.client.close())
 
     def restore(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self._installed:
-            with suppress(Exception):
-                loop.remove_signal_handler(sig)
+        """This session no longer listens; the handlers go when no session in the process does."""
+        _LIVE.discard(self)
+        if not _LIVE and _installed:
+            loop = asyncio.get_running_loop()
+            for sig in _installed:
+                with suppress(ValueError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            _installed.clear()
+
+
+_LIVE: set[_Stop] = set()  # every live session of this process (the demo runs two at once)
+_installed: list[signal.Signals] = []
 
 
 def _on_signals(client: FeedClient) -> _Stop:
-    stop = _Stop()
+    """SIGINT/SIGTERM stop every live session of the process cleanly."""
+    stop = _Stop(client)
+    _LIVE.add(stop)
+    if _installed or sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        return stop  # installed already, or asyncio cannot (only in a POSIX main thread)
     loop = asyncio.get_running_loop()
-
-    def handler(sig: signal.Signals) -> None:
-        if stop.reason is None:
-            stop.reason = f"stopped by {sig.name}"
-            stop.closing = asyncio.ensure_future(client.close())
-
-    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
-        return stop  # asyncio takes signal handlers only in the main thread of a POSIX process
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, handler, sig)
-        stop._installed.append(sig)
+        loop.add_signal_handler(sig, lambda s=sig: [live.signal(s) for live in list(_LIVE)])
+        _installed.append(sig)
     return stop
 
 

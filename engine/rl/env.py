@@ -112,7 +112,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(self, recordings: Sequence[Recording], cfg: EnvConfig | None = None, *, record: bool = False) -> None:
         self.cfg = cfg or EnvConfig()
         self.recordings = list(recordings)
-        self.pool = _pool(self.recordings, self.cfg.markets, self.cfg.every_events)
+        self.pool = _pool(self.recordings, self.cfg.markets, self.cfg.clock())
         self.action_space = gym.spaces.Discrete(self.cfg.actions.n)
         self.observation_space = gym.spaces.Box(-5.0, 5.0, shape=(N_FEATURES,), dtype=np.float32)
         self.record = record
@@ -167,13 +167,25 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         out.clear()
 
 
-def _pool(recs: Sequence[Recording], markets: tuple[str, ...], every: int) -> list[tuple[Recording, str]]:
+def _pool(recs: Sequence[Recording], markets: tuple[str, ...], clock: Clock) -> list[tuple[Recording, str]]:
     if not recs:
         raise BadInput("no recorded sessions to train on")
     # an episode needs a decision point and a step after it
     pool = [(r, m) for r in recs for m in r.markets
-            if (not markets or m in markets) and len(r.episode(m)[0]) > every]
+            if (not markets or m in markets) and _decides(r.episode(m)[0], clock)]
     if not pool:
         want = ",".join(markets) or "any market with a book"
         raise BadInput(f"no episodes: none of the sessions has {want}")
     return pool
+
+
+def _decides(events: Sequence[EventBase], clock: Clock) -> bool:
+    """Whether an episode of ``events`` reaches a decision point with an event after it."""
+    if clock.every_events and len(events) > clock.every_events:
+        return True
+    if clock.every_ns and len(events) > 1:
+        # the first boundary after the first event, then an event after the one that crosses it
+        boundary = (events[0].ts // clock.every_ns + 1) * clock.every_ns
+        crossed = next((i for i, e in enumerate(events) if e.ts >= boundary), None)
+        return crossed is not None and crossed + 1 < len(events)
+    return False

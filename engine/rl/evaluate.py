@@ -19,12 +19,15 @@ import msgspec
 
 from events.errors import BadInput
 from events.store import EventStore
+from events.types import MARKET_EVENTS, concerns
 from projections import evolve_many, initial_state, portfolio_value
 
 from ..sim.policies import Hold, Policy, RandomPolicy
 from ..sim.runner import simulate
 from .agent import model_policy
 from .model_file import read_meta
+
+_MARKET = frozenset(MARKET_EVENTS)
 
 
 class EvalRow(msgspec.Struct, kw_only=True):
@@ -35,6 +38,7 @@ class EvalRow(msgspec.Struct, kw_only=True):
     fills: int
     sharpe: float
     max_drawdown: int  # money units
+    points: int  # equity-curve samples (the same for every policy on one market and clock)
     digest: str
 
 
@@ -56,7 +60,9 @@ def max_drawdown(equity: list[int]) -> int:
 
 
 async def equity_curve(store: EventStore, session: str, market: str, every: int) -> list[int]:
-    """Portfolio value at the start and after every ``every`` market events of ``market``."""
+    """Portfolio value at the start and after every ``every`` market events of ``market`` (the
+    events the episode sees: its own market data and the feed faults that name it; never our
+    orders or fills, so every policy's curve has the same points), and at the end."""
     st = initial_state()
     curve: list[int] = []
     n = 0
@@ -64,12 +70,12 @@ async def equity_curve(store: EventStore, session: str, market: str, every: int)
         async for batch in batches:
             for e in batch:
                 evolve_many(st, (e,))
-                if getattr(e, "market", None) == market:
+                if not curve:
+                    curve.append(portfolio_value(st))  # after the session start
+                elif type(e) in _MARKET and concerns(e, market):
                     n += 1
                     if n % every == 0:
                         curve.append(portfolio_value(st))
-                elif not curve and st.started:
-                    curve.append(portfolio_value(st))
     curve.append(portfolio_value(st))
     return curve
 
@@ -93,9 +99,10 @@ async def evaluate(store: EventStore, session: str, model: Path, *, market: str 
         out = f"{name}-{label}"
         s = await simulate(store, session, out, policy, seed=seed, cfg=cfg.exchange, starting_cash=cfg.starting_cash,
                            progress=False, markets=frozenset({market}))
-        eq = await equity_curve(store, out, market, cfg.every_events)
+        eq = await equity_curve(store, out, market, cfg.every_events or 1)
         rows.append(EvalRow(policy=policy.name, session=out, pnl=s.portfolio_value - cfg.starting_cash, fees=s.fees,
-                            fills=s.fills, sharpe=sharpe(eq), max_drawdown=max_drawdown(eq), digest=s.digest))
+                            fills=s.fills, sharpe=sharpe(eq), max_drawdown=max_drawdown(eq), points=len(eq),
+                            digest=s.digest))
     return rows
 
 

@@ -120,3 +120,16 @@ async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: 
     st = evolve_many(initial_state(), recorded)
     assert books(st) == books(server.state)  # 0 book mismatches after recovery
     assert certify("f", recorded).identical  # and the faults replay exactly in re-simulation
+
+
+def test_no_frame_raises_out_of_the_client() -> None:
+    """Whatever a frame holds (bad UTF-8 in an error reply, bad JSON, a wrong type), it becomes
+    a recorded fault, never an exception."""
+    from engine.kalshi.sequence import SequenceChecker
+    from engine.kalshi.translate import Translator
+
+    client = FeedClient("ws://127.0.0.1:1/trade-api/ws/v2", MARKETS)
+    frames = [b'{"type":"error","id":3,"msg":{"code":1,"msg":"\xff\xfe"}}', b"\xff{not json",
+              b'{"type":"orderbook_delta","sid":1,"seq":"x","msg":{}}', b'{"type":"trade","sid":2,"seq":1,"msg":[]}']
+    out = [client._on_frame(f, 1, SequenceChecker(), Translator(), {}) for f in frames]
+    assert [[e.kind for e in o] for o in out] == [["error"], ["malformed"], ["malformed"], ["malformed"]]

@@ -45,9 +45,10 @@ def test_the_model_loads_and_acts(trained: tuple[Path, dict]) -> None:
 
     model, _ = load_model(trained[0])
     rng = np.random.default_rng(0)
-    actions = {int(model.predict(rng.normal(size=N_FEATURES).astype(np.float32), deterministic=True)[0])
-               for _ in range(50)}
-    assert actions <= set(range(21))
+    obs = [rng.normal(size=N_FEATURES).astype(np.float32) for _ in range(50)]
+    first = [int(model.predict(o, deterministic=True)[0]) for o in obs]
+    again, _ = load_model(trained[0])  # a second load acts the same on the same observations
+    assert first == [int(again.predict(o, deterministic=True)[0]) for o in obs]
     policy = model_policy(trained[0], MARKET)
     assert policy.name.startswith("model:m.zip#")
 
@@ -70,6 +71,11 @@ def test_model_as_simulate_policy_and_evaluate(trained: tuple[Path, dict], tmp_p
     assert [row["policy"].split(":")[0].split("(")[0] for row in rows] == ["model", "hold", "random"]
     hold = rows[1]
     assert hold["pnl"] == 0 and hold["fills"] == 0 and hold["max_drawdown"] == 0
+    # every policy's equity curve is sampled at the same points: after every 1 market event of
+    # the market's 812 (the model's clock), plus the start and the end
+    assert {row["points"] for row in rows} == {812 + 2}
+    random_row = rows[2]
+    assert random_row["fills"] > 0 and random_row["max_drawdown"] > 0
     model = rows[0]  # evaluate runs the very same simulation
     assert (model["fills"], model["fees"], model["pnl"]) == (out["fills"], out["fees"], out["portfolio_value"] - 10**9)
     assert run("--db", db, "audit", "verify", rows[0]["session"]).code == 0
