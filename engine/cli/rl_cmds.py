@@ -44,7 +44,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def cmd_train(args: argparse.Namespace) -> int:
     from ..rl.actions import ActionSpec
-    from ..rl.data import load, load_tape
+    from ..rl.data import load_sources
     from ..rl.env import EnvConfig
     from ..rl.train import plot_curve, train
 
@@ -60,16 +60,11 @@ async def cmd_train(args: argparse.Namespace) -> int:
                     markets=tuple(m for m in args.markets.split(",") if m), actions=ActionSpec(pricing=args.pricing),
                     starting_cash=parse_money(args.cash, "--cash"), max_steps=args.max_steps)
     sources = [s for s in args.sessions.split(",") if s]
-    recs = []
-    names = [s for s in sources if not s.endswith(".tape")]
-    if names:
+    if all(s.endswith(".tape") for s in sources):
+        recs = await load_sources(sources, None)
+    else:
         async with store_for(args.db, readonly=True) as store:
-            recs += [await load(store, n) for n in names]
-    for s in sources:
-        if s.endswith(".tape"):
-            if not Path(s).is_file():
-                raise BadInput(f"{s}: no such tape")
-            recs.append(load_tape(Path(s)))
+            recs = await load_sources(sources, store)
     report = train(recs, args.out, steps=args.steps, seed=args.seed, cfg=cfg, n_envs=args.envs,
                    progress=sys.stderr.isatty())
     if args.plot:

@@ -7,7 +7,6 @@ kept (with their source seqs); an episode is the events of one market, see ``env
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
@@ -82,22 +81,16 @@ def load_tape(path: Path) -> Recording:
     return _recording(header.session, list(tape_batches(path)), str(path))
 
 
-def load_all(sources: Sequence[str], db: str | None) -> list[Recording]:
-    """Each source: a ``.tape`` path, or a session name in the store at ``db``."""
-    from events.store import default_url, open_store
-
-    async def from_store(names: list[str]) -> list[Recording]:
-        store = await open_store(db or default_url(), create=False, readonly=True)
-        try:
-            return [await load(store, n) for n in names]
-        finally:
-            await store.close()
-
-    tapes = {s for s in sources if s.endswith(".tape")}
-    named = [s for s in sources if s not in tapes]
-    loaded = dict(zip(named, asyncio.run(from_store(named)), strict=True)) if named else {}
-    for s in tapes:
-        if not Path(s).is_file():
-            raise BadInput(f"{s}: no such tape")
-        loaded[s] = load_tape(Path(s))
-    return [loaded[s] for s in sources]
+async def load_sources(sources: Sequence[str], store: EventStore | None) -> list[Recording]:
+    """Each source: a ``.tape`` path, or a session name in ``store``; in the order given."""
+    out = []
+    for s in sources:
+        if s.endswith(".tape"):
+            if not Path(s).is_file():
+                raise BadInput(f"{s}: no such tape")
+            out.append(load_tape(Path(s)))
+        elif store is None:
+            raise BadInput(f"{s!r}: a session name needs a store")
+        else:
+            out.append(await load(store, s))
+    return out
