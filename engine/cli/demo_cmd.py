@@ -115,6 +115,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
     from ..rl.data import load
     from ..rl.env import EnvConfig
     from ..rl.train import train
+    from ..sim.config import ExchangeConfig
 
     rec = await load(store, session)
     market = max(rec.markets, key=lambda m: len(rec.episode(m)[0]))
@@ -136,7 +137,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
             policy, entries = make_live_policy(spec, 7, 5, markets)
             client = FeedClient(url, markets, max_reconnects=3)
             runs.append(run_live(store, client, name, mode="paper", policy=policy, policy_entries=entries, seed=7,
-                                 cfg=report_cfg(), starting_cash=1_000_000_000))
+                                 cfg=ExchangeConfig(), starting_cash=1_000_000_000))
         results = await asyncio.gather(*runs)
         await server.finished()
     finally:
@@ -178,10 +179,7 @@ def usd(v: int) -> str:
     return f"{'-' if v < 0 else ''}${format_money(abs(v))}"
 
 
-def report_cfg() -> Any:
-    from ..sim.config import ExchangeConfig
 
-    return ExchangeConfig()
 
 
 def step(n: int, text: str) -> None:

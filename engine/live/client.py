@@ -46,7 +46,6 @@ from ..kalshi.sequence import SequenceChecker
 from ..kalshi.translate import Translator
 from .auth import ApiKey
 
-CHANNELS = ("orderbook_delta", "trade", "market_lifecycle_v2")
 COMPLETE = "session complete"
 log = structlog.get_logger()
 
@@ -177,14 +176,13 @@ class FeedClient:
 
     async def _frames(self, ws: ClientConnection) -> AsyncIterator[list[EventBase]]:
         checker, translator = SequenceChecker(), Translator(use_yes_price=self.use_yes_price)
-        channel_of: dict[int, str] = {}
         try:
             await self._subscribe(ws)
             async for raw in ws:
                 self.recv_perf = time.perf_counter()  # bench/live.py: frame received -> order appended
                 ts = self.now()
                 self.stats.frames += 1
-                out = self._on_frame(raw, ts, checker, translator, channel_of)
+                out = self._on_frame(raw, ts, checker, translator)
                 if out:
                     for e in out:
                         # any fault on a book sid makes its books stale (projections): ask for
@@ -214,8 +212,8 @@ class FeedClient:
         log.warning("feed link lost", kind=kind, detail=detail, url=self.url)
         yield [FeedFault(ts=self.now(), kind=kind, detail=detail, markets=self.markets)]
 
-    def _on_frame(self, raw: str | bytes, ts: int, checker: SequenceChecker, translator: Translator,
-                  channel_of: dict[int, str]) -> list[EventBase]:
+    def _on_frame(self, raw: str | bytes, ts: int, checker: SequenceChecker,
+                  translator: Translator) -> list[EventBase]:
         data = raw.encode() if isinstance(raw, str) else raw
         try:
             frame = wire.decode_frame(data)

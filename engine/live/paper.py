@@ -122,6 +122,9 @@ async def run_live(
         raise
     finally:
         stop.restore()
+        if stop.closing is not None:
+            with suppress(Exception):
+                await stop.closing  # the signal's close of the feed, finished before we end
         # A failure before the session opened wrote nothing and leaves nothing to end (no
         # session, or the resumed one unchanged); the error propagates and says why.
         if failure is None or opened:

@@ -131,5 +131,5 @@ def test_no_frame_raises_out_of_the_client() -> None:
     client = FeedClient("ws://127.0.0.1:1/trade-api/ws/v2", MARKETS)
     frames = [b'{"type":"error","id":3,"msg":{"code":1,"msg":"\xff\xfe"}}', b"\xff{not json",
               b'{"type":"orderbook_delta","sid":1,"seq":"x","msg":{}}', b'{"type":"trade","sid":2,"seq":1,"msg":[]}']
-    out = [client._on_frame(f, 1, SequenceChecker(), Translator(), {}) for f in frames]
+    out = [client._on_frame(f, 1, SequenceChecker(), Translator()) for f in frames]
     assert [[e.kind for e in o] for o in out] == [["error"], ["malformed"], ["malformed"], ["malformed"]]
