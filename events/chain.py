@@ -33,3 +33,15 @@ def extend(prev: bytes, payloads: Iterable[bytes]) -> list[bytes]:
 def format_anchor(session: str, seq: int, head: bytes) -> str:
     """The anchor line: ``session seq hexhash``. ``audit verify --anchor`` reads it back."""
     return f"{session} {seq} {head.hex()}"
+
+
+def extend_spans(prev: bytes, elements: Iterable[bytes], base_hashes: Iterable[bytes | None]) -> list[bytes]:
+    """Hashes of a derived row's elements (``events.store.spans``): an event links as in
+    ``extend``; a span links its element bytes and the base's hash at the span's last event."""
+    out: list[bytes] = []
+    append = out.append
+    h = prev
+    for element, base in zip(elements, base_hashes, strict=True):
+        h = sha256(h + element).digest() if base is None else sha256(h + element + base).digest()
+        append(h)
+    return out

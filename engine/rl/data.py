@@ -67,7 +67,7 @@ def _recording(name: str, batches: Sequence[Sequence[EventBase]], where: str) ->
 
 async def load(store: EventStore, session: str) -> Recording:
     batches = []
-    async with aclosing(store.read_chunks(session)) as chunks:
+    async with aclosing(store.read_logical(session)) as chunks:
         async for ch in chunks:
             batches.append(decode_array(ch.payload, where=f"session {session!r} chunk at seq {ch.first_seq}"))
     if not batches:

@@ -1,6 +1,8 @@
 """``tradetape simulate``: re-run a recorded session's market data through the paper exchange
 with a policy, writing a NEW session (the source's market events, byte for byte, plus every
 action, order and fill). Replaying the new session with ``evolve`` alone gives the same digest.
+The new session is derived: it refers to the source's market events rather than copying them
+(``events.store.spans``); every reader sees them in place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import msgspec
 
 from events.codec import decode_array, encode, split_array
 from events.errors import BadInput
-from events.store import EventStore
+from events.store import EventStore, RawChunk
+from events.store.spans import encode_span
 from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted, concerns
 from events.version import ENGINE_VERSION
 from projections import State, digest, portfolio_value
@@ -52,24 +55,74 @@ class SimSummary(Outcome, kw_only=True):
     market_events: int
 
 
+class _Raws:
+    """The encoded bytes of a source chunk's fed events, split only if one is needed."""
+
+    def __init__(self, payload: bytes, keep: list[int] | None) -> None:
+        self._payload, self._keep = payload, keep
+        self._all: list[bytes] | None = None
+
+    def __getitem__(self, k: int) -> bytes:
+        if self._all is None:
+            self._all = split_array(self._payload)
+        return self._all[k if self._keep is None else self._keep[k]]
+
+
 class _Log:
-    """The new session's encoded events, appended in batches of ``BATCH`` as they accumulate.
+    """The new session's elements, appended in batches of ``BATCH`` as they accumulate.
 
-    Appends are awaited in line rather than overlapped with the next batch's computation: the
-    writer thread and the simulation contend for the GIL, and overlapping them measured slower
-    (1.19-1.25 s against 0.94-1.04 s for 200k events, bench/simulate.py's session)."""
+    Market events go in as spans of the source (``events.store.spans``): a run of two or more
+    consecutive source events costs one element; a lone one, or one from a source row that is
+    itself derived, is copied. Appends are awaited in line rather than overlapped with the next
+    batch's computation: the writer thread and the simulation contend for the GIL, and
+    overlapping them measured slower."""
 
-    def __init__(self, store: EventStore, name: str) -> None:
-        self.store, self.name, self.version = store, name, 0
-        self.payloads: list[bytes] = []
-        self.add = self.payloads.append
-        self.extend = self.payloads.extend
+    def __init__(self, store: EventStore, name: str, source: str) -> None:
+        self.store, self.name, self.source, self.version = store, name, source, 0
+        self.elements: list[bytes] = []
+        self.links: list[bytes | None] = []
+        self.counts: list[int] = []
+        self._span: list[object] | None = None  # [first, last, base hash at last, _Raws, index of first]
+
+    def own(self, payload: bytes) -> None:
+        if self._span is not None:
+            self._close()
+        self.elements.append(payload)
+        self.links.append(None)
+        self.counts.append(1)
+
+    def market(self, first: int, last: int, hash_at_last: bytes, raws: _Raws, k: int) -> None:
+        """Source events ``first..last`` (consecutive), the first of them at ``raws[k]``."""
+        span = self._span
+        if span is not None and span[1] == first - 1:
+            span[1], span[2] = last, hash_at_last
+            return
+        if span is not None:
+            self._close()
+        self._span = [first, last, hash_at_last, raws, k]
+
+    def _close(self) -> None:
+        span = self._span
+        assert span is not None
+        first, last, h, raws, k = span
+        assert isinstance(first, int) and isinstance(last, int) and isinstance(raws, _Raws) and isinstance(k, int)
+        self._span = None
+        if last == first:
+            self.own(raws[k])
+            return
+        assert isinstance(h, bytes)
+        self.elements.append(encode_span(self.source, first, last))
+        self.links.append(h)
+        self.counts.append(last - first + 1)
 
     async def flush(self, final: bool = False) -> None:
-        if self.payloads and (final or len(self.payloads) >= BATCH):
-            r = await self.store.append_encoded(self.name, self.payloads, expected_version=self.version)
+        if final and self._span is not None:
+            self._close()
+        if self.elements and (final or len(self.elements) >= BATCH):
+            r = await self.store.append_derived(self.name, self.elements, self.links, self.counts,
+                                                expected_version=self.version)
             self.version = r.last_seq
-            self.payloads.clear()
+            self.elements, self.links, self.counts = [], [], []
 
 
 def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[int] | None:
@@ -82,14 +135,32 @@ def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[i
     return [k for k, e in enumerate(events) if type(e) in _MARKET and any(concerns(e, m) for m in markets)]
 
 
-def _drain(out: list[EventBase | slice], raws: Sequence[bytes], log: _Log) -> None:
-    """Move the stepper's output to the log: source bytes for market events, encoded events
-    for everything the policy and the exchange did."""
+def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws: _Raws, log: _Log) -> None:
+    """Move the stepper's output to the log: spans of (or, from a derived row, copies of) the
+    source's market events, and encoded events for everything the policy and the exchange did."""
+    hashes = ch.hashes
     for x in out:
-        if type(x) is slice:
-            log.extend(raws[x])
-        else:
-            log.add(encode(x))  # type: ignore[arg-type]
+        if type(x) is not slice:
+            log.own(encode(x))  # type: ignore[arg-type]
+            continue
+        k, j = x.start, x.stop
+        if not hashes:  # a derived source row, resolved: copy
+            for i in range(k, j):
+                log.own(raws[i])
+            continue
+        if isinstance(seqs, range):
+            runs = [(k, j)]
+        else:  # some events not fed: cut into runs of consecutive seqs
+            runs, lo = [], k
+            for i in range(k + 1, j):
+                if seqs[i] != seqs[i - 1] + 1:
+                    runs.append((lo, i))
+                    lo = i
+            runs.append((lo, j))
+        for lo, hi in runs:
+            last = seqs[hi - 1]
+            at = 32 * (last - ch.first_seq)
+            log.market(seqs[lo], last, hashes[at : at + 32], raws, lo)
     out.clear()
 
 
@@ -126,38 +197,41 @@ async def simulate(
     if await store.exists(name):
         raise BadInput(f"session {name!r} already exists in {store.url}")
     core = SimCore(cfg, policy.name)
-    log = _Log(store, name)
+    log = _Log(store, name, source)
     stepper = Stepper.for_policy(core, policy, emit_market=False)
     started = False
     actions = 0
 
     with bar(info.head_seq, f"simulate {source}", enabled=progress) as pbar:
-        async with aclosing(store.read_chunks(source)) as chunks:
+        async with aclosing(store.read_logical(source)) as chunks:
             async for ch in chunks:
                 events = decode_array(ch.payload, where=f"session {source!r} chunk at seq {ch.first_seq}")
-                raws = split_array(ch.payload)
                 seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
                 if not started:
                     first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
                     core.fold([first])
-                    log.add(encode(first))
+                    log.own(encode(first))
                     started = True
                 keep = _kept(events, markets)
                 if keep is not None:
                     # the source's own start, end and agent events are not replayed
-                    events, raws, seqs = [events[k] for k in keep], [raws[k] for k in keep], [seqs[k] for k in keep]
+                    events, seqs = [events[k] for k in keep], [seqs[k] for k in keep]
+                raws = _Raws(ch.payload, keep)
                 stepper.feed(events, seqs)
                 actions += stepper.drive(policy)
-                _drain(stepper.out, raws, log)
+                _drain(stepper.out, ch, seqs, raws, log)
                 await log.flush()
                 pbar.update(ch.last_seq - ch.first_seq + 1)
     if not started:
         raise BadInput(f"session {source!r} is empty")
     stepper.finish()
-    _drain(stepper.out, [], log)
+    assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
+    for e in stepper.out:
+        log.own(encode(e))  # type: ignore[arg-type]
+    stepper.out.clear()
     ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
     core.fold([ended])
-    log.add(encode(ended))
+    log.own(encode(ended))
     await log.flush(final=True)
     st = core.state
     return SimSummary(source=source, policy=policy.name, seed=seed, market_events=stepper.count,

@@ -23,8 +23,9 @@ from ..codec import join_array
 from ..errors import BadInput, ConcurrencyError, DuplicateEventError, UnknownSession
 from ..ids import IdSource
 from .idindex import Run, runs, stored_seq
-from .records import AppendResult, pack_ids
+from .records import AppendResult, RawChunk, pack_ids
 from .schema import CHUNK_EVENTS, tt_chunks, tt_id_ranges, tt_sessions
+from .spans import element_end_hash
 
 Batch = tuple[Sequence[bytes], Sequence[int] | None]
 
@@ -134,6 +135,66 @@ def _insert(
     head.max_id = top if head.max_id is None else max(head.max_id, top)
 
 
+def append_derived_tx(
+    conn: Connection,
+    dialect: str,
+    session: str,
+    elements: Sequence[bytes],
+    base_hashes: Sequence[bytes | None],
+    counts: Sequence[int],
+    expected_version: int,
+    id_source: IdSource,
+) -> AppendResult:
+    """Append a derived run (``spans``): ``elements`` are encoded events or spans; a span's
+    ``base_hashes`` entry is the base's chain hash at its last event and its ``counts`` entry the
+    events it stands for (an event's: None and 1). The store assigns the ids, consecutive over
+    the events, so the id index maps every event to its seq as for a plain append."""
+    head = _lock_head(conn, dialect, session, expected_version)
+    if head.seq != expected_version:
+        raise ConcurrencyError(f"append to {session!r}: expected version {expected_version} but the session is at {head.seq}")
+    n = len(elements)
+    if n == 0:
+        raise BadInput(f"append to {session!r}: no events given")
+    if not len(base_hashes) == len(counts) == n or any(
+        (c < 2) if b is not None else (c != 1) for b, c in zip(base_hashes, counts, strict=True)
+    ):
+        raise BadInput(f"append to {session!r}: a span must stand for two events or more, an event for one")
+    total = sum(counts)
+    first = id_source.next(1)[0]
+    if head.max_id is not None and first <= head.max_id:
+        first = head.max_id + 1
+    if first + total - 1 >= 2**63:
+        raise BadInput(f"append to {session!r}: the session's event ids are exhausted")
+    conn.execute(_INSERT_RANGE, [{"sid": head.sid, "lo": first, "last": first + total - 1, "first": head.seq + 1}])
+    hashes = chain.extend_spans(head.hash, elements, base_hashes)
+    offsets = [0] * n  # events before each element in this append
+    at = 0
+    for k, c in enumerate(counts):
+        offsets[k] = at
+        at += c
+    rows: list[dict[str, Any]] = []
+    for lo in range(0, n, CHUNK_EVENTS):
+        hi = min(lo + CHUNK_EVENTS, n)
+        end = offsets[hi - 1] + counts[hi - 1]
+        rows.append(
+            {
+                "sid": head.sid,
+                "first": head.seq + offsets[lo] + 1,
+                "last": head.seq + end,
+                "ids": pack_ids([first + offsets[k] for k in range(lo, hi)]),
+                "payload": join_array(list(elements[lo:hi])),
+                "hashes": b"".join(hashes[lo:hi]),
+            }
+        )
+    conn.execute(_INSERT_CHUNK, rows)
+    start = head.seq
+    head.seq += total
+    head.hash = hashes[-1]
+    head.max_id = first + total - 1
+    conn.execute(_UPDATE_HEAD, {"seq": head.seq, "hash": head.hash, "max_id": head.max_id, "sid": head.sid})
+    return AppendResult(first_seq=start + 1, last_seq=head.seq, head_hash=head.hash)
+
+
 def _lock_head(conn: Connection, dialect: str, session: str, expected: int) -> _Head:
     q = _SELECT_HEAD_FOR_UPDATE if dialect == "postgresql" else _SELECT_HEAD
     row = conn.execute(q, {"name": session}).first()
@@ -205,13 +266,17 @@ def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[in
 
 
 def _hash_at(conn: Connection, sid: int, seq: int) -> bytes:
+    """The chain hash after ``seq``, the end of an earlier append (so never inside a span)."""
     c = tt_chunks.c
     row = conn.execute(
-        select(c.first_seq, c.hashes)
+        select(c.first_seq, c.last_seq, c.ids, c.payload, c.hashes)
         .where(c.session_id == sid, c.first_seq <= seq)
         .order_by(c.first_seq.desc())
         .limit(1)
     ).first()
     assert row is not None
-    k = seq - int(row.first_seq)
-    return bytes(row.hashes[32 * k : 32 * k + 32])
+    ch = RawChunk(first_seq=int(row.first_seq), last_seq=int(row.last_seq), ids=bytes(row.ids),
+                  payload=bytes(row.payload), hashes=bytes(row.hashes))
+    h = element_end_hash(ch, seq)
+    assert h is not None
+    return h

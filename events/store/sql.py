@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -33,9 +33,10 @@ from ..errors import (
 )
 from ..ids import IdSource
 from ..types import Event, EventBase
-from .append import Batch, append_tx
+from .append import Batch, append_derived_tx, append_tx
 from .records import AppendResult, RawChunk, SessionInfo
 from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
+from .spans import Resolver, is_derived
 
 
 class EventStore:
@@ -107,28 +108,41 @@ class EventStore:
         self, session: str, batches: Iterable[Batch], *, expected_version: int
     ) -> AppendResult:
         """Append several batches in ONE transaction: all of them or nothing (imports)."""
+        return await self._write(session, append_tx, (session, batches, expected_version))
+
+    async def append_derived(
+        self,
+        session: str,
+        elements: Sequence[bytes],
+        base_hashes: Sequence[bytes | None],
+        counts: Sequence[int],
+        *,
+        expected_version: int,
+    ) -> AppendResult:
+        """Append encoded events and spans of a plain base session (``spans``): one transaction,
+        acknowledged after COMMIT, like ``append``. The store assigns the ids."""
+        args = (session, elements, base_hashes, counts, expected_version)
+        return await self._write(session, append_derived_tx, args)
+
+    async def _write(self, session: str, tx: Callable[..., AppendResult], args: tuple[Any, ...]) -> AppendResult:
         try:
             if self._writer is not None:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(
-                    self._writer, self._sqlite_append, session, batches, expected_version
-                )
+                return await loop.run_in_executor(self._writer, self._sqlite_tx, tx, args)
             async with self.engine.begin() as conn:
-                return await conn.run_sync(
-                    append_tx, self.dialect, session, batches, expected_version, self._ids
-                )
+                return await conn.run_sync(tx, self.dialect, *args, self._ids)
         except TradetapeError:
             raise
         except (SQLAlchemyError, OSError) as exc:
             raise StorageFailure(f"append to {session!r} in {self.url} failed: {_reason(exc)}") from None
 
-    def _sqlite_append(self, session: str, batches: Iterable[Batch], expected_version: int) -> AppendResult:
+    def _sqlite_tx(self, tx: Callable[..., AppendResult], args: tuple[Any, ...]) -> AppendResult:
         """Runs in the writer thread: BEGIN IMMEDIATE, the append, COMMIT (or ROLLBACK)."""
         assert self._sync_engine is not None
         with self._sync_engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                result = append_tx(conn, self.dialect, session, batches, expected_version, self._ids)
+                result = tx(conn, self.dialect, *args, self._ids)
             except BaseException:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
@@ -140,7 +154,8 @@ class EventStore:
     async def read_chunks(
         self, session: str, from_seq: int = 1, to_seq: int | None = None, *, page: int = 8
     ) -> AsyncGenerator[RawChunk, None]:
-        """Stored rows in seq order that overlap ``from_seq..to_seq``, ``page`` rows per query."""
+        """Stored rows in seq order that overlap ``from_seq..to_seq``, ``page`` rows per query, as
+        stored: a derived session's rows hold spans (``read_logical`` expands them)."""
         info = await self.session(session)
         c = tt_chunks.c
         async with self._read() as conn:
@@ -204,17 +219,41 @@ class EventStore:
         if batch_size < 1:
             raise BadInput(f"batch size must be at least 1, got {batch_size}")
         chunks = self.read_chunks(session, from_seq, to_seq)
-        async with aclosing(chunks):
-            async for ch in chunks:
-                events = decode_array(ch.payload, where=f"session {session!r} chunk at seq {ch.first_seq}")
-                if len(events) != ch.last_seq - ch.first_seq + 1:
-                    raise BadInput(
-                        f"session {session!r}: chunk at seq {ch.first_seq} is damaged; run `tradetape audit verify`"
-                    )
-                lo = max(from_seq - ch.first_seq, 0)
-                hi = len(events) if to_seq is None else min(to_seq - ch.first_seq + 1, len(events))
-                for i in range(lo, hi, batch_size):
-                    yield events[i : min(i + batch_size, hi)]
+        resolver = Resolver(self)
+        try:
+            async with aclosing(chunks):
+                async for ch in chunks:
+                    where = f"session {session!r} chunk at seq {ch.first_seq}"
+                    if is_derived(ch):
+                        events = await resolver.events(ch, where)
+                    else:
+                        events = decode_array(ch.payload, where=where)
+                    if len(events) != ch.last_seq - ch.first_seq + 1:
+                        raise BadInput(
+                            f"session {session!r}: chunk at seq {ch.first_seq} is damaged; run `tradetape audit verify`"
+                        )
+                    lo = max(from_seq - ch.first_seq, 0)
+                    hi = len(events) if to_seq is None else min(to_seq - ch.first_seq + 1, len(events))
+                    for i in range(lo, hi, batch_size):
+                        yield events[i : min(i + batch_size, hi)]
+        finally:
+            await resolver.close()
+
+    async def read_logical(
+        self, session: str, from_seq: int = 1, to_seq: int | None = None
+    ) -> AsyncGenerator[RawChunk, None]:
+        """Like ``read_chunks``, with a derived row's spans expanded into the base's event bytes
+        (its ``hashes`` are then empty: see ``spans``); plain rows come as stored."""
+        resolver = Resolver(self)
+        try:
+            async with aclosing(self.read_chunks(session, from_seq, to_seq)) as chunks:
+                async for ch in chunks:
+                    if is_derived(ch):
+                        yield await resolver.raw(ch, f"session {session!r} chunk at seq {ch.first_seq}")
+                    else:
+                        yield ch
+        finally:
+            await resolver.close()
 
     # --- transactions --------------------------------------------------------------------
 

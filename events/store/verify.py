@@ -30,8 +30,9 @@ import msgspec
 
 from .. import chain
 from ..codec import MAX_EVENT_BYTES, decode, decode_array, split_array
-from ..errors import BadInput, DecodeError
+from ..errors import BadInput, DecodeError, UnknownSession
 from .records import RawChunk
+from .spans import Resolver, is_derived, parse_span
 from .sql import EventStore
 
 AT_HEAD = -1
@@ -72,6 +73,10 @@ async def verify_session(store: EventStore, name: str, *, anchor: tuple[int, byt
         await _check_beyond(store, name, info.head_seq)
         if anchor is not None:
             walk.check_anchor(anchor[1], info.head_seq)
+        for base, seq in walk.bases.items():
+            rep = await verify_session(store, base)
+            if not rep.ok:
+                raise _Bad(seq, f"its spans refer to session {base!r}, which fails verification ({rep.problem})")
     except _Bad as bad:
         return VerifyReport(
             session=name,
@@ -94,21 +99,35 @@ class _Walk:
         self.checked = 0
         self.anchor_seq = 0  # 0: no anchor (or the trivial one at GENESIS)
         self.anchor_hash = chain.GENESIS  # the recomputed hash at anchor_seq, once walked
+        self.bases: dict[str, int] = {}  # base sessions of spans -> the first seq referring to each
 
     async def run(self, store: EventStore, name: str, head_seq: int) -> None:
         """Every row that starts at or before the session head, in first_seq order."""
         reader = store.read_chunks(name, 1, head_seq)
         held: RawChunk | None = None
-        async with aclosing(reader) as chunks:
-            async for ch in chunks:
-                if held is not None:
-                    self.chunk(held, ch.first_seq)
-                held = ch
-        if held is not None:
-            self.chunk(held, None)
+        resolver = Resolver(store)
+        try:
+            async with aclosing(reader) as chunks:
+                async for ch in chunks:
+                    if held is not None:
+                        await self.row(held, ch.first_seq, name, resolver)
+                    held = ch
+            if held is not None:
+                await self.row(held, None, name, resolver)
+        finally:
+            await resolver.close()
 
-    def chunk(self, ch: RawChunk, next_first: int | None) -> None:
-        """Verify one row, knowing where the next row starts (an overlap is bad from there)."""
+    async def row(self, ch: RawChunk, next_first: int | None, name: str, resolver: Resolver) -> None:
+        if is_derived(ch):
+            self._tile(ch)
+            await self._derived(ch, name, resolver)
+            if next_first is not None and next_first <= ch.last_seq:
+                raise _Bad(next_first, f"stored twice: a row at seq {next_first} overlaps the row at seq "
+                                       f"{ch.first_seq}..{ch.last_seq}")
+        else:
+            self.chunk(ch, next_first)
+
+    def _tile(self, ch: RawChunk) -> None:
         first, last = ch.first_seq, ch.last_seq
         if first > self.seq + 1:
             raise _Bad(self.seq + 1, f"missing: no stored row holds seqs {self.seq + 1}..{first - 1}")
@@ -116,6 +135,55 @@ class _Walk:
             raise _Bad(first, f"stored twice: a row at seq {first} overlaps seqs up to {self.seq}")
         if last < first:
             raise _Bad(first, f"row at seq {first} claims to end at seq {last}")
+
+    async def _derived(self, ch: RawChunk, name: str, resolver: Resolver) -> None:
+        """A row holding spans (``spans``), element by element: each event linked and decoded,
+        each span linked with the base's hash at its last event."""
+        first = ch.first_seq
+        ids, hashes = _columns(ch)
+        try:
+            elements = split_array(ch.payload)
+        except DecodeError:
+            raise _Bad(first, f"row at seq {first}: the payload is not one MessagePack array") from None
+        if not len(elements) == len(ids) == len(hashes):
+            raise _Bad(first, f"row at seq {first}..{ch.last_seq} is damaged: its columns differ in length")
+        for k, element in enumerate(elements):
+            seq = self.seq + 1
+            try:
+                span = parse_span(element)
+            except (BadInput, DecodeError, msgspec.DecodeError) as exc:
+                raise _Bad(seq, f"a damaged span ({exc})") from None
+            if span is None:
+                h = chain.link(self.prev, element)
+                count = 1
+            else:
+                if span.count < 2 or span.base == name:
+                    raise _Bad(seq, f"a span of {span.base!r} {span.first}..{span.last} is malformed")
+                try:
+                    base_hash = await resolver.cursor(span.base).hash_at(span.last)
+                except (BadInput, UnknownSession) as exc:
+                    raise _Bad(seq, f"a span refers to events the store does not hold ({exc})") from None
+                h = chain.link(self.prev, element + base_hash)
+                count = span.count
+                self.bases.setdefault(span.base, seq)
+            if h != hashes[k]:
+                raise _Bad(seq, f"hash mismatch (stored {hashes[k].hex()[:16]}…, computed {h.hex()[:16]}…)")
+            if span is None and (problem := _decode_problem(element)):
+                raise _Bad(seq, problem)
+            end = seq + count - 1
+            if end > ch.last_seq:
+                break
+            if seq <= self.anchor_seq <= end:
+                self.anchor_hash = h if end == self.anchor_seq else b"inside a span"
+            self.seq, self.prev = end, h
+            self.checked += count
+        if self.seq != ch.last_seq:
+            raise _Bad(first, f"row at seq {first}..{ch.last_seq} is damaged: its elements stand for other seqs")
+
+    def chunk(self, ch: RawChunk, next_first: int | None) -> None:
+        """Verify one row, knowing where the next row starts (an overlap is bad from there)."""
+        self._tile(ch)
+        first, last = ch.first_seq, ch.last_seq
         n = last - first + 1
         # With an overlap, the events before the next row's start are checked first: a fault
         # there is the first one; from the next row's start on, seqs are stored twice.

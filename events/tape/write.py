@@ -12,7 +12,10 @@ import zstandard
 from .. import chain
 from ..codec import split_array
 from ..errors import BadInput, DecodeError, VerificationError
+from ..store.records import SessionInfo
+from ..store.spans import bases_of
 from ..store.sql import EventStore
+from ..store.verify import verify_session
 from ..version import ENGINE_VERSION
 from .format import (
     _RECORD,
@@ -35,8 +38,18 @@ async def export_tape(
     Streams chunk by chunk and re-checks the stored chain on the way (a damaged session raises
     ``VerificationError`` rather than producing a tape that would not import). Writes
     ``path + ".tmp"``, fsyncs and renames, so a failed export leaves no file behind.
+
+    A derived session (``events.store.spans``) is verified first (with its base) and written
+    self-contained: every event in place, chained event by event as in a plain session, so the
+    tape's head is that of the same events stored plainly, not the derived session's span chain.
     """
     info = await store.session(session)
+    if await bases_of(store, session):
+        rep = await verify_session(store, session)
+        if not rep.ok:
+            raise VerificationError(f"session {session!r} {rep.problem}; run `tradetape audit verify`")
+        info = SessionInfo(id=info.id, name=session, head_seq=info.head_seq,
+                           head_hash=await _plain_head(store, session, info.head_seq))
     target = os.fspath(path)
     tmp = f"{target}.tmp"
     header = TapeHeader(
@@ -79,11 +92,21 @@ async def export_tape(
     )
 
 
+async def _plain_head(store: EventStore, session: str, head_seq: int) -> bytes:
+    """The chain head of ``session``'s events stored plainly (spans expanded)."""
+    prev = chain.GENESIS
+    async with aclosing(store.read_logical(session, 1, head_seq)) as chunks:
+        async for ch in chunks:
+            hashes = chain.extend(prev, split_array(ch.payload)) if not ch.hashes else ch.hash_list()
+            prev = hashes[-1]
+    return prev
+
+
 async def _write_body(store: EventStore, session: str, head_seq: int, head_hash: bytes, out: BinaryIO) -> None:
     seq, prev = 0, chain.GENESIS
     ids_digest = sha256()
     pack = _RECORD.pack
-    reader = store.read_chunks(session, 1, head_seq)
+    reader = store.read_logical(session, 1, head_seq)
     async with aclosing(reader) as chunks:
         async for ch in chunks:
             n = ch.last_seq - ch.first_seq + 1
@@ -94,7 +117,9 @@ async def _write_body(store: EventStore, session: str, head_seq: int, head_hash:
                 payloads = split_array(ch.payload, where)
             except DecodeError:
                 payloads = []
-            ids, hashes = ch.id_list(), ch.hash_list()
+            ids = ch.id_list()
+            # a derived row comes resolved, without hashes of its own: chained here (verified above)
+            hashes = ch.hash_list() if ch.hashes else chain.extend(prev, payloads)
             if not (len(payloads) == len(ids) == len(hashes) == n):
                 raise VerificationError(f"{where}: the chunk is damaged; run `tradetape audit verify`")
             computed = chain.extend(prev, payloads)
