@@ -129,7 +129,7 @@ def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[i
     """Indexes of the events the simulation feeds (None: all of them): market events, of the
     chosen markets when ``markets`` is given (a feed gap counts if it names one of them)."""
     if markets is None:
-        if all(type(e) in _MARKET for e in events):
+        if _MARKET.issuperset(map(type, events)):
             return None
         return [k for k, e in enumerate(events) if type(e) in _MARKET]
     return [k for k, e in enumerate(events) if type(e) in _MARKET and any(concerns(e, m) for m in markets)]
