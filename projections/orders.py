@@ -31,6 +31,8 @@ def on_placed(st: State, e: OrderPlaced) -> None:
     o.mid2 = e.mid2
     st.orders[e.order_id] = o
     st.open[e.order_id] = o
+    if o.action == "buy":
+        hold(st, o, 1)
     if e.client_order_id:
         st.client_ids.add(e.client_order_id)
     st.stats.orders_placed += 1
@@ -54,6 +56,8 @@ def on_cancelled(st: State, e: OrderCancelled) -> None:
     o = open_order(st, e.order_id, "cancelled")
     if e.reduced_by != o.remaining:
         raise InvariantError(f"order {e.order_id} cancelled by {e.reduced_by} with {o.remaining} remaining")
+    if o.action == "buy":
+        hold(st, o, -1)
     o.remaining = 0
     o.status = "cancelled"
     close(st, o)
@@ -69,10 +73,14 @@ def on_amended(st: State, e: OrderAmended) -> None:
             f"order {e.order_id} amended to {e.remaining} at {e.price} with {o.remaining} remaining"
         )
     unrest(st, o)
+    if o.action == "buy":
+        hold(st, o, -1)
     o.price = e.price
     o.remaining = e.remaining
     o.count = o.filled + e.remaining
     o.queue_ahead = e.queue_ahead
+    if o.action == "buy":
+        hold(st, o, 1)
     rest(st, o)
 
 
@@ -85,6 +93,15 @@ def open_order(st: State, order_id: str, what: str) -> Order:
     return o
 
 
+def hold(st: State, o: Order, sign: int) -> None:
+    """Add (+1) or take out (-1) an open buy order's remaining count and cost in the state's
+    open-buy totals; a handler that changes an open buy's price or remaining takes it out first
+    and adds it back after (unless it closed)."""
+    st.open_buys += sign
+    st.open_buy_count += sign * o.remaining
+    st.open_buy_cost += sign * o.price * o.remaining
+
+
 def rest(st: State, o: Order) -> None:
     """Index a resting order under the level it rests on (arrival order kept)."""
     o.level = rest_level(o.action, o.side, o.price)
@@ -94,14 +111,15 @@ def rest(st: State, o: Order) -> None:
 
 def close(st: State, o: Order) -> None:
     """The order stopped working (filled or cancelled)."""
-    unrest(st, o)
+    if o.level is not None:
+        unrest(st, o)
     del st.open[o.order_id]
 
 
 def unrest(st: State, o: Order) -> None:
     if o.level is None:
         return
-    m = st.market(o.market)
+    m = st.markets[o.market]  # ``rest`` made it
     orders = m.resting[o.level]
     orders.remove(o)
     if not orders:

@@ -42,6 +42,11 @@ def on_fill(st: State, e: Fill) -> None:
         raise InvariantError(f"fill {e.fill_id}: negative fee {e.fee}")
     o.remaining -= e.count
     o.filled += e.count
+    if o.action == "buy":  # the open-buy totals (``orders.hold``) lose what the fill took
+        st.open_buy_count -= e.count
+        st.open_buy_cost -= o.price * e.count
+        if o.remaining == 0:
+            st.open_buys -= 1
     if o.remaining == 0:
         o.status = "filled"
         close(st, o)

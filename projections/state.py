@@ -173,6 +173,9 @@ class State:
         "client_ids",
         "markets",
         "open",
+        "open_buy_cost",
+        "open_buy_count",
+        "open_buys",
         "orders",
         "positions",
         "resting_markets",
@@ -195,6 +198,12 @@ class State:
         self.markets: dict[str, MarketState] = {}
         self.orders: dict[str, Order] = {}
         self.open: dict[str, Order] = {}  # the orders still working, in placement order
+        # Totals over the open buy orders: how many, their remaining count, and price x remaining.
+        # Kept by the order handlers so that the paper exchange can bound the cash they hold
+        # without a pass over the orders (``engine.sim.validate``); not part of the digest.
+        self.open_buys = 0
+        self.open_buy_count = 0
+        self.open_buy_cost = 0
         self.resting_markets: set[str] = set()  # markets where an order of ours rests
         self.client_ids: set[str] = set()  # membership only; never iterated into output
         self.positions: dict[str, Position] = {}

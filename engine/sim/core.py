@@ -21,6 +21,14 @@ from .exchange import decide, react
 REACTIVE = (PublicTrade, MarketSettled)  # the only market events that can make the exchange act
 
 
+_REACTIVE_TYPES = frozenset(REACTIVE)  # event types are never subclassed: a set lookup is isinstance
+
+
+def reactive_indexes(events: Sequence[EventBase]) -> list[int]:
+    """The indexes of the ``REACTIVE`` events in ``events``, ascending (for ``quiet_until``)."""
+    return [i for i, e in enumerate(events) if type(e) in _REACTIVE_TYPES]
+
+
 class SimCore:
     def __init__(self, cfg: ExchangeConfig, agent: str, state: State | None = None) -> None:
         self.cfg = cfg
@@ -34,22 +42,41 @@ class SimCore:
         log (the session start, a resumed tape)."""
         evolve_many(self.state, events)
 
-    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int:
+    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int,
+                    reactive: Sequence[int] | None = None) -> int:
         """The index of the first event in ``events[start:stop]`` the exchange must see on its own:
         a print or a settlement in a market where we have resting orders, or the first event at
         or after a pending command's time. Everything before it can go to ``fold`` in bulk: for
-        those events ``react`` returns nothing, so the log is the same as event by event."""
+        those events ``react`` returns nothing, so the log is the same as event by event.
+
+        ``reactive``, when given, holds the indexes of the ``REACTIVE`` events in ``events``,
+        ascending (``reactive_indexes``): a caller that holds a chunk builds them once, so that a
+        search skips the events that cannot make the exchange act."""
         live = self.state.resting_markets
         due = self._pending[0][0] if self._pending else None
         if not live and due is None:
             return stop
-        for i in range(start, stop):
-            e = events[i]
-            if due is not None and e.ts >= due:
-                return i
-            if isinstance(e, REACTIVE) and e.market in live:
-                return i
-        return stop
+        if reactive is None:
+            for i in range(start, stop):
+                e = events[i]
+                if due is not None and e.ts >= due:
+                    return i
+                if isinstance(e, REACTIVE) and e.market in live:
+                    return i
+            return stop
+        end = stop
+        if live:
+            i, n = bisect.bisect_left(reactive, start), len(reactive)
+            while i < n and reactive[i] < stop:
+                if events[reactive[i]].market in live:  # type: ignore[attr-defined]
+                    end = reactive[i]
+                    break
+                i += 1
+        if due is not None:
+            for i in range(start, end):
+                if events[i].ts >= due:
+                    return i
+        return end
 
     def market(self, e: EventBase, out: list[EventBase]) -> None:
         """One market event: due commands first, then the event, then the fills it caused."""

@@ -26,7 +26,7 @@ from events.types import (
     OrderRejected,
     PublicTrade,
 )
-from projections.books import best_yes_ask, best_yes_bid
+from events.units import ONE_DOLLAR
 from projections.levels import rest_level, trade_level
 from projections.orders import OPEN
 from projections.state import Order, State
@@ -36,17 +36,6 @@ from .config import ExchangeConfig
 from .fees import fee
 from .match import walk
 from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem
-
-
-class _Ids:
-    """Order and fill ids for events not folded yet (several in one decide call)."""
-
-    def __init__(self, st: State) -> None:
-        self.fills = st.stats.fills
-
-    def fill(self) -> str:
-        self.fills += 1
-        return f"F{self.fills:07d}"
 
 
 def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
@@ -66,8 +55,7 @@ def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> tuple[str | No
     problem = place_problem(st, cmd, cfg)
     if problem is not None:
         return problem, []
-    m = st.markets[cmd.market]
-    slices = [] if cmd.post_only else walk(m, cmd.action, cmd.side, cmd.price, cmd.count)
+    slices = [] if cmd.post_only else walk(st.markets[cmd.market], cmd.action, cmd.side, cmd.price, cmd.count)
     if cmd.tif == "fok" and sum(n for _, n in slices) < cmd.count:
         return None, slices  # killed, not rejected: it holds no cash
     return cash_problem(st, cmd, slices, cfg), slices
@@ -77,31 +65,35 @@ def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
     problem, slices = rejection(st, cmd, cfg)
     if problem is not None:
         return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
-    filled = sum(n for _, n in slices)
-    m = st.markets[cmd.market]
+    market, action, side = cmd.market, cmd.action, cmd.side
+    m = st.markets[market]
     oid = f"O{st.stats.orders_placed + 1:06d}"
-    bid, ask = best_yes_bid(m), best_yes_ask(m)
+    # best YES bid + best YES ask (``projections.books``), inline: one of these per order
+    mid2 = max(m.yes) + ONE_DOLLAR - max(m.no) if m.yes and m.no else None
     out: list[EventBase] = [
-        OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=cmd.market, action=cmd.action,
-                    side=cmd.side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only,
-                    mid2=None if bid is None or ask is None else bid + ask)
+        OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=market, action=action,
+                    side=side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only, mid2=mid2)
     ]
-    if cmd.tif == "fok" and filled < cmd.count:
+    left = cmd.count
+    for _, n in slices:
+        left -= n
+    if cmd.tif == "fok" and left:
         out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=cmd.count, reason="fill-or-kill: not enough displayed"))
         return out
-    schedule = cfg.fees.for_market(cmd.market)
-    ids = _Ids(st)
-    for price, n in slices:
-        out.append(Fill(ts=ts, fill_id=ids.fill(), order_id=oid, market=cmd.market, action=cmd.action, side=cmd.side,
-                        price=price, count=n, fee=fee(schedule, price, n, "taker"), liquidity="taker"))
-    left = cmd.count - filled
+    if slices:
+        schedule = cfg.fees.for_market(market)
+        fills = st.stats.fills  # fill ids follow the fills folded so far
+        for price, n in slices:
+            fills += 1
+            out.append(Fill(ts=ts, fill_id=f"F{fills:07d}", order_id=oid, market=market, action=action, side=side,
+                            price=price, count=n, fee=fee(schedule, price, n, "taker"), liquidity="taker"))
     if left == 0:
         return out
     if cmd.tif == "ioc":
         out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=left, reason="immediate-or-cancel remainder"))
         return out
-    side, price = rest_level(cmd.action, cmd.side, cmd.price)
-    shown = (m.yes if side == "yes" else m.no).get(price, 0)
+    level_side, level = rest_level(action, side, cmd.price)
+    shown = (m.yes if level_side == "yes" else m.no).get(level, 0)
     out.append(OrderAccepted(ts=ts, order_id=oid, queue_ahead=shown))
     return out
 
@@ -155,16 +147,19 @@ def _trade(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
     if m is None or not m.resting or e.trade_id in st.trade_ids:
         return []
     side, price = trade_level(e)
+    hit = [level for level in m.resting if level[0] == side and level[1] >= price]
+    if not hit:
+        return []
     out: list[EventBase] = []
-    ids = _Ids(st)
     schedule = cfg.fees.for_market(e.market)
-    for (s, q) in sorted(m.resting):
-        if s != side or q < price:
-            continue
-        for o in m.resting[(s, q)]:
+    fills = st.stats.fills  # fill ids follow the fills folded so far
+    for level in sorted(hit):
+        q = level[1]
+        for o in m.resting[level]:
             n = o.remaining if q > price else min(o.remaining, max(0, e.count - o.queue_ahead))
             if n > 0:
-                out.append(Fill(ts=e.ts, fill_id=ids.fill(), order_id=o.order_id, market=o.market, action=o.action,
-                                side=o.side, price=o.price, count=n, fee=fee(schedule, o.price, n, "maker"),
-                                liquidity="maker"))
+                fills += 1
+                out.append(Fill(ts=e.ts, fill_id=f"F{fills:07d}", order_id=o.order_id, market=o.market,
+                                action=o.action, side=o.side, price=o.price, count=n,
+                                fee=fee(schedule, o.price, n, "maker"), liquidity="maker"))
     return out

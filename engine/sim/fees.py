@@ -200,6 +200,8 @@ class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             seen.add(prefix)
 
     def for_market(self, ticker: str) -> FeeSchedule:
+        if not self.overrides:
+            return self.default
         best, best_len = self.default, 0
         for prefix, schedule in self.overrides:
             if len(prefix) > best_len and ticker.startswith(prefix):
@@ -208,6 +210,19 @@ class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 DEFAULT_TABLE = FeeTable()
+
+
+_MAX_SPREAD = ONE_DOLLAR // 2 * (ONE_DOLLAR - ONE_DOLLAR // 2)  # the largest price x (ONE_DOLLAR - price)
+
+
+def taker_fee_bound(table: FeeTable, count: int, orders: int) -> int:
+    """An upper bound on the taker fees of ``orders`` orders of ``count`` in all, at any prices
+    and in any markets of ``table``: each fee is less than its exact value plus one rounding
+    unit, and the exact value is at most the largest coefficient at the dearest price."""
+    coef, unit = table.default.taker_ppm, table.default.rounding
+    for _, schedule in table.overrides:
+        coef, unit = max(coef, schedule.taker_ppm), max(unit, schedule.rounding)
+    return -(-coef * count * _MAX_SPREAD // _DENOM) + orders * unit
 
 
 class FillCharge(msgspec.Struct, frozen=True, kw_only=True):

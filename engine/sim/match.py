@@ -15,27 +15,33 @@ from projections.state import MarketState
 
 def takeable(m: MarketState, action: Action, side: Side, limit: int) -> list[tuple[int, int]]:
     """(fill price in the order's own leg, available count), best first, up to the limit."""
+    return walk(m, action, side, limit, None)
+
+
+def walk(m: MarketState, action: Action, side: Side, limit: int, count: int | None) -> list[tuple[int, int]]:
+    """(fill price, count) slices for up to ``count`` (None: all there is), level by level,
+    never beyond display."""
     if action == "buy":
-        book_side = "no" if side == "yes" else "yes"
-        levels = m.no if book_side == "no" else m.yes
+        book_side: Side = "no" if side == "yes" else "yes"
         floor = ONE_DOLLAR - limit
-        prices = sorted((q for q in levels if q >= floor), reverse=True)
-        out = [(ONE_DOLLAR - q, levels[q] - m.consumed.get((book_side, q), 0)) for q in prices]
     else:
-        levels = m.yes if side == "yes" else m.no
-        prices = sorted((q for q in levels if q >= limit), reverse=True)
-        out = [(q, levels[q] - m.consumed.get((side, q), 0)) for q in prices]
-    return [(price, n) for price, n in out if n > 0]
-
-
-def walk(m: MarketState, action: Action, side: Side, limit: int, count: int) -> list[tuple[int, int]]:
-    """(fill price, count) slices for up to ``count``, level by level, never beyond display."""
-    fills = []
+        book_side, floor = side, limit
+    levels = m.no if book_side == "no" else m.yes
+    if not levels or max(levels) < floor:
+        return []  # nothing to take (a resting order's usual case): no list to build
+    prices = [q for q in levels if q >= floor]
+    prices.sort(reverse=True)
+    consumed = m.consumed
+    out = []
     left = count
-    for price, n in takeable(m, action, side, limit):
-        if left == 0:
-            break
-        take = min(n, left)
-        fills.append((price, take))
-        left -= take
-    return fills
+    for q in prices:
+        n = levels[q] - consumed.get((book_side, q), 0) if consumed else levels[q]
+        if n <= 0:
+            continue
+        if left is not None:
+            if left == 0:
+                break
+            n = min(n, left)
+            left -= n
+        out.append((ONE_DOLLAR - q if action == "buy" else q, n))
+    return out

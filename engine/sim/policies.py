@@ -77,12 +77,12 @@ class RandomPolicy:
         m = st.markets[market]
         if m.stale or m.settled:
             return []
-        n = rng.randint(1, 5) * ONE_CONTRACT
+        n = rng.randrange(1, 6) * ONE_CONTRACT  # randint(1, 5), without its extra call
         side: Side = "yes" if rng.random() < 0.5 else "no"
-        own_bid = best_yes_bid(m) if side == "yes" else best_no_bid(m)
-        other_bid = best_no_bid(m) if side == "yes" else best_yes_bid(m)
-        if choice < 0.65 and other_bid is not None:  # cross the spread
-            return [PlaceOrder(market=market, action="buy", side=side, price=ONE_DOLLAR - other_bid, count=n, tif="ioc")]
+        own, other = (m.yes, m.no) if side == "yes" else (m.no, m.yes)  # bids: best_yes_bid / best_no_bid
+        if choice < 0.65 and other:  # cross the spread
+            return [PlaceOrder(market=market, action="buy", side=side, price=ONE_DOLLAR - max(other), count=n, tif="ioc")]
+        own_bid = max(own) if own else None
         if choice < 0.8 and own_bid is not None:  # join the bid
             return [PlaceOrder(market=market, action="buy", side=side, price=own_bid, count=n, tif="gtc")]
         p = st.positions.get(market)

@@ -32,7 +32,7 @@ from events.types import EventBase
 from projections.state import State
 
 from .commands import Command
-from .core import SimCore
+from .core import SimCore, reactive_indexes
 
 if TYPE_CHECKING:
     from .policies import Policy
@@ -80,6 +80,7 @@ class Stepper:
         self._events: Sequence[EventBase] = ()
         self._seqs: Sequence[int] = ()
         self._k = 0
+        self._reactive: list[int] | None = None  # built by ``run`` once orders rest
         self._boundary: int | None = None  # next multiple of every_ns to cross
         self._decide_at = next_after(0) if next_after is not None else None
         # every market event is a decision point (the RL env's default): see the fast path in run
@@ -87,6 +88,7 @@ class Stepper:
 
     def feed(self, events: Sequence[EventBase], seqs: Sequence[int]) -> None:
         self._events, self._seqs, self._k = events, seqs, 0
+        self._reactive = None
 
     @property
     def exhausted(self) -> bool:
@@ -114,26 +116,37 @@ class Stepper:
             self.count += 1
             return _decision((self._seqs[k], e.ts, self.count))
         events, n = self._events, len(self._events)
-        core = self.core
+        core, out, emit = self.core, self.out, self._emit_market
+        on_event = self._on_event
+        if self._reactive is None and core.state.resting_markets:
+            # bulk folding looks for prints and settlements where we rest: index them once
+            self._reactive = reactive_indexes(events)
+        index = self._reactive  # None: ``quiet_until`` looks event by event
         k = self._k
         while k < n:
+            # Decisions fall only at ``stop`` (see ``_stop``): fold up to it, then ask ``_due``.
             stop = self._stop(k, n)
-            # a per-event observer sees the state after every event: no bulk folding then
-            j = core.quiet_until(events, k, stop) if self._on_event is None else k
-            if j > k:
-                core.fold(events[k:j])
-                self._emitted(k, j)
-            else:
-                e = events[k]
-                self._market(e, k)
-                if self._on_event is not None:
-                    self._on_event(core.state, e)
-                j = k + 1
-            self.count += j - k
-            k = j
+            start = k
+            while k < stop:
+                # a per-event observer sees the state after every event: no bulk folding then
+                j = core.quiet_until(events, k, stop, index) if on_event is None else k
+                if j > k:
+                    core.fold(events[k:j])
+                    if emit:
+                        out.extend(events[k:j])
+                    else:
+                        out.append(slice(k, j))
+                else:
+                    e = events[k]
+                    self._market(e, k)
+                    if on_event is not None:
+                        on_event(core.state, e)
+                    j = k + 1
+                k = j
+            self.count += k - start
             if self._due(k - 1):
                 self._k = k
-                return Decision(self._seqs[k - 1], events[k - 1].ts, self.count)
+                return _decision((self._seqs[k - 1], events[k - 1].ts, self.count))
         self._k = k
         return None
 
@@ -171,7 +184,14 @@ class Stepper:
         if c is None:
             if self._decide_at is None:
                 return n
-            return min(n, min(bisect.bisect_left(self._seqs, self._decide_at, k), n - 1) + 1)
+            seqs, at = self._seqs, self._decide_at
+            # Seqs rise by at least one an event, so the first event at or past ``at`` is at most
+            # ``at - seqs[k]`` events on: bisect that stretch when its last event reaches ``at``.
+            hi = min(n, k + max(0, at - seqs[k]) + 1)
+            if seqs[hi - 1] < at:
+                hi = n
+            i = bisect.bisect_left(seqs, at, k, hi)
+            return i + 1 if i < n else n
         if c.every_ns:
             return k + 1  # time boundaries are checked event by event
         return min(n, k + c.every_events - self.count % c.every_events)
@@ -202,11 +222,6 @@ class Stepper:
             return
         mark = len(out)
         self.core.market(e, out)
-        at = next(i for i in range(mark, len(out)) if out[i] is e)
+        # the event follows the commands that came due before it, if any
+        at = mark if out[mark] is e else next(i for i in range(mark, len(out)) if out[i] is e)
         out[at] = slice(k, k + 1)
-
-    def _emitted(self, k: int, j: int) -> None:
-        if self._emit_market:
-            self.out.extend(self._events[k:j])
-        else:
-            self.out.append(slice(k, j))

@@ -11,7 +11,7 @@ from projections.state import MarketState, Order, State
 
 from .commands import PlaceOrder
 from .config import CLOSED, DEFAULT_TICKS, ExchangeConfig
-from .fees import fee
+from .fees import fee, taker_fee_bound
 
 
 def on_grid(m: MarketState, price: int) -> bool:
@@ -33,10 +33,11 @@ def crosses(m: MarketState, cmd: PlaceOrder) -> bool:
 
 def reserved_cash(st: State, cfg: ExchangeConfig) -> int:
     """Money held for resting buy orders (price x remaining plus the taker fee, the worst case)."""
+    table = cfg.fees
     total = 0
     for o in st.open.values():
         if o.action == "buy":
-            total += o.price * o.remaining + fee(cfg.fees.for_market(o.market), o.price, o.remaining, "taker")
+            total += o.price * o.remaining + fee(table.for_market(o.market), o.price, o.remaining, "taker")
     return total
 
 
@@ -47,20 +48,28 @@ def _have(st: State, market: str, side: str) -> int:
 
 
 def _resting(st: State, market: str, action: str, side: str) -> int:
-    return sum(o.remaining for o in st.open.values() if o.market == market and o.action == action and o.side == side)
+    total = 0
+    for o in st.open.values():
+        if o.market == market and o.action == action and o.side == side:
+            total += o.remaining
+    return total
 
 
 def held(st: State, market: str, side: str) -> int:
     """Contracts of ``side`` held in ``market`` and free to sell: not offered by resting sells and
     not about to be netted away by resting buys of the other side (a YES and a NO net to $1)."""
-    other = "no" if side == "yes" else "yes"
-    committed = _resting(st, market, "sell", side) + _resting(st, market, "buy", other)
+    committed = 0  # _resting(sell, side) + _resting(buy, other side), in one pass
+    for o in st.open.values():
+        if o.market == market and (o.side == side) == (o.action == "sell"):
+            committed += o.remaining
     return max(0, _have(st, market, side) - committed)
 
 
 def nets_offered(st: State, cmd: PlaceOrder) -> str | None:
     """A buy of one side nets against holdings of the other; it may not net away contracts that
     resting sells have offered (those sells would then sell what is no longer held)."""
+    if st.open_buys == len(st.open):
+        return None  # no sell is open (the state's open-buy totals): nothing is offered
     other = "no" if cmd.side == "yes" else "yes"
     offered = _resting(st, cmd.market, "sell", other)
     if not offered:
@@ -107,14 +116,22 @@ def cash_problem(st: State, cmd: PlaceOrder, slices: list[tuple[int, int]], cfg:
     if cmd.action != "buy":
         return None
     schedule = cfg.fees.for_market(cmd.market)
-    need = sum(price * n + fee(schedule, price, n, "taker") for price, n in slices)
-    left = cmd.count - sum(n for _, n in slices)
+    need = 0
+    left = cmd.count
+    for price, n in slices:
+        need += price * n + fee(schedule, price, n, "taker")
+        left -= n
     if left and cmd.tif == "gtc":
         need += cmd.price * left + fee(schedule, cmd.price, left, "taker")
     return _afford(st, need, cfg)
 
 
 def _afford(st: State, need: int, cfg: ExchangeConfig) -> str | None:
+    # The state's open-buy totals give an upper bound of ``reserved_cash`` without a pass over
+    # the orders: what fits under it fits, and only a closer call needs the exact sum.
+    bound = st.open_buy_cost + taker_fee_bound(cfg.fees, st.open_buy_count, st.open_buys)
+    if need <= st.cash - bound:
+        return None
     free = st.cash - reserved_cash(st, cfg)
     if need > free:
         return f"insufficient cash: needs {need} with {free} free (money units, fees included)"
