@@ -128,28 +128,28 @@ class _Cursor:
             return nxt
 
     async def raws(self, first: int, last: int) -> list[bytes]:
-        out: list[bytes] = []
-        seq = first
-        while seq <= last:
-            row = await self.at(seq)
-            if self._raws is None:
-                self._raws = split_array(row.payload, f"session {self.base!r} chunk at seq {row.first_seq}")
-            hi = min(last, row.last_seq)
-            out.extend(self._raws[seq - row.first_seq : hi - row.first_seq + 1])
-            seq = hi + 1
-        return out
+        return await self._take(first, last, raw=True)  # type: ignore[return-value]
 
     async def events(self, first: int, last: int) -> list[Event]:
-        out: list[Event] = []
+        return await self._take(first, last, raw=False)  # type: ignore[return-value]
+
+    async def _take(self, first: int, last: int, *, raw: bool) -> list[bytes] | list[Event]:
+        """Base events ``first..last``, as bytes or decoded, each row split or decoded once."""
+        out: list[object] = []
         seq = first
         while seq <= last:
             row = await self.at(seq)
-            if self._events is None:
-                self._events = decode_array(row.payload, f"session {self.base!r} chunk at seq {row.first_seq}")
+            where = f"session {self.base!r} chunk at seq {row.first_seq}"
+            if raw and self._raws is None:
+                self._raws = split_array(row.payload, where)
+            if not raw and self._events is None:
+                self._events = decode_array(row.payload, where)
+            held: list[bytes] | list[Event] | None = self._raws if raw else self._events
+            assert held is not None
             hi = min(last, row.last_seq)
-            out.extend(self._events[seq - row.first_seq : hi - row.first_seq + 1])
+            out.extend(held[seq - row.first_seq : hi - row.first_seq + 1])
             seq = hi + 1
-        return out
+        return out  # type: ignore[return-value]
 
     async def hash_at(self, seq: int) -> bytes:
         row = await self.at(seq)
