@@ -43,18 +43,15 @@ def on_delta(st: State, e: BookDelta) -> None:
         m.faults += 1
         m.stale = True
         return
-    consumed, resting = m.consumed, m.resting
-    if consumed or resting:
+    if m.consumed or m.resting:
         level = (e.side, e.price)
         # The recorded book changed this level: what we took from it is no longer known to be
         # gone, and (risk-averse queue model) a decrease only shrinks the queue ahead of our
         # resting orders down to the new displayed size: cancels are assumed to be behind us.
-        if consumed:
-            consumed.pop(level, None)
-        if resting:
-            for o in resting.get(level, ()):
-                if o.queue_ahead > q:
-                    o.queue_ahead = q
+        m.consumed.pop(level, None)
+        for o in m.resting.get(level, ()):
+            if o.queue_ahead > q:
+                o.queue_ahead = q
 
 
 def on_trade(st: State, e: PublicTrade) -> None:

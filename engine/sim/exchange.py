@@ -147,15 +147,13 @@ def _trade(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
     if m is None or not m.resting or e.trade_id in st.trade_ids:
         return []
     side, price = trade_level(e)
-    hit = [level for level in m.resting if level[0] == side and level[1] >= price]
-    if not hit:
-        return []
     out: list[EventBase] = []
     schedule = cfg.fees.for_market(e.market)
     fills = st.stats.fills  # fill ids follow the fills folded so far
-    for level in sorted(hit):
-        q = level[1]
-        for o in m.resting[level]:
+    for (s, q) in sorted(m.resting):
+        if s != side or q < price:
+            continue
+        for o in m.resting[(s, q)]:
             n = o.remaining if q > price else min(o.remaining, max(0, e.count - o.queue_ahead))
             if n > 0:
                 fills += 1

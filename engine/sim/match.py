@@ -27,9 +27,9 @@ def walk(m: MarketState, action: Action, side: Side, limit: int, count: int | No
     else:
         book_side, floor = side, limit
     levels = m.no if book_side == "no" else m.yes
-    if not levels or max(levels) < floor:
-        return []  # nothing to take (a resting order's usual case): no list to build
     prices = [q for q in levels if q >= floor]
+    if not prices:
+        return []
     prices.sort(reverse=True)
     consumed = m.consumed
     out = []

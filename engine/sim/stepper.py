@@ -87,6 +87,8 @@ class Stepper:
         self._each = clock is not None and clock.every_events == 1 and not clock.every_ns
 
     def feed(self, events: Sequence[EventBase], seqs: Sequence[int]) -> None:
+        if isinstance(seqs, range) and self._decide_at is not None:
+            seqs = list(seqs)  # ``_stop`` bisects them: a list has its items, a range builds each probe
         self._events, self._seqs, self._k = events, seqs, 0
         self._reactive = None
 
@@ -184,13 +186,7 @@ class Stepper:
         if c is None:
             if self._decide_at is None:
                 return n
-            seqs, at = self._seqs, self._decide_at
-            # Seqs rise by at least one an event, so the first event at or past ``at`` is at most
-            # ``at - seqs[k]`` events on: bisect that stretch when its last event reaches ``at``.
-            hi = min(n, k + max(0, at - seqs[k]) + 1)
-            if seqs[hi - 1] < at:
-                hi = n
-            i = bisect.bisect_left(seqs, at, k, hi)
+            i = bisect.bisect_left(self._seqs, self._decide_at, k)  # the first event at or past it
             return i + 1 if i < n else n
         if c.every_ns:
             return k + 1  # time boundaries are checked event by event

@@ -23,6 +23,7 @@ from engine.sim.fees import (
     fee,
     from_series,
     settle_fill,
+    taker_fee_bound,
 )
 from events.errors import BadInput
 
@@ -281,3 +282,14 @@ def test_settle_fill_keeps_balances_aligned_and_loses_nothing(revenue, trade_fee
     assert c.rebate % precision == 0 and c.rebate >= 0
     assert c.net_fee >= 0 and c.accumulator >= 0
     assert c.cash_change + c.accumulator - acc == revenue - trade_fee
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(prices, counts, st.sampled_from(["", "KX", "KXINX-"])), max_size=6),
+       st.lists(schedules, min_size=3, max_size=3))
+def test_taker_fee_bound_is_never_below_the_fees_it_bounds(orders, three):
+    """``taker_fee_bound`` (what ``engine.sim.validate`` checks cash against before it sums
+    the resting buys' fees one by one) is at least that sum, whatever the prices and markets."""
+    table = FeeTable(default=three[0], overrides=(("KX", three[1]), ("KXINX-", three[2])))
+    exact = sum(fee(table.for_market(f"{prefix}M"), price, count, "taker") for price, count, prefix in orders)
+    assert taker_fee_bound(table, sum(count for _, count, _ in orders), len(orders)) >= exact

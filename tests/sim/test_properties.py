@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from engine.sim.commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from engine.sim.config import DEFAULT_TICKS, ExchangeConfig
-from engine.sim.core import SimCore
+from engine.sim.core import SimCore, reactive_indexes
 from engine.sim.match import takeable
 from engine.sim.validate import reserved_cash
 from engine.synth import generate
@@ -302,11 +302,14 @@ def drive(case: Case, check: bool = True, bulk: bool = False) -> Run:
     r = Run(c, [start], markets, min_free_cash=case.starting_cash)
     evolve(r.replica, start)
     market_events = [e for e in events if type(e) in _MARKET]
+    reactive = reactive_indexes(market_events)
     cmds = case.cmds
     due, k, n = 0, 0, len(market_events)
     while k < n:
         stop = n if due >= len(cmds) else min(n, max(cmds[due][0], k) + 1)
         j = c.quiet_until(market_events, k, stop) if bulk else k
+        if bulk:  # the chunk's index of prints and settlements finds the same event
+            assert c.quiet_until(market_events, k, stop, reactive) == j
         if j > k:
             c.fold(market_events[k:j])
             after(r, market_events[k:j], check)
@@ -398,6 +401,10 @@ def invariants(s: State, shadow: dict[str, int]) -> None:
             assert o.queue_ahead >= 0, (o.order_id, o.queue_ahead)
         assert (o.order_id in s.open) == (o.status in OPEN), (o.order_id, o.status)
     assert len(s.open) == sum(o.status in OPEN for o in s.orders.values())
+    buys = [o for o in s.open.values() if o.action == "buy"]  # the open-buy totals (orders.hold)
+    assert s.open_buys == len(buys)
+    assert s.open_buy_count == sum(o.remaining for o in buys)
+    assert s.open_buy_cost == sum(o.price * o.remaining for o in buys)
     assert s.resting_markets == {name for name, m in s.markets.items() if m.resting}
     for name, m in s.markets.items():
         for orders in m.resting.values():

@@ -11,7 +11,7 @@ from engine.sim.core import SimCore
 from engine.sim.policies import RandomPolicy
 from engine.sim.stepper import Clock, Stepper
 from engine.synth import generate
-from events.codec import encode
+from events.codec import decode, encode
 from events.types import MARKET_EVENTS, EventBase, Fill, SessionStarted
 from projections import digest
 from projections.state import State
@@ -59,3 +59,41 @@ def test_the_every_event_fast_path_equals_the_general_loop(seed: int, latency_ns
     decisions, count, fills = fast[1], fast[3], fast[5]
     assert len(decisions) == count == 1498  # a decision after every market event
     assert fills > 20  # the policy traded: the exchange's paths were taken
+
+
+def drive_seqs(seed: int, latency_ns: int, observer: bool, as_range: bool) -> tuple[object, ...]:
+    """A seq-driven policy (``next_after``) through the general loop, its output expanded."""
+    events = list(generate(seed, 1500, 3, name=f"stepper-{seed}"))
+    start = events[0]
+    assert isinstance(start, SessionStarted)
+    market = [e for e in events if type(e) in _MARKET]
+    seqs = range(2, 2 + len(market))  # as ``simulate`` numbers a source of market events only
+    core = SimCore(ExchangeConfig(latency_ns=latency_ns), "t")
+    core.fold([start])
+    policy = RandomPolicy(seed, every=3)
+    stepper = Stepper(core, next_after=policy.next_after, emit_market=False,
+                      on_event=(lambda st, e: None) if observer else None)
+    decisions, out = [], []
+    for lo, hi in ((0, 700), (700, len(market))):
+        stepper.feed(market[lo:hi], seqs[lo:hi] if as_range else list(seqs[lo:hi]))
+        while (d := stepper.run()) is not None:
+            decisions.append(d)
+            stepper.act(policy.act(core.state, d.seq, d.ts), d.ts)
+        out += [encode(e) for x in stepper.out for e in (market[lo:hi][x] if isinstance(x, slice) else [x])]
+        stepper.out.clear()
+    stepper.finish()
+    out += [encode(x) for x in stepper.out]  # type: ignore[arg-type]
+    return out, decisions, digest(core.state)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("latency_ns", [0, 40_000_000])
+def test_bulk_folding_with_the_chunk_index_equals_event_by_event(seed: int, latency_ns: int) -> None:
+    """Bulk folding (``SimCore.quiet_until`` with the chunk's index of prints and settlements)
+    gives what an observer's event-by-event loop gives; seqs as a range or a list alike."""
+    one = drive_seqs(seed, latency_ns, observer=True, as_range=False)
+    assert drive_seqs(seed, latency_ns, observer=False, as_range=False) == one
+    assert drive_seqs(seed, latency_ns, observer=False, as_range=True) == one
+    out, decisions = one[0], one[1]
+    assert isinstance(out, list) and isinstance(decisions, list)
+    assert len(decisions) > 400 and sum(isinstance(decode(b), Fill) for b in out) > 5
