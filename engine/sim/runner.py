@@ -68,6 +68,16 @@ class _Raws:
         return self._all[k if self._keep is None else self._keep[k]]
 
 
+class _Span:
+    """An open run of source events: seqs ``first..last``, the base hash at ``last``, and where
+    the first event's bytes are (a run of one is copied, not spanned)."""
+
+    __slots__ = ("first", "hash", "k", "last", "raws")
+
+    def __init__(self, first: int, last: int, hash_: bytes, raws: _Raws, k: int) -> None:
+        self.first, self.last, self.hash, self.raws, self.k = first, last, hash_, raws, k
+
+
 class _Log:
     """The new session's elements, appended in batches of ``BATCH`` as they accumulate.
 
@@ -82,7 +92,7 @@ class _Log:
         self.elements: list[bytes] = []
         self.links: list[bytes | None] = []
         self.counts: list[int] = []
-        self._span: list[object] | None = None  # [first, last, base hash at last, _Raws, index of first]
+        self._span: _Span | None = None  # the run of source events not yet closed
 
     def own(self, payload: bytes) -> None:
         if self._span is not None:
@@ -94,26 +104,23 @@ class _Log:
     def market(self, first: int, last: int, hash_at_last: bytes, raws: _Raws, k: int) -> None:
         """Source events ``first..last`` (consecutive), the first of them at ``raws[k]``."""
         span = self._span
-        if span is not None and span[1] == first - 1:
-            span[1], span[2] = last, hash_at_last
+        if span is not None and span.last == first - 1:
+            span.last, span.hash = last, hash_at_last
             return
         if span is not None:
             self._close()
-        self._span = [first, last, hash_at_last, raws, k]
+        self._span = _Span(first, last, hash_at_last, raws, k)
 
     def _close(self) -> None:
         span = self._span
         assert span is not None
-        first, last, h, raws, k = span
-        assert isinstance(first, int) and isinstance(last, int) and isinstance(raws, _Raws) and isinstance(k, int)
         self._span = None
-        if last == first:
-            self.own(raws[k])
+        if span.last == span.first:
+            self.own(span.raws[span.k])
             return
-        assert isinstance(h, bytes)
-        self.elements.append(encode_span(self.source, first, last))
-        self.links.append(h)
-        self.counts.append(last - first + 1)
+        self.elements.append(encode_span(self.source, span.first, span.last))
+        self.links.append(span.hash)
+        self.counts.append(span.last - span.first + 1)
 
     async def flush(self, final: bool = False) -> None:
         if final and self._span is not None:

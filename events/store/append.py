@@ -96,11 +96,7 @@ def _insert(
         # inside the write transaction, above everything the session holds, so two writers can
         # never hand out the same id. (A caller that wants a retry to be recognised after a lost
         # acknowledgement passes its own ids.)
-        first = id_source.next(1)[0]
-        if head.max_id is not None and first <= head.max_id:
-            first = head.max_id + 1
-        if first + n - 1 >= 2**63:
-            raise BadInput(f"append to {session!r}: the session's event ids are exhausted; pass ids")
+        first = _fresh_ids(head, n, session, id_source)
         id_list = list(range(first, first + n))
         new_runs = [(first, first + n - 1, head.seq + 1)]
     else:
@@ -160,11 +156,7 @@ def append_derived_tx(
     ):
         raise BadInput(f"append to {session!r}: a span must stand for two events or more, an event for one")
     total = sum(counts)
-    first = id_source.next(1)[0]
-    if head.max_id is not None and first <= head.max_id:
-        first = head.max_id + 1
-    if first + total - 1 >= 2**63:
-        raise BadInput(f"append to {session!r}: the session's event ids are exhausted")
+    first = _fresh_ids(head, total, session, id_source)
     conn.execute(_INSERT_RANGE, [{"sid": head.sid, "lo": first, "last": first + total - 1, "first": head.seq + 1}])
     hashes = chain.extend_spans(head.hash, elements, base_hashes)
     offsets = [0] * n  # events before each element in this append
@@ -193,6 +185,16 @@ def append_derived_tx(
     head.max_id = first + total - 1
     conn.execute(_UPDATE_HEAD, {"seq": head.seq, "hash": head.hash, "max_id": head.max_id, "sid": head.sid})
     return AppendResult(first_seq=start + 1, last_seq=head.seq, head_hash=head.hash)
+
+
+def _fresh_ids(head: _Head, n: int, session: str, id_source: IdSource) -> int:
+    """The first of ``n`` store-assigned ids: time-ordered and above every id the session holds."""
+    first = id_source.next(1)[0]
+    if head.max_id is not None and first <= head.max_id:
+        first = head.max_id + 1
+    if first + n - 1 >= 2**63:
+        raise BadInput(f"append to {session!r}: the session's store-assigned event ids are exhausted")
+    return first
 
 
 def _lock_head(conn: Connection, dialect: str, session: str, expected: int) -> _Head:
