@@ -77,8 +77,14 @@ def decode_array(data: bytes, where: str = "chunk") -> list[Event]:
 
 def split_array(data: bytes, where: str = "chunk") -> list[bytes]:
     """The encoded bytes of each element of a MessagePack array, without decoding them."""
+    return [bytes(r) for r in split_raw(data, where)]
+
+
+def split_raw(data: bytes, where: str = "chunk") -> list[msgspec.Raw]:
+    """``split_array`` as views into ``data`` (``bytes(raw)`` copies one): for a caller that
+    needs only a few elements of a large array."""
     try:
-        return [bytes(r) for r in _raw_array_decoder.decode(data)]
+        return _raw_array_decoder.decode(data)
     except DECODE_ERRORS as exc:
         raise DecodeError(f"{where}: {one_line(exc)}") from None
 

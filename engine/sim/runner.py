@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import aclosing
+from itertools import repeat
 
 import msgspec
 
-from events.codec import decode_array, encode, split_array
+from events.codec import decode_array, encode, split_raw
 from events.errors import BadInput
 from events.store import EventStore, RawChunk
 from events.store.spans import encode_span
@@ -56,16 +57,17 @@ class SimSummary(Outcome, kw_only=True):
 
 
 class _Raws:
-    """The encoded bytes of a source chunk's fed events, split only if one is needed."""
+    """The encoded bytes of a source chunk's fed events, split only if one is needed (a lone
+    event is copied, not spanned: a few per chunk at most)."""
 
     def __init__(self, payload: bytes, keep: list[int] | None) -> None:
         self._payload, self._keep = payload, keep
-        self._all: list[bytes] | None = None
+        self._all: list[msgspec.Raw] | None = None
 
     def __getitem__(self, k: int) -> bytes:
         if self._all is None:
-            self._all = split_array(self._payload)
-        return self._all[k if self._keep is None else self._keep[k]]
+            self._all = split_raw(self._payload)
+        return bytes(self._all[k if self._keep is None else self._keep[k]])
 
 
 class _Span:
@@ -94,12 +96,14 @@ class _Log:
         self.counts: list[int] = []
         self._span: _Span | None = None  # the run of source events not yet closed
 
-    def own(self, payload: bytes) -> None:
+    def own(self, payloads: list[bytes]) -> None:
+        """Encoded events, in log order: ours, or copies of source events."""
         if self._span is not None:
             self._close()
-        self.elements.append(payload)
-        self.links.append(None)
-        self.counts.append(1)
+        n = len(payloads)
+        self.elements += payloads
+        self.links += repeat(None, n)
+        self.counts += repeat(1, n)
 
     def market(self, first: int, last: int, hash_at_last: bytes, raws: _Raws, k: int) -> None:
         """Source events ``first..last`` (consecutive), the first of them at ``raws[k]``."""
@@ -116,7 +120,7 @@ class _Log:
         assert span is not None
         self._span = None
         if span.last == span.first:
-            self.own(span.raws[span.k])
+            self.own([span.raws[span.k]])
             return
         self.elements.append(encode_span(self.source, span.first, span.last))
         self.links.append(span.hash)
@@ -146,14 +150,17 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
     """Move the stepper's output to the log: spans of (or, from a derived row, copies of) the
     source's market events, and encoded events for everything the policy and the exchange did."""
     hashes = ch.hashes
+    mine: list[EventBase] = []  # our events since the last market run, encoded together
     for x in out:
         if type(x) is not slice:
-            log.own(encode(x))  # type: ignore[arg-type]
+            mine.append(x)  # type: ignore[arg-type]
             continue
+        if mine:
+            log.own([encode(e) for e in mine])
+            mine = []
         k, j = x.start, x.stop
         if not hashes:  # a derived source row, resolved: copy
-            for i in range(k, j):
-                log.own(raws[i])
+            log.own([raws[i] for i in range(k, j)])
             continue
         if isinstance(seqs, range):
             runs = [(k, j)]
@@ -168,6 +175,8 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
             last = seqs[hi - 1]
             at = 32 * (last - ch.first_seq)
             log.market(seqs[lo], last, hashes[at : at + 32], raws, lo)
+    if mine:
+        log.own([encode(e) for e in mine])
     out.clear()
 
 
@@ -217,7 +226,7 @@ async def simulate(
                 if not started:
                     first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
                     core.fold([first])
-                    log.own(encode(first))
+                    log.own([encode(first)])
                     started = True
                 keep = _kept(events, markets)
                 if keep is not None:
@@ -233,12 +242,10 @@ async def simulate(
         raise BadInput(f"session {source!r} is empty")
     stepper.finish()
     assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
-    for e in stepper.out:
-        log.own(encode(e))  # type: ignore[arg-type]
-    stepper.out.clear()
     ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
     core.fold([ended])
-    log.own(encode(ended))
+    log.own([encode(e) for e in [*stepper.out, ended]])  # type: ignore[union-attr]
+    stepper.out.clear()
     await log.flush(final=True)
     st = core.state
     return SimSummary(source=source, policy=policy.name, seed=seed, market_events=stepper.count,

@@ -119,6 +119,33 @@ def test_same_simulation_twice_differs_only_in_its_name(db: str, r7: dict[str, A
     assert run("--db", db, "audit", "diff", "r7", "r8").code == 1  # another seed is another session
 
 
+def test_every_event_a_decision_keeps_the_source_bytes_in_place(db: str) -> None:
+    """Deciding after every event cuts the source into many short runs: runs of one are copied,
+    longer ones spanned. Either way the new session holds the source's market events byte for
+    byte, in order, and verifies."""
+    import asyncio
+
+    from events.codec import decode, split_array
+    from events.store import open_store
+    from events.types import MARKET_EVENTS
+
+    r = run("--db", db, "simulate", "s", "--policy", "random", "--seed", "3", "--every", "1", "--as", "e1")
+    assert r.code == 0, r.err
+
+    async def market_bytes(session: str) -> list[bytes]:
+        store = await open_store(db)
+        try:
+            raw = [b async for ch in store.read_logical(session) for b in split_array(ch.payload)]
+        finally:
+            await store.close()
+        return [b for b in raw if isinstance(decode(b), MARKET_EVENTS)]
+
+    theirs, ours = asyncio.run(market_bytes("s")), asyncio.run(market_bytes("e1"))
+    assert len(ours) == 2998 and ours == theirs  # 3000 less the source's start and end
+    v = run("--db", db, "audit", "verify", "e1")
+    assert v.code == 0, v.out + v.err
+
+
 # --- hold ----------------------------------------------------------------------------------------
 
 
