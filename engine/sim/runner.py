@@ -105,6 +105,10 @@ class _Log:
         self.links += repeat(None, n)
         self.counts += repeat(1, n)
 
+    def events(self, events: Sequence[EventBase]) -> None:
+        """Events of this session's own (the policy's, the exchange's, its start and end)."""
+        self.own([encode(e) for e in events])
+
     def market(self, first: int, last: int, hash_at_last: bytes, raws: _Raws, k: int) -> None:
         """Source events ``first..last`` (consecutive), the first of them at ``raws[k]``."""
         span = self._span
@@ -153,10 +157,10 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
     mine: list[EventBase] = []  # our events since the last market run, encoded together
     for x in out:
         if type(x) is not slice:
-            mine.append(x)  # type: ignore[arg-type]
+            mine.append(x)
             continue
         if mine:
-            log.own([encode(e) for e in mine])
+            log.events(mine)
             mine = []
         k, j = x.start, x.stop
         if not hashes:  # a derived source row, resolved: copy
@@ -176,7 +180,7 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
             at = 32 * (last - ch.first_seq)
             log.market(seqs[lo], last, hashes[at : at + 32], raws, lo)
     if mine:
-        log.own([encode(e) for e in mine])
+        log.events(mine)
     out.clear()
 
 
@@ -226,7 +230,7 @@ async def simulate(
                 if not started:
                     first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
                     core.fold([first])
-                    log.own([encode(first)])
+                    log.events([first])
                     started = True
                 keep = _kept(events, markets)
                 if keep is not None:
@@ -244,7 +248,7 @@ async def simulate(
     assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
     ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
     core.fold([ended])
-    log.own([encode(e) for e in [*stepper.out, ended]])  # type: ignore[union-attr]
+    log.events([*stepper.out, ended])  # type: ignore[list-item]
     stepper.out.clear()
     await log.flush(final=True)
     st = core.state
