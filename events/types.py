@@ -20,8 +20,9 @@ Action = Literal["buy", "sell"]
 TimeInForce = Literal["gtc", "ioc", "fok"]
 Liquidity = Literal["maker", "taker"]
 Result = Literal["yes", "no", "void", "scalar"]
+SelfTradePrevention = Literal["taker_at_cross", "maker"]
 GapKind = Literal["gap", "duplicate", "out_of_order"]
-FaultKind = Literal["disconnect", "dead_link", "malformed", "oversize", "error", "reconnected"]
+FaultKind = Literal["disconnect", "dead_link", "malformed", "oversize", "error", "subscription_lost", "reconnected"]
 Level = tuple[int, int]  # (price, count)
 
 
@@ -104,10 +105,9 @@ class PublicTrade(EventBase, frozen=True, kw_only=True, tag="trade.v1"):
     taker_side: Side
 
 
-class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v1"):
-    """A lifecycle change: created, activated, deactivated, close_date_updated, determined,
-    price_level_structure_updated, metadata_updated. ``price_ranges`` are (start, end, step) in
-    price units; ``open_ts``/``close_ts`` are nanoseconds; ``result`` is set when determined."""
+class MarketStatusV1(EventBase, frozen=True, kw_only=True, tag="market_status.v1"):
+    """Version 1, before the pause flag, the determined value and the fractional flag were
+    kept. Upcast to ``MarketStatus``."""
 
     ts_exch: int = 0
     market: str
@@ -116,6 +116,29 @@ class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v1")
     close_ts: int | None = None
     price_ranges: tuple[tuple[int, int, int], ...] = ()
     result: Result | None = None
+
+
+class MarketStatus(EventBase, frozen=True, kw_only=True, tag="market_status.v2"):
+    """One ``market_lifecycle_v2`` message as Kalshi sent it: ``status`` is its ``event_type``
+    (created, activated, deactivated, close_date_updated, determined, settled,
+    price_level_structure_updated, metadata_updated). What it does to the market (a real
+    transition or only information) is ``projections.books``' rule, not the event's.
+
+    ``price_ranges`` are (start, end, step) in price units; ``open_ts``/``close_ts`` are ns;
+    ``result`` and ``settlement_value`` (the YES payout in price units) are set when
+    determined; ``paused`` is Kalshi's ``is_deactivated`` (True: trading paused, False:
+    resumed); ``fractional`` is ``fractional_trading_enabled`` when the message carried it."""
+
+    ts_exch: int = 0
+    market: str
+    status: str
+    open_ts: int | None = None
+    close_ts: int | None = None
+    price_ranges: tuple[tuple[int, int, int], ...] = ()
+    result: Result | None = None
+    settlement_value: int | None = None
+    paused: bool | None = None
+    fractional: bool | None = None
 
 
 class MarketSettled(EventBase, frozen=True, kw_only=True, tag="market_settled.v1"):
@@ -127,6 +150,17 @@ class MarketSettled(EventBase, frozen=True, kw_only=True, tag="market_settled.v1
     market: str
     result: Result
     settlement_value: int
+
+
+class FeeChanged(EventBase, frozen=True, kw_only=True, tag="fee_changed.v1"):
+    """Kalshi's ``event_fee_update``: an event-level fee override set or, with both fields None,
+    cleared. It applies to every market of the event (tickers ``event_ticker + "-..."``).
+    ``multiplier_ppm`` is the fee multiplier in millionths (1.0 = 1 000 000), parsed exactly."""
+
+    ts_exch: int = 0
+    event_ticker: str
+    fee_type: str | None = None
+    multiplier_ppm: int | None = None
 
 
 class FeedGap(EventBase, frozen=True, kw_only=True, tag="feed_gap.v1"):
@@ -142,10 +176,12 @@ class FeedGap(EventBase, frozen=True, kw_only=True, tag="feed_gap.v1"):
 
 
 class FeedFault(EventBase, frozen=True, kw_only=True, tag="feed_fault.v1"):
-    """A fault of the live feed itself, recorded where it happened. ``disconnect`` and
-    ``dead_link`` (no frame or pong within the timeout) make every listed market's book stale
-    until its next snapshot; ``malformed``/``oversize`` frames and ``error`` replies change no
-    book (a lost sequenced frame shows as a ``FeedGap``); ``reconnected`` marks the new link."""
+    """A fault of the live feed itself, recorded where it happened. ``disconnect``,
+    ``dead_link`` (no frame or pong within the timeout) and ``subscription_lost`` (Kalshi's
+    terminal errors 10 and 25: the subscription is gone and must be made again) make every
+    listed market's book stale until its next snapshot; ``malformed``/``oversize`` frames and
+    other ``error`` replies change no book (a lost sequenced frame shows as a ``FeedGap``);
+    ``reconnected`` marks the new link."""
 
     kind: FaultKind
     detail: str = ""
@@ -163,10 +199,8 @@ class ActionTaken(EventBase, frozen=True, kw_only=True, tag="action_taken.v1"):
     obs_digest: str = ""
 
 
-class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
-    """An order entered the paper exchange. ``price`` is in the order's own leg (a NO order's
-    price is a NO price). ``mid2`` is twice the YES-leg mid at decision time (best YES bid plus
-    best YES ask, so it stays an exact integer), None when either side was empty."""
+class OrderPlacedV1(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
+    """Version 1, before the self-trade-prevention type was recorded. Upcast to ``OrderPlaced``."""
 
     order_id: str
     client_order_id: str = ""
@@ -178,6 +212,26 @@ class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v1"):
     tif: TimeInForce = "gtc"
     post_only: bool = False
     mid2: int | None = None
+
+
+class OrderPlaced(EventBase, frozen=True, kw_only=True, tag="order_placed.v2"):
+    """An order entered the paper exchange. ``price`` is in the order's own leg (a NO order's
+    price is a NO price). ``mid2`` is twice the YES-leg mid at decision time (best YES bid plus
+    best YES ask, so it stays an exact integer), None when either side was empty. ``stp`` is
+    Kalshi's ``self_trade_prevention_type``: what happens when it would trade with an order of
+    ours (``taker_at_cross``: its remainder is cancelled; ``maker``: our resting order is)."""
+
+    order_id: str
+    client_order_id: str = ""
+    market: str
+    action: Action
+    side: Side
+    price: int
+    count: int
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    mid2: int | None = None
+    stp: SelfTradePrevention = "taker_at_cross"
 
 
 class OrderAccepted(EventBase, frozen=True, kw_only=True, tag="order_accepted.v1"):
@@ -212,8 +266,8 @@ class OrderAmended(EventBase, frozen=True, kw_only=True, tag="order_amended.v1")
     queue_ahead: int = 0
 
 
-class Fill(EventBase, frozen=True, kw_only=True, tag="fill.v1"):
-    """Part or all of an order executed: ``price`` in the order's leg, ``fee`` in money."""
+class FillV1(EventBase, frozen=True, kw_only=True, tag="fill.v1"):
+    """Version 1, before the fee carry and the level taken were recorded. Upcast to ``Fill``."""
 
     fill_id: str
     order_id: str
@@ -226,6 +280,28 @@ class Fill(EventBase, frozen=True, kw_only=True, tag="fill.v1"):
     liquidity: Liquidity
 
 
+class Fill(EventBase, frozen=True, kw_only=True, tag="fill.v2"):
+    """Part or all of an order executed: ``price`` in the order's leg, ``fee`` in money: the net
+    fee Kalshi reports as ``fee_cost`` (trade fee plus balance rounding, less rebates), so the
+    cash moves by exactly the fill's value less ``fee``. ``fee_carry`` is the order's rounding
+    accumulator after this fill (money; Kalshi's per-order rebate memory). ``took`` is the
+    price of the displayed level this fill used up, on the opposite side of the order's own
+    level (``projections.levels.take_level``), in that side's leg; 0 when it took no displayed
+    quantity (a resting order filled by a public print)."""
+
+    fill_id: str
+    order_id: str
+    market: str
+    action: Action
+    side: Side
+    price: int
+    count: int
+    fee: int
+    liquidity: Liquidity
+    fee_carry: int = 0
+    took: int = 0
+
+
 Event = (
     SessionStarted
     | SessionEnded
@@ -234,6 +310,7 @@ Event = (
     | PublicTrade
     | MarketStatus
     | MarketSettled
+    | FeeChanged
     | FeedGap
     | FeedFault
     | ActionTaken
@@ -246,7 +323,7 @@ Event = (
 )
 """The current vocabulary: what readers of the store are handed."""
 
-LegacyEvent = SessionStartedV1
+LegacyEvent = SessionStartedV1 | MarketStatusV1 | OrderPlacedV1 | FillV1
 """Older versions still decodable; upcast on read (``events.upcast``)."""
 
 AnyEvent = Event | LegacyEvent
@@ -257,6 +334,7 @@ MARKET_EVENTS: tuple[type[EventBase], ...] = (
     PublicTrade,
     MarketStatus,
     MarketSettled,
+    FeeChanged,
     FeedGap,
     FeedFault,
 )
@@ -289,8 +367,11 @@ def market_of(event: EventBase) -> str | None:
 
 
 def concerns(event: EventBase, market: str) -> bool:
-    """Whether a market event bears on ``market``: its own events, and feed faults that name
-    it (or name no market: they bear on every one)."""
+    """Whether a market event bears on ``market``: its own events, feed faults that name it (or
+    name no market: they bear on every one), and fee changes of its event (Kalshi's market
+    tickers are the event ticker, a dash and the market's own suffix)."""
     if isinstance(event, FeedGap | FeedFault):
         return not event.markets or market in event.markets
+    if isinstance(event, FeeChanged):
+        return market.startswith(event.event_ticker + "-")
     return getattr(event, "market", None) == market

@@ -15,7 +15,7 @@ import msgspec
 
 from events.units import UNITS
 
-from .books import best_no_ask, best_no_bid, best_yes_ask, best_yes_bid, levels_desc
+from .books import best_no_ask, best_no_bid, best_yes_ask, best_yes_bid, closed_reason, levels_desc
 from .orders import open_orders
 from .portfolio import liquidation_value, mark
 from .state import State
@@ -23,8 +23,13 @@ from .state import State
 
 class BookView(msgspec.Struct, frozen=True, kw_only=True):
     market: str
-    status: str
+    status: str  # the lifecycle state (books.on_status)
+    closed_reason: str | None  # why it takes no order at the state's event time (None: it trades)
+    open_ts: int | None
+    close_ts: int | None
+    fractional: bool
     result: str | None
+    settlement_value: int | None
     stale: bool
     yes_bids: tuple[tuple[int, int], ...]
     no_bids: tuple[tuple[int, int], ...]
@@ -37,7 +42,7 @@ class BookView(msgspec.Struct, frozen=True, kw_only=True):
     trade_volume: int
     skipped_deltas: int
     faults: int
-    consumed: tuple[tuple[str, int, int], ...]  # (side, price, count) our taker fills took
+    consumed: tuple[tuple[str, int, int], ...]  # (side, price, count) displayed that traded with us
 
 
 class OrderView(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +58,7 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     tif: str
     queue_ahead: int
+    fee_carry: int
 
 
 class PositionView(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +100,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     realized: int
     fees: int
     books: tuple[BookView, ...]
+    fee_overrides: tuple[tuple[str, str | None, int | None], ...]  # (event ticker, fee type, multiplier ppm)
     open_orders: tuple[OrderView, ...]
     positions: tuple[PositionView, ...]
     stats: StatsView
@@ -107,7 +114,12 @@ def snapshot(st: State) -> Snapshot:
         BookView(
             market=m.name,
             status=m.status,
+            closed_reason=closed_reason(m, st.ts),
+            open_ts=m.open_ts,
+            close_ts=m.close_ts,
+            fractional=m.fractional,
             result=m.result,
+            settlement_value=m.settlement_value,
             stale=m.stale,
             yes_bids=tuple(levels_desc(m.yes)),
             no_bids=tuple(levels_desc(m.no)),
@@ -138,6 +150,7 @@ def snapshot(st: State) -> Snapshot:
             status=o.status,
             tif=o.tif,
             queue_ahead=o.queue_ahead,
+            fee_carry=o.fee_carry,
         )
         for o in open_orders(st)
     )
@@ -183,6 +196,7 @@ def snapshot(st: State) -> Snapshot:
         realized=sum(p.realized for p in positions),
         fees=sum(p.fees for p in positions),
         books=books,
+        fee_overrides=tuple((k, *st.fee_overrides[k]) for k in sorted(st.fee_overrides)),
         open_orders=orders,
         positions=positions,
         stats=stats,

@@ -20,6 +20,7 @@ from events.types import (
     BookDelta,
     BookSnapshot,
     EventBase,
+    FeeChanged,
     FeedFault,
     FeedGap,
     Fill,
@@ -43,17 +44,13 @@ def _ignore(st: State, e: Any) -> None:
     """Events that change no projection (they are still in the log and the digest's seq)."""
 
 
-def _settled(st: State, e: MarketSettled) -> None:
-    books.on_settled_book(st, e)
-    positions.on_settled(st, e)
-
-
 HANDLERS: dict[type[EventBase], Callable[[State, Any], None]] = {
     BookDelta: books.on_delta,
     BookSnapshot: books.on_snapshot,
     PublicTrade: books.on_trade,
-    MarketStatus: books.on_status,
-    MarketSettled: _settled,
+    MarketStatus: positions.on_status,
+    MarketSettled: positions.on_settled,
+    FeeChanged: books.on_fee_changed,
     FeedGap: books.on_gap,
     FeedFault: books.on_fault,
     SessionStarted: positions.on_session_started,

@@ -70,8 +70,6 @@ class FlowState:
     """Rolling accumulators of one market; every attribute is an int or None (module doc)."""
 
     __slots__ = (
-        "bid_no",
-        "bid_yes",
         "cnt_l",
         "cnt_s",
         "ema_l",
@@ -94,8 +92,6 @@ class FlowState:
     def __init__(self) -> None:
         self.ticks = 0  # market events folded
         self.trades = 0  # the market's trade_count after the last print seen (duplicate check)
-        self.bid_yes: int | None = None  # cached best YES bid (0 = none, None = not yet read)
-        self.bid_no: int | None = None  # cached best NO bid, same convention
         self.mid2 = 0  # twice the YES mid now, 0 when unknown
         self.trade_at = 0  # tick as of which the trade group (flow, vol, cnt) is stored
         self.mid_at = 0  # tick as of which the mid group (var, ema) is stored; mid2 since then
@@ -117,28 +113,8 @@ class FlowState:
         cont = True  # does a mid change on this tick count as volatility?
         flow = 0  # signed taker count of a new print, << S
         if isinstance(e, BookDelta):
-            m = st.markets[e.market]
-            bid_yes, bid_no = self.bid_yes, self.bid_no
-            if bid_yes is None or bid_no is None:
-                bid_yes = self.bid_yes = max(m.yes) if m.yes else 0
-                bid_no = self.bid_no = max(m.no) if m.no else 0
-            elif not m.stale:
-                # The delta was applied (a skipped or faulty one leaves the book stale and
-                # unchanged): move the cached best bid, scanning the side only when the best
-                # level itself went away.
-                p = e.price
-                if e.side == "yes":
-                    if p in m.yes:
-                        if p > bid_yes:
-                            bid_yes = self.bid_yes = p
-                    elif p == bid_yes:
-                        bid_yes = self.bid_yes = max(m.yes) if m.yes else 0
-                elif p in m.no:
-                    if p > bid_no:
-                        bid_no = self.bid_no = p
-                elif p == bid_no:
-                    bid_no = self.bid_no = max(m.no) if m.no else 0
-            mid2 = bid_yes + ONE_DOLLAR - bid_no if bid_yes and bid_no and not m.stale else 0
+            m = st.markets[e.market]  # its best bids are kept with the levels (``MarketState``)
+            mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no and not m.stale else 0
         elif isinstance(e, PublicTrade):
             mid2 = self.mid2
             n = st.markets[e.market].trade_count
@@ -149,9 +125,7 @@ class FlowState:
                 flow = e.count << S if e.taker_side == "yes" else -(e.count << S)
         elif isinstance(e, BookSnapshot | MarketSettled):
             m = st.markets[e.market]
-            bid_yes = self.bid_yes = max(m.yes) if m.yes else 0
-            bid_no = self.bid_no = max(m.no) if m.no else 0
-            mid2 = bid_yes + ONE_DOLLAR - bid_no if bid_yes and bid_no and not m.stale else 0
+            mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no and not m.stale else 0
             cont = False
         elif isinstance(e, MarketStatus):
             mid2 = self.mid2

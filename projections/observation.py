@@ -33,12 +33,12 @@ import numpy as np
 
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 
+from .books import closed_reason
 from .flow import K_LONG, K_SHORT, ONE, FlowState
 from .state import MarketState, Order, State
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: market_open follows the lifecycle rules and the close time (books.closed_reason)
 CLIP = 5.0
-CLOSED = frozenset({"closed", "determined", "settled", "finalized", "deactivated"})  # as engine.sim
 NS = 1_000_000_000
 
 # Fixed normalisation constants (never fitted). sat(x, h) = x / (|x| + h): 0.5 at x = h.
@@ -83,7 +83,7 @@ _SPEC: tuple[tuple[str, str], ...] = (
     *((f"time_of_day_{f}", f"{f}(2 pi UTC minute of day / 1440)") for f in ("sin", "cos")),
     ("time_to_close", "sat(seconds to close, 86400); 0 if unknown or past"),
     ("time_close_known", "1 if the close time is known"),
-    ("market_open", "1 unless settled or status is closed/determined/settled/finalized/deactivated"),
+    ("market_open", "1 unless closed to orders: paused, determined, settled, past close time or before open"),
     ("pos_contracts", "sat(position, 100 contracts), YES +, NO -"),
     ("pos_avg_cost", "cost basis per contract held / $1; 0 if flat"),
     ("pos_unrealized", "sat(mark - cost, starting cash / 100) (portfolio.unrealized)"),
@@ -199,7 +199,7 @@ def observe(st: State, flow: FlowState, market: str, out: np.ndarray[Any, Any]) 
         age / (age + TRADE_AGE_H), 0.0 if last is None else 1.0,
         TOD_SIN[minute], TOD_SIN[(minute + 360) % 1440],
         left / (left + CLOSE_H), 0.0 if close is None else 1.0,
-        0.0 if m.settled or m.status in CLOSED else 1.0,
+        0.0 if closed_reason(m, st.ts) is not None else 1.0,
         *_portfolio(st, market, bid, bid_no),
         *(_orders(m.resting, bid, bid_no) if m.resting else _NO_ORDERS),
     )

@@ -9,15 +9,20 @@ Transitions (anything else raises ``InvariantError``)::
 
 A fill never exceeds the remaining count; an amendment never grows it; a cancellation takes
 exactly the remaining count. Rejections never create an order.
+
+Resting orders are indexed by their level in time priority. An amendment that keeps the price
+keeps the order's place (Kalshi: a smaller size keeps its priority); a new price is a new
+arrival at the back of its new level.
 """
 
 from __future__ import annotations
 
 from events.errors import InvariantError
 from events.types import OrderAccepted, OrderAmended, OrderCancelled, OrderPlaced, OrderRejected
+from events.units import ONE_DOLLAR
 
 from .levels import rest_level
-from .state import Order, State
+from .state import NO_CROSS, MarketState, Order, State
 
 OPEN = frozenset({"pending", "resting"})
 
@@ -72,7 +77,9 @@ def on_amended(st: State, e: OrderAmended) -> None:
         raise InvariantError(
             f"order {e.order_id} amended to {e.remaining} at {e.price} with {o.remaining} remaining"
         )
-    unrest(st, o)
+    moved = e.price != o.price
+    if moved:
+        unrest(st, o)
     if o.action == "buy":
         hold(st, o, -1)
     o.price = e.price
@@ -81,7 +88,8 @@ def on_amended(st: State, e: OrderAmended) -> None:
     o.queue_ahead = e.queue_ahead
     if o.action == "buy":
         hold(st, o, 1)
-    rest(st, o)
+    if moved:
+        rest(st, o)
 
 
 def open_order(st: State, order_id: str, what: str) -> Order:
@@ -105,8 +113,15 @@ def hold(st: State, o: Order, sign: int) -> None:
 def rest(st: State, o: Order) -> None:
     """Index a resting order under the level it rests on (arrival order kept)."""
     o.level = rest_level(o.action, o.side, o.price)
-    st.market(o.market).resting.setdefault(o.level, []).append(o)
+    m = st.market(o.market)
+    m.resting.setdefault(o.level, []).append(o)
     st.resting_markets.add(o.market)
+    threshold = ONE_DOLLAR - o.level[1]  # a bid on the other side at or above this crosses it
+    if o.level[0] == "yes":
+        if threshold < m.cross_no:
+            m.cross_no = threshold
+    elif threshold < m.cross_yes:
+        m.cross_yes = threshold
 
 
 def close(st: State, o: Order) -> None:
@@ -126,7 +141,18 @@ def unrest(st: State, o: Order) -> None:
         del m.resting[o.level]
         if not m.resting:
             st.resting_markets.discard(o.market)
+        cross_thresholds(m)
     o.level = None
+
+
+def cross_thresholds(m: MarketState) -> None:
+    """Recompute ``cross_yes``/``cross_no`` from the levels our orders rest on."""
+    top = {"yes": 0, "no": 0}
+    for side, price in m.resting:
+        if price > top[side]:
+            top[side] = price
+    m.cross_no = ONE_DOLLAR - top["yes"] if top["yes"] else NO_CROSS
+    m.cross_yes = ONE_DOLLAR - top["no"] if top["no"] else NO_CROSS
 
 
 def open_orders(st: State) -> list[Order]:

@@ -1,13 +1,16 @@
 """Portfolio selectors: liquidation value, portfolio value and unrealized P&L.
 
 Positions are marked at the side they would be liquidated at: YES contracts at the best YES
-bid, NO contracts at the best NO bid; no bid means no liquidation value. These are selectors
+bid, NO contracts at the best NO bid; no bid means no liquidation value. A determined market
+is marked at what settlement will pay (its result, not its book, which is stale or empty by
+then: ``positions.payout``); a market settled with no known result at 0. These are selectors
 over the state, computed when asked, never stored twice (training rewards and live trading
 both call these same functions).
 """
 
 from __future__ import annotations
 
+from .positions import payout
 from .state import Position, State
 
 
@@ -19,10 +22,12 @@ def mark(st: State, p: Position) -> int:
     m = st.markets.get(p.market)
     if m is None:
         return 0
+    if m.status == "determined" and m.result is not None and m.settlement_value is not None:
+        return payout(m.result, m.settlement_value, p)
     # best_yes_bid / best_no_bid, inline: the env asks for this on every step
     if n > 0:
-        return max(m.yes) * n if m.yes else 0
-    return max(m.no) * -n if m.no else 0
+        return m.best_yes * n
+    return m.best_no * -n
 
 
 def liquidation_value(st: State) -> int:

@@ -10,19 +10,33 @@ YES price p; buying NO or selling YES removes it (direction -1). For NO orders p
 Cost basis leaves in proportion to the contracts closed (floor division; closing the whole
 position takes all of it), so ``cash + cost == starting_cash + realized - fees`` exactly and the
 portfolio identity ``cash + liquidation == starting_cash + realized + unrealized - fees`` holds
-with no rounding anywhere. Settlement pays ``settlement_value`` per YES contract and
-$1 - ``settlement_value`` per NO contract; ``void`` refunds the cost basis.
+with no rounding anywhere. A fill moves cash by its value less its ``fee``, the net fee Kalshi
+charged (``Fill``); that fee is money, so nothing is rounded here either.
+
+Settlement pays ``settlement_value`` per YES contract and $1 - ``settlement_value`` per NO
+contract, in whole cents: Kalshi books settlement revenue as an integer number of cents
+(kalshi-protocol.md §5.4, ``revenue``), so a position's payout is floored to the cent (only a
+scalar value or a fractional count can leave a remainder). ``void`` refunds the cost basis.
+
+A ``settled`` message whose result the stream never carried (a recording that began after the
+determination) cannot be paid out: the market stops trading, its resting orders are cancelled
+by the exchange (their cash is free again), and the position stays on the books with no value
+(``portfolio.mark`` marks a settled market at 0) until a result is known. Nothing is invented.
 """
 
 from __future__ import annotations
 
 from events.errors import InvariantError
-from events.types import Fill, MarketSettled, SessionStarted
-from events.units import ONE_DOLLAR
+from events.types import Fill, MarketSettled, MarketStatus, Result, SessionStarted
+from events.units import MONEY_PER_DOLLAR, ONE_DOLLAR
 
+from . import books
 from .levels import take_level
 from .orders import close, open_order
+from .queue import parse_queue
 from .state import Position, State
+
+CENT_MONEY = MONEY_PER_DOLLAR // 100  # money units in one cent
 
 
 def on_session_started(st: State, e: SessionStarted) -> None:
@@ -32,6 +46,7 @@ def on_session_started(st: State, e: SessionStarted) -> None:
     st.session = e.session
     st.starting_cash = e.starting_cash
     st.cash = e.starting_cash
+    st.queue_power = parse_queue(e.config.get("queue", "risk_averse"))
 
 
 def on_fill(st: State, e: Fill) -> None:
@@ -42,6 +57,7 @@ def on_fill(st: State, e: Fill) -> None:
         raise InvariantError(f"fill {e.fill_id}: negative fee {e.fee}")
     o.remaining -= e.count
     o.filled += e.count
+    o.fee_carry = e.fee_carry
     if o.action == "buy":  # the open-buy totals (``orders.hold``) lose what the fill took
         st.open_buy_count -= e.count
         st.open_buy_cost -= o.price * e.count
@@ -50,10 +66,10 @@ def on_fill(st: State, e: Fill) -> None:
     if o.remaining == 0:
         o.status = "filled"
         close(st, o)
-    if e.liquidity == "taker":
-        # The displayed quantity we took stays taken until the recorded book changes the level.
+    if e.took:
+        # The displayed quantity this fill used stays taken (``books``: capped, never restored).
         m = st.market(e.market)
-        level = take_level(e.action, e.side, e.price)
+        level = (take_level(e.action, e.side, e.price)[0], e.took)
         m.consumed[level] = m.consumed.get(level, 0) + e.count
 
     yes_price = e.price if e.side == "yes" else ONE_DOLLAR - e.price
@@ -101,16 +117,40 @@ def apply_trade(st: State, p: Position, up: bool, yes_price: int, n: int) -> Non
 def on_settled(st: State, e: MarketSettled) -> None:
     if not 0 <= e.settlement_value <= ONE_DOLLAR:
         raise InvariantError(f"market {e.market} settled at {e.settlement_value}, outside 0..{ONE_DOLLAR}")
-    p = st.positions.get(e.market)
+    m = st.market(e.market)
+    m.result = e.result
+    m.settlement_value = e.settlement_value
+    books.settle_book(m)
+    _pay(st, e.market, e.result, e.settlement_value)
+
+
+def on_status(st: State, e: MarketStatus) -> None:
+    """A lifecycle message (``books.on_status``); a ``settled`` one pays out the result the
+    market was determined at, when the stream carried it (see the module docstring)."""
+    m = st.market(e.market)
+    determined = m.status == "determined" and m.result is not None and m.settlement_value is not None
+    books.on_status(st, e)
+    if e.status == "settled" and determined:
+        assert m.result is not None and m.settlement_value is not None
+        _pay(st, e.market, m.result, m.settlement_value)
+
+
+def payout(result: Result, value: int, p: Position) -> int:
+    """What a position is paid at settlement, in money: whole cents (floored), or its cost basis
+    for a void market."""
+    if result == "void":
+        return p.cost
+    n = p.position
+    money = value * n if n > 0 else (ONE_DOLLAR - value) * -n
+    return money - money % CENT_MONEY
+
+
+def _pay(st: State, market: str, result: Result, value: int) -> None:
+    p = st.positions.get(market)
     if p is None or p.position == 0:
         return
-    if e.result == "void":
-        payout = p.cost
-    elif p.position > 0:
-        payout = e.settlement_value * p.position
-    else:
-        payout = (ONE_DOLLAR - e.settlement_value) * -p.position
-    st.cash += payout
-    p.realized += payout - p.cost
+    paid = payout(result, value, p)
+    st.cash += paid
+    p.realized += paid - p.cost
     p.cost = 0
     p.position = 0

@@ -8,27 +8,43 @@ in the fixed-point units of ``events.units``; nothing here holds a float.
 from __future__ import annotations
 
 from events.types import Action, Result, Side, TimeInForce
+from events.units import ONE_DOLLAR
+
+NO_CROSS = ONE_DOLLAR + 1  # a cross threshold no book price reaches
 
 
 class MarketState:
     """One market: its L2 book (YES bids and NO bids, each in its own leg's prices) and status.
 
     A book is *stale* until its first snapshot and again after a feed gap on its order-book
-    subscription (or an inconsistent delta) until the next snapshot. Deltas are not applied to
-    a stale book; a stale book is reported as stale, never as live.
+    subscription, an inconsistent delta or a crossed book (``projections.books``) until the next
+    snapshot. Deltas are not applied to a stale book; a stale book is reported as stale, never
+    as live. ``best_yes``/``best_no`` are the best bids (0 when a side is empty), kept with the
+    levels so that the crossed-book check and the marks cost no scan.
+
+    ``status`` is the lifecycle state the lifecycle messages moved the market to (``unknown``,
+    ``open``, ``paused``, ``determined``, ``settled``; ``projections.books.on_status``); the close
+    time is applied in event time on top of it (``projections.books.closed_reason``).
     """
 
     __slots__ = (
+        "best_no",
+        "best_yes",
         "close_ts",
         "consumed",
+        "cross_no",
+        "cross_yes",
         "faults",
+        "fractional",
         "last_trade",
         "name",
         "no",
+        "open_ts",
         "price_ranges",
         "resting",
         "result",
         "settled",
+        "settlement_value",
         "skipped_deltas",
         "stale",
         "status",
@@ -41,11 +57,16 @@ class MarketState:
         self.name = name
         self.yes: dict[int, int] = {}  # YES bid price -> count
         self.no: dict[int, int] = {}  # NO bid price -> count
+        self.best_yes = 0  # max(yes), 0 when empty
+        self.best_no = 0  # max(no), 0 when empty
         self.stale = True
         self.status = "unknown"
         self.result: Result | None = None
+        self.settlement_value: int | None = None  # YES payout (price units) once determined
         self.settled = False
+        self.open_ts: int | None = None
         self.close_ts: int | None = None
+        self.fractional = False  # Kalshi's fractional_trading_enabled; unknown means whole contracts
         self.price_ranges: tuple[tuple[int, int, int], ...] = ()
         self.last_trade: int | None = None  # YES-leg price of the last public trade
         self.trade_volume = 0  # count
@@ -53,10 +74,15 @@ class MarketState:
         self.skipped_deltas = 0  # deltas that arrived while the book was stale
         self.faults = 0  # inconsistent market data seen (negative level, duplicate trade id)
         # The paper exchange's memory, rebuilt from the log like everything else:
-        # displayed quantity our taker fills took, per level, until the recorded book changes
-        # that level; and our resting orders by the level they rest on, in arrival order.
+        # displayed quantity that traded with our orders (taken by our takers, or crossing our
+        # resting orders), per level: it stays unavailable, capped at what the level shows;
+        # our resting orders by the level they rest on, in time priority; and, per book side,
+        # the lowest price at which a displayed bid there would cross one of our resting orders
+        # on the other side (ONE_DOLLAR + 1 when none: no price reaches it).
         self.consumed: dict[tuple[str, int], int] = {}
         self.resting: dict[tuple[str, int], list[Order]] = {}
+        self.cross_yes = NO_CROSS
+        self.cross_no = NO_CROSS
 
 
 class Order:
@@ -66,6 +92,7 @@ class Order:
         "action",
         "client_order_id",
         "count",
+        "fee_carry",
         "filled",
         "level",
         "market",
@@ -79,6 +106,7 @@ class Order:
         "side",
         "status",
         "tif",
+        "traded",
     )
 
     def __init__(
@@ -110,6 +138,8 @@ class Order:
         self.queue_ahead = 0  # displayed count ahead of this order at its level
         self.level: tuple[str, int] | None = None  # (book side, price) while resting
         self.mid2: int | None = None  # twice the YES mid when the order was decided
+        self.fee_carry = 0  # money: Kalshi's per-order fee rounding accumulator (``Fill.fee_carry``)
+        self.traded = 0  # count printed at its level since the queue model last saw the level change
 
 
 class Position:
@@ -171,6 +201,7 @@ class State:
     __slots__ = (
         "cash",
         "client_ids",
+        "fee_overrides",
         "markets",
         "open",
         "open_buy_cost",
@@ -178,6 +209,7 @@ class State:
         "open_buys",
         "orders",
         "positions",
+        "queue_power",
         "resting_markets",
         "seq",
         "session",
@@ -209,6 +241,12 @@ class State:
         self.positions: dict[str, Position] = {}
         self.stats = ExecStats()
         self.trade_ids: set[str] = set()  # membership only; never iterated into output
+        # Kalshi's event-level fee overrides in force (``FeeChanged``): event ticker ->
+        # (fee type, multiplier in millionths), either None when the override leaves it alone.
+        self.fee_overrides: dict[str, tuple[str | None, int | None]] = {}
+        # The queue model (``projections.queue``), from the session's config: 0 is the
+        # risk-averse model, n >= 1 the probabilistic model with f(x) = x ** n.
+        self.queue_power = 0
 
     def market(self, name: str) -> MarketState:
         m = self.markets.get(name)

@@ -13,11 +13,16 @@ Invariants of what comes out:
 - NO bids are always in NO-leg prices: with ``use_yes_price`` the wire reports them in YES-leg
   prices and they are converted with ``10000 - p``.
 
-Lifecycle: ``determined`` → ``MarketStatus(status="determined", result)`` and the result is
-remembered; ``settled`` → ``MarketSettled`` with that result. A ``settled`` whose result is
-unknown (the capture began after the determination) is not bad input: it becomes
-``MarketStatus(status="settled", result=None)`` and no payout is booked. A result outside
-yes|no|void|scalar is ``BadInput``; a ``scalar`` result needs its ``settlement_value``.
+Lifecycle: every ``market_lifecycle_v2`` message becomes a ``MarketStatus`` carrying its
+``event_type`` and what it holds (``is_deactivated`` as ``paused``, the determined result and
+``settlement_value``, ``fractional_trading_enabled`` when present); what it does to the market
+is ``projections.books``' rule. ``determined`` is remembered, so that the later ``settled``
+(which carries no result on Kalshi's wire) becomes ``MarketSettled`` with that result. A
+``settled`` whose result is unknown (the capture began after the determination) is not bad
+input: it stays ``MarketStatus(status="settled")`` (``projections.positions`` says what that
+does). A result outside yes|no|void|scalar is ``BadInput``; a ``scalar`` result needs its
+``settlement_value``. ``event_fee_update`` becomes ``FeeChanged`` with the multiplier in
+millionths, parsed from the JSON number's text (at most 6 decimals, no exponent).
 """
 
 from __future__ import annotations
@@ -28,8 +33,18 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from events.errors import BadInput
-from events.types import BookDelta, BookSnapshot, Event, Level, MarketSettled, MarketStatus, PublicTrade, Result
-from events.units import CENT, ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_price
+from events.types import (
+    BookDelta,
+    BookSnapshot,
+    Event,
+    FeeChanged,
+    Level,
+    MarketSettled,
+    MarketStatus,
+    PublicTrade,
+    Result,
+)
+from events.units import CENT, ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_decimal, parse_price
 
 from . import wire
 
@@ -259,6 +274,11 @@ def market_lifecycle(
     result = _result(msg.result) if msg.result is not None else None
     if kind == "determined" and result is None:
         raise BadInput("determined without a result")
+    value = settlement_value(result, msg.settlement_value) if kind == "determined" and result is not None else None
+    meta = msg.additional_metadata
+    fractional = msg.fractional_trading_enabled
+    if fractional is None and meta is not None:
+        fractional = meta.fractional_trading_enabled
     return MarketStatus(
         ts=ts,
         ts_exch=stamp,
@@ -268,7 +288,17 @@ def market_lifecycle(
         close_ts=None if msg.close_ts is None else msg.close_ts * NS_PER_S,
         price_ranges=_price_ranges(msg),
         result=result,
+        settlement_value=value,
+        paused=msg.is_deactivated,
+        fractional=fractional,
     )
+
+
+def fee_update(msg: wire.EventFeeUpdate, *, ts: int) -> FeeChanged:
+    """``event_fee_update`` → ``FeeChanged``; both fields null clears the override."""
+    text = bytes(msg.fee_multiplier_override).decode().strip()
+    multiplier = None if text == "null" else parse_decimal(text, 6, what="fee_multiplier_override")
+    return FeeChanged(ts=ts, event_ticker=msg.event_ticker, fee_type=msg.fee_type_override, multiplier_ppm=multiplier)
 
 
 class Translator:
@@ -287,6 +317,8 @@ class Translator:
             raise BadInput(f"{frame_type}: {exc}") from None
 
     def _one(self, msg: wire.Msg, ts: int) -> Event:
+        if isinstance(msg, wire.EventFeeUpdate):
+            return fee_update(msg, ts=ts)
         if isinstance(msg, wire.OrderbookDelta):
             return book_delta(msg, ts=ts, use_yes_price=self.use_yes_price)
         if isinstance(msg, wire.Trade):
@@ -294,6 +326,7 @@ class Translator:
         if isinstance(msg, wire.OrderbookSnapshot):
             return book_snapshot(msg, ts=ts, use_yes_price=self.use_yes_price)
         event = market_lifecycle(msg, ts=ts, determined=self.determined)
-        if isinstance(event, MarketStatus) and event.status == "determined" and event.result is not None:
-            self.determined[event.market] = (event.result, settlement_value(event.result, msg.settlement_value))
+        if isinstance(event, MarketStatus) and event.status == "determined" and event.settlement_value is not None:
+            assert event.result is not None
+            self.determined[event.market] = (event.result, event.settlement_value)
         return event

@@ -37,7 +37,7 @@ from events.store import EventStore
 from events.types import EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 
-from ..sim.config import ExchangeConfig
+from ..sim.config import ExchangeConfig, entries
 from ..sim.core import SimCore
 from ..sim.policies import Policy
 from ..sim.runner import Outcome, outcome
@@ -45,7 +45,6 @@ from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
 from .parity import rebuild
-from .policy_spec import exchange_entries
 from .recorder import Recorder
 from .watch import state_message
 
@@ -89,7 +88,7 @@ async def run_live(
         started = SessionStarted(ts=client.now(), session=name, mode=mode, engine_version=ENGINE_VERSION, seed=seed,
                                  starting_cash=starting_cash, params=client.params,
                                  config={"feed": client.url, "markets": ",".join(client.markets),
-                                         "policy": policy.name, **policy_entries, **exchange_entries(cfg)})
+                                         "policy": policy.name, **policy_entries, **entries(cfg)})
         core = SimCore(cfg, policy.name)
         core.fold([started])
         stepper = Stepper.for_policy(core, policy)

@@ -18,10 +18,11 @@ from events.errors import BadInput, InvariantError
 from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted, tag_of
 from projections import digest, evolve_many, initial_state
 
+from ..sim.config import from_entries
 from ..sim.core import SimCore
 from ..sim.policies import Policy
 from ..sim.stepper import Stepper
-from .policy_spec import exchange_of, policy_of
+from .policy_spec import policy_of
 
 _MARKET = frozenset(MARKET_EVENTS)
 
@@ -40,7 +41,7 @@ def rebuild(recorded: Sequence[EventBase], *, finish: bool) -> Rebuilt:
     if not isinstance(started, SessionStarted) or started.mode not in ("paper", "record"):
         raise BadInput("not a live session: parity applies to sessions written by paper or record")
     policy = policy_of(started)
-    core = SimCore(exchange_of(started), policy.name)
+    core = SimCore(from_entries(started.config), policy.name)
     core.fold([started])
     stepper = Stepper.for_policy(core, policy)
     market = [e for e in recorded if type(e) in _MARKET]

@@ -10,13 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import msgspec
-
 from events.errors import BadInput
 from events.types import SessionStarted
 
-from ..sim.config import ExchangeConfig
-from ..sim.fees import FeeTable
 from ..sim.policies import Hold, Policy, RandomPolicy
 from ..sim.stepper import Clock
 
@@ -59,15 +55,3 @@ def policy_of(started: SessionStarted) -> Policy:
 
         return model_policy(path, c["market"])
     raise BadInput(f"session {started.session!r} names an unknown policy {spec!r}")
-
-
-def exchange_of(started: SessionStarted) -> ExchangeConfig:
-    c = started.config
-    kw: dict[str, object] = {"latency_ns": int(c.get("latency_ns", "0"))}
-    if "fees" in c:
-        kw["fees"] = msgspec.json.decode(c["fees"], type=FeeTable)
-    return ExchangeConfig(**kw)  # type: ignore[arg-type]
-
-
-def exchange_entries(cfg: ExchangeConfig) -> dict[str, str]:
-    return {"latency_ns": str(cfg.latency_ns), "fees": msgspec.json.encode(cfg.fees).decode()}

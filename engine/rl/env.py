@@ -28,7 +28,7 @@ from projections import State, portfolio_value
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, obs_digest, observe
 
-from ..sim.config import ExchangeConfig
+from ..sim.config import ExchangeConfig, entries
 from ..sim.core import SimCore
 from ..sim.stepper import Clock, Decision, Stepper
 from .actions import ActionSpec
@@ -57,7 +57,8 @@ class EnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 def session_start(cfg: EnvConfig, rec: Recording, market: str, ts: int) -> SessionStarted:
     return SessionStarted(ts=ts, session=f"{rec.name}:{market}", mode="train", engine_version=ENGINE_VERSION,
-                          starting_cash=cfg.starting_cash, config={"source": rec.name, "market": market},
+                          starting_cash=cfg.starting_cash,
+                          config={"source": rec.name, "market": market, **entries(cfg.exchange)},
                           params=dict(rec.started.params))
 
 

@@ -2,14 +2,15 @@
 
 Prices are in the order's own leg (a NO order's price is a NO price), in $0.0001 units;
 counts in 0.01 contract units. Kalshi has no market orders: a marketable order is a limit at a
-crossing price, usually ``tif="ioc"``.
+crossing price, usually ``tif="ioc"``. ``stp`` is Kalshi's ``self_trade_prevention_type``
+(``engine.sim.match``).
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from events.types import Action, Side, TimeInForce
+from events.types import Action, SelfTradePrevention, Side, TimeInForce
 
 
 class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True, tag="place", tag_field="cmd", forbid_unknown_fields=True):
@@ -21,6 +22,7 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True, tag="place", tag_fie
     tif: TimeInForce = "gtc"
     post_only: bool = False
     client_order_id: str = ""
+    stp: SelfTradePrevention = "taker_at_cross"
 
 
 class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, tag="cancel", tag_field="cmd", forbid_unknown_fields=True):

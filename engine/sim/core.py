@@ -2,31 +2,40 @@
 
 ``SimCore`` owns a ``State`` and folds everything it emits, so the events it returns are exactly
 the session's log and ``evolve`` alone (replay) rebuilds the same state. Re-simulation feeds it a
-recorded session; live paper trading will feed it a socket. Commands take effect at decision time
+recorded session; live paper trading feeds it a socket. Commands take effect at decision time
 plus the configured latency (event time), before the first market event at or after that time.
+A market's close time cancels our resting orders there in the same way: before the first
+market event at or after it (Kalshi's ``CloseCancel``), stamped no earlier than the log's last
+event so that event time never runs backwards.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from events.types import ActionTaken, EventBase, MarketSettled, PublicTrade
+from events.types import ActionTaken, BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade
 from projections import State, evolve, evolve_many, initial_state
 
 from .commands import Command, describe
 from .config import ExchangeConfig
-from .exchange import decide, react
+from .exchange import cancel_resting, decide, react
 
-REACTIVE = (PublicTrade, MarketSettled)  # the only market events that can make the exchange act
+REACTIVE = (PublicTrade, MarketSettled, MarketStatus, BookSnapshot, BookDelta)
+"""The market events that can make the exchange act, in a market where we have resting orders
+(a ``BookDelta`` only when it adds displayed quantity that reaches one of our prices)."""
+
+_WHOLE = frozenset({PublicTrade, MarketSettled, MarketStatus, BookSnapshot})  # reactive whatever they hold
 
 
-_REACTIVE_TYPES = frozenset(REACTIVE)  # event types are never subclassed: a set lookup is isinstance
+class Sink(Protocol):
+    """Where the core writes the events it emits, in log order (a list; the stepper's output,
+    which also holds spans of market events it did not copy)."""
 
+    def append(self, item: EventBase, /) -> None: ...
 
-def reactive_indexes(events: Sequence[EventBase]) -> list[int]:
-    """The indexes of the ``REACTIVE`` events in ``events``, ascending (for ``quiet_until``)."""
-    return [i for i, e in enumerate(events) if type(e) in _REACTIVE_TYPES]
+    def extend(self, items: Iterable[EventBase], /) -> None: ...
 
 
 class SimCore:
@@ -42,57 +51,49 @@ class SimCore:
         log (the session start, a resumed tape)."""
         evolve_many(self.state, events)
 
-    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int,
-                    reactive: Sequence[int] | None = None) -> int:
+    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int:
         """The index of the first event in ``events[start:stop]`` the exchange must see on its own:
-        a print or a settlement in a market where we have resting orders, or the first event at
-        or after a pending command's time. Everything before it can go to ``fold`` in bulk: for
-        those events ``react`` returns nothing, so the log is the same as event by event.
-
-        ``reactive``, when given, holds the indexes of the ``REACTIVE`` events in ``events``,
-        ascending (``reactive_indexes``): a caller that holds a chunk builds them once, so that a
-        search skips the events that cannot make the exchange act."""
-        live = self.state.resting_markets
-        due = self._pending[0][0] if self._pending else None
+        a reactive event (``REACTIVE``) in a market where we have resting orders, or the first
+        event at or after a pending command's time or a resting market's close time. Everything
+        before it can go to ``fold`` in bulk: for those events ``react`` returns nothing, so the
+        log is the same as event by event."""
+        st = self.state
+        live = st.resting_markets
+        due = self._due()
         if not live and due is None:
             return stop
-        if reactive is None:
-            for i in range(start, stop):
-                e = events[i]
-                if due is not None and e.ts >= due:
-                    return i
-                if isinstance(e, REACTIVE) and e.market in live:
-                    return i
-            return stop
-        end = stop
-        if live:
-            i, n = bisect.bisect_left(reactive, start), len(reactive)
-            while i < n and reactive[i] < stop:
-                if events[reactive[i]].market in live:  # type: ignore[attr-defined]
-                    end = reactive[i]
-                    break
-                i += 1
-        if due is not None:
-            for i in range(start, end):
-                if events[i].ts >= due:
-                    return i
-        return end
+        markets = st.markets
+        whole = _WHOLE
+        for i in range(start, stop):
+            e = events[i]
+            if due is not None and e.ts >= due:
+                return i
+            if not live:
+                continue
+            t = type(e)
+            if t is BookDelta:
+                if e.delta > 0 and e.market in live:  # type: ignore[attr-defined]
+                    m = markets[e.market]  # type: ignore[attr-defined]
+                    if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):  # type: ignore[attr-defined]
+                        return i
+            elif t in whole and e.market in live:  # type: ignore[attr-defined]
+                return i
+        return stop
 
-    def market(self, e: EventBase, out: list[EventBase]) -> None:
-        """One market event: due commands first, then the event, then the fills it caused."""
-        if self._pending and self._pending[0][0] <= e.ts:
+    def market(self, e: EventBase, out: Sink) -> None:
+        """One market event: due commands and closes first, then the event, then what it caused."""
+        due = self._due()
+        if due is not None and due <= e.ts:
             self._run_due(e.ts, out)
         st = self.state
-        # Only a print or a settlement where we rest can make the exchange act (``quiet_until``
-        # relies on the same fact); asking ``react`` about anything else returns nothing.
-        fills = react(st, e, self.cfg) if isinstance(e, REACTIVE) and e.market in st.resting_markets else None
+        fills = react(st, e, self.cfg) if type(e) in _REACT and e.market in st.resting_markets else None  # type: ignore[attr-defined]
         evolve(st, e)
         out.append(e)
         if fills:
             evolve_many(st, fills)
             out.extend(fills)
 
-    def act(self, commands: Sequence[Command], ts: int, out: list[EventBase]) -> None:
+    def act(self, commands: Sequence[Command], ts: int, out: Sink) -> None:
         """The policy acted at event time ``ts``: record it, and execute now or after latency."""
         for cmd in commands:
             taken = ActionTaken(ts=ts, agent=self.agent, action=describe(cmd))
@@ -105,16 +106,56 @@ class SimCore:
             else:
                 self._execute(cmd, ts, out)
 
-    def flush(self, out: list[EventBase]) -> None:
-        """At the end of the data: commands still in flight take effect at their time."""
+    def flush(self, out: Sink) -> None:
+        """At the end of the data: commands still in flight take effect at their time, and
+        markets closed by then cancel what rests."""
         self._run_due(None, out)
 
-    def _run_due(self, now: int | None, out: list[EventBase]) -> None:
-        while self._pending and (now is None or self._pending[0][0] <= now):
-            ts, _, cmd = self._pending.pop(0)
-            self._execute(cmd, ts, out)
+    def _due(self) -> int | None:
+        """The earliest time something must happen without a market event asking: a pending
+        command, or the close of a market where we rest."""
+        due = self._pending[0][0] if self._pending else None
+        st = self.state
+        if st.resting_markets:
+            markets = st.markets
+            for name in st.resting_markets:
+                close = markets[name].close_ts
+                if close is not None and (due is None or close < due):
+                    due = close
+        return due
 
-    def _execute(self, cmd: Command, ts: int, out: list[EventBase]) -> None:
+    def _run_due(self, now: int | None, out: Sink) -> None:
+        """Commands and closes due at or before ``now``, in time order. ``now`` None (the end of
+        the data): every command still in flight, and the closes they have reached."""
+        st = self.state
+        while True:
+            cmd_at = self._pending[0][0] if self._pending else None
+            close_at, market = self._next_close()
+            limit = st.ts if now is None else now
+            if close_at is not None and (cmd_at is None or close_at <= cmd_at) and close_at <= limit:
+                events = cancel_resting(st, market, max(close_at, st.ts), "market closed")
+                evolve_many(st, events)
+                out.extend(events)
+            elif cmd_at is not None and (now is None or cmd_at <= now):
+                ts, _, cmd = self._pending.pop(0)
+                self._execute(cmd, ts, out)
+            else:
+                return
+
+    def _next_close(self) -> tuple[int | None, str]:
+        """The earliest close time among the markets where we rest, and that market."""
+        st = self.state
+        best: tuple[int | None, str] = (None, "")
+        for name in sorted(st.resting_markets):
+            close = st.markets[name].close_ts
+            if close is not None and (best[0] is None or close < best[0]):
+                best = (close, name)
+        return best
+
+    def _execute(self, cmd: Command, ts: int, out: Sink) -> None:
         events = decide(self.state, cmd, ts, self.cfg)
         evolve_many(self.state, events)
         out.extend(events)
+
+
+_REACT = frozenset(REACTIVE)

@@ -1,41 +1,60 @@
 """``decide`` and ``react``: the one deterministic paper exchange of training and live trading.
 
 ``decide(state, command, ts, config)`` turns a command into events; ``react(state, event,
-config)`` answers market data with fills of resting orders. Neither changes the state: the
-caller folds their events with ``evolve`` (after the market event, for ``react``). Ids are
-derived from the state (``O000001``, ``F0000001``), so the same log always yields the same ids.
+config)`` answers market data with fills (or cancellations) of resting orders. Neither changes
+the state: the caller folds their events with ``evolve`` (after the market event, for
+``react``). Ids are derived from the state (``O000001``, ``F0000001``), so the same log always
+yields the same ids.
 
-Resting orders (queue-position model, after hftbacktest's risk-averse model): an order joins
-the back of its level (``queue_ahead`` = displayed count there); a public print at that level
-first eats the queue ahead, then fills the order; a print at a worse price on the same side
-(the market traded through us) fills all that remains; a level decrease only shrinks the queue
-ahead down to the new displayed size (``evolve`` does that). Two of our orders at one level
-are each measured against the displayed queue only (they do not queue behind each other).
+Taking: ``engine.sim.match`` (displayed liquidity only, self-trade prevention). Fees: every
+fill is charged what Kalshi charges (``engine.sim.fees.charge``: trade fee, balance rounding
+and the per-order rebate), in the schedule in force for the market.
+
+Resting orders fill as makers at their own price (after hftbacktest's queue models; the queue
+ahead is kept by ``projections.queue``):
+
+- **a public print** of size q fills at most q of our orders in all, in price priority then
+  time priority: first ours at better prices that the print traded through (the taker met
+  them first), then ours at the print's price once the queue ahead of each is used up;
+- **the book moving through our price**: displayed quantity on the other side that reaches
+  our price (a delta that adds it, or a snapshot that shows it) would have traded with us on
+  Kalshi, so it fills us and is marked as taken (``Fill.took``); a book that becomes crossed
+  by itself is stale instead and fills nothing;
+- **the market closing** (a ``determined`` or ``settled`` message, or a settlement) cancels
+  them; the close time does so too (``engine.sim.core``). A paused or closed market fills
+  nothing.
 """
 
 from __future__ import annotations
 
 from events.types import (
+    BookDelta,
+    BookSnapshot,
     EventBase,
     Fill,
     MarketSettled,
+    MarketStatus,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
     OrderPlaced,
     OrderRejected,
     PublicTrade,
+    Side,
 )
-from events.units import ONE_DOLLAR
+from events.units import ONE_CONTRACT, ONE_DOLLAR
+from projections.books import closed_reason
 from projections.levels import rest_level, trade_level
 from projections.orders import OPEN
-from projections.state import Order, State
+from projections.state import MarketState, Order, State
 
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .config import ExchangeConfig
-from .fees import fee
-from .match import walk
-from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem
+from .fees import FeeSchedule, charge
+from .match import Walk, walk
+from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem, schedule
+
+_NO_WALK = Walk([], False, [])
 
 
 def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
@@ -49,45 +68,61 @@ def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventB
     return _amend(st, cmd, ts, cfg)
 
 
-def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> tuple[str | None, list[tuple[int, int]]]:
-    """(why ``decide`` would reject this order or None, the slices it would take at once).
-    The one check: ``decide`` and the RL action mask both call it."""
-    problem = place_problem(st, cmd, cfg)
+def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig, ts: int | None = None) -> tuple[str | None, Walk]:
+    """(why ``decide`` would reject this order at event time ``ts`` (default: the state's) or
+    None, the walk it would make at once). The one check: ``decide`` and the RL action mask
+    both call it."""
+    problem = place_problem(st, cmd, cfg, st.ts if ts is None else ts)
     if problem is not None:
-        return problem, []
-    slices = [] if cmd.post_only else walk(st.markets[cmd.market], cmd.action, cmd.side, cmd.price, cmd.count)
-    if cmd.tif == "fok" and sum(n for _, n in slices) < cmd.count:
-        return None, slices  # killed, not rejected: it holds no cash
-    return cash_problem(st, cmd, slices, cfg), slices
+        return problem, _NO_WALK
+    w = _NO_WALK if cmd.post_only else walk(st.markets[cmd.market], cmd.action, cmd.side, cmd.price, cmd.count,
+                                             cmd.stp)
+    filled = sum(t.size for t in w.takes)
+    if cmd.tif == "fok" and filled < cmd.count:
+        return None, w  # killed, not rejected: it holds no cash
+    rest = 0 if cmd.tif != "gtc" or w.stopped else cmd.count - filled
+    return cash_problem(st, cmd, w.takes, rest, cfg), w
 
 
 def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
-    problem, slices = rejection(st, cmd, cfg)
+    problem, w = rejection(st, cmd, cfg, ts)
     if problem is not None:
         return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
     market, action, side = cmd.market, cmd.action, cmd.side
     m = st.markets[market]
     oid = f"O{st.stats.orders_placed + 1:06d}"
     # best YES bid + best YES ask (``projections.books``), inline: one of these per order
-    mid2 = max(m.yes) + ONE_DOLLAR - max(m.no) if m.yes and m.no else None
+    mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no else None
     out: list[EventBase] = [
         OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=market, action=action,
-                    side=side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only, mid2=mid2)
+                    side=side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only, mid2=mid2,
+                    stp=cmd.stp)
     ]
     left = cmd.count
-    for _, n in slices:
-        left -= n
+    for t in w.takes:
+        left -= t.size
     if cmd.tif == "fok" and left:
         out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=cmd.count, reason="fill-or-kill: not enough displayed"))
         return out
-    if slices:
-        schedule = cfg.fees.for_market(market)
-        fills = st.stats.fills  # fill ids follow the fills folded so far
-        for price, n in slices:
+    for o in w.cancel:  # self-trade prevention, ``maker``: our resting orders it met
+        out.append(OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining,
+                                  reason="self-trade prevention (maker)"))
+    if w.takes:
+        sched = schedule(st, cfg, market)
+        assert isinstance(sched, FeeSchedule)  # rejection() refused the rest
+        precision, fills, carry = cfg.fees.precision, st.stats.fills, 0
+        for t in w.takes:
+            c = charge(sched, precision, action, t.price, t.size, "taker", carry)
+            carry = c.accumulator
             fills += 1
             out.append(Fill(ts=ts, fill_id=f"F{fills:07d}", order_id=oid, market=market, action=action, side=side,
-                            price=price, count=n, fee=fee(schedule, price, n, "taker"), liquidity="taker"))
+                            price=t.price, count=t.size, fee=c.net_fee, liquidity="taker", fee_carry=carry,
+                            took=t.level))
     if left == 0:
+        return out
+    if w.stopped:
+        out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=left,
+                                  reason="self-trade prevention (taker_at_cross): it would trade with our own order"))
         return out
     if cmd.tif == "ioc":
         out.append(OrderCancelled(ts=ts, order_id=oid, reduced_by=left, reason="immediate-or-cancel remainder"))
@@ -105,11 +140,16 @@ def _amend(st: State, cmd: AmendOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
     price = o.price if cmd.price is None else cmd.price
     total = o.count if cmd.count is None else cmd.count
     m = st.markets[o.market]
+    closed = closed_reason(m, ts)
+    if closed is not None:
+        return [_reject_on(o, o.order_id, ts, closed)]
     probe = PlaceOrder(market=o.market, action=o.action, side=o.side, price=price, count=1)
-    if not on_grid(m, price) or not 0 < price < 10_000:
+    if not on_grid(m, price) or not 0 < price < ONE_DOLLAR:
         return [_reject_on(o, o.order_id, ts, f"amend price {price} is off the tick grid")]
     if total > o.count or total <= o.filled:
         return [_reject_on(o, o.order_id, ts, f"amend count {total} must be above {o.filled} filled and at most {o.count}")]
+    if total % ONE_CONTRACT and not m.fractional:
+        return [_reject_on(o, o.order_id, ts, f"amend count {total} is not whole contracts on {o.market}")]
     if price != o.price and crosses(m, probe):
         return [_reject_on(o, o.order_id, ts, "amend would cross: cancel and place a marketable order instead")]
     problem = amend_cash_problem(st, o, price, total - o.filled, cfg)
@@ -131,33 +171,128 @@ def _reject_on(o: Order | None, order_id: str, ts: int, reason: str) -> OrderRej
 def react(st: State, e: EventBase, cfg: ExchangeConfig) -> list[EventBase]:
     """Fills (or cancellations) of our resting orders caused by the market event ``e``, computed
     on the state before ``e`` is folded."""
-    if isinstance(e, PublicTrade):
-        return _trade(st, e, cfg)
-    if isinstance(e, MarketSettled):
-        m = st.markets.get(e.market)
-        if m is None:
-            return []
-        return [OrderCancelled(ts=e.ts, order_id=o.order_id, reduced_by=o.remaining, reason="market settled")
-                for level in sorted(m.resting) for o in m.resting[level]]
+    t = type(e)
+    if t is PublicTrade:
+        return _print(st, e, cfg)  # type: ignore[arg-type]
+    if t is BookDelta:
+        return _delta(st, e, cfg)  # type: ignore[arg-type]
+    if t is BookSnapshot:
+        return _snapshot(st, e, cfg)  # type: ignore[arg-type]
+    if t is MarketSettled:
+        return cancel_resting(st, e.market, e.ts, "market settled")  # type: ignore[attr-defined]
+    if t is MarketStatus and e.status in ("determined", "settled"):  # type: ignore[attr-defined]
+        return cancel_resting(st, e.market, e.ts, f"market {e.status}")  # type: ignore[attr-defined]
     return []
 
 
-def _trade(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
+def cancel_resting(st: State, market: str, ts: int, reason: str) -> list[EventBase]:
+    """Cancel every resting order of ``market``, level by level (Kalshi cancels resting orders
+    when a market closes: ``CloseCancel``, kalshi-protocol.md §3.5)."""
+    m = st.markets.get(market)
+    if m is None:
+        return []
+    return [OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining, reason=reason)
+            for level in sorted(m.resting) for o in m.resting[level]]
+
+
+class _Maker:
+    """Maker fills of one ``react`` call: each order's remaining and fee carry as its fills
+    accumulate (the state is folded only after), fill ids in sequence."""
+
+    def __init__(self, st: State, cfg: ExchangeConfig, market: str, ts: int) -> None:
+        self.st, self.cfg, self.ts = st, cfg, ts
+        self.out: list[EventBase] = []
+        self.left: dict[str, int] = {}
+        self.carry: dict[str, int] = {}
+        sched = schedule(st, cfg, market)
+        self.schedule = sched if isinstance(sched, FeeSchedule) else None
+
+    def remaining(self, o: Order) -> int:
+        return self.left.get(o.order_id, o.remaining)
+
+    def fill(self, o: Order, n: int, took: int = 0) -> None:
+        if self.schedule is None:  # no fee can be computed here (``validate`` refuses orders)
+            return
+        carry = self.carry.get(o.order_id, o.fee_carry)
+        c = charge(self.schedule, self.cfg.fees.precision, o.action, o.price, n, "maker", carry)
+        self.carry[o.order_id] = c.accumulator
+        self.left[o.order_id] = self.remaining(o) - n
+        self.out.append(Fill(ts=self.ts, fill_id=f"F{self.st.stats.fills + len(self.out) + 1:07d}",
+                             order_id=o.order_id, market=o.market, action=o.action, side=o.side, price=o.price,
+                             count=n, fee=c.net_fee, liquidity="maker", fee_carry=c.accumulator, took=took))
+
+
+def _print(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
     m = st.markets.get(e.market)
-    if m is None or not m.resting or e.trade_id in st.trade_ids:
+    if m is None or not m.resting or e.trade_id in st.trade_ids or closed_reason(m, e.ts) is not None:
         return []
     side, price = trade_level(e)
-    out: list[EventBase] = []
-    schedule = cfg.fees.for_market(e.market)
-    fills = st.stats.fills  # fill ids follow the fills folded so far
-    for (s, q) in sorted(m.resting):
-        if s != side or q < price:
-            continue
-        for o in m.resting[(s, q)]:
-            n = o.remaining if q > price else min(o.remaining, max(0, e.count - o.queue_ahead))
+    mk = _Maker(st, cfg, e.market, e.ts)
+    budget = e.count
+    for p in sorted((q for s, q in m.resting if s == side and q >= price), reverse=True):
+        done = 0  # ours filled at this level so far
+        for o in m.resting[(side, p)]:
+            if budget == 0:
+                return mk.out
+            # through our price we were met first; at the print's price after the displayed queue
+            # ahead and our own orders before
+            ahead = 0 if p > price else o.queue_ahead + done
+            n = min(o.remaining, budget - ahead)
             if n > 0:
-                fills += 1
-                out.append(Fill(ts=e.ts, fill_id=f"F{fills:07d}", order_id=o.order_id, market=o.market,
-                                action=o.action, side=o.side, price=o.price, count=n,
-                                fee=fee(schedule, o.price, n, "maker"), liquidity="maker"))
-    return out
+                mk.fill(o, n)
+                budget -= n
+                done += n
+    return mk.out
+
+
+def _delta(st: State, e: BookDelta, cfg: ExchangeConfig) -> list[EventBase]:
+    if e.delta <= 0:
+        return []
+    m = st.markets.get(e.market)
+    if m is None or m.stale or not m.resting:
+        return []
+    if e.price < (m.cross_yes if e.side == "yes" else m.cross_no):
+        return []
+    other = m.best_no if e.side == "yes" else m.best_yes
+    if other and e.price + other >= ONE_DOLLAR:
+        return []  # the displayed book crosses itself: stale (``projections.books``), nothing trades
+    if closed_reason(m, e.ts) is not None:
+        return []
+    levels = m.yes if e.side == "yes" else m.no
+    shown = levels.get(e.price, 0) + e.delta
+    avail = shown - min(m.consumed.get((e.side, e.price), 0), shown)
+    mk = _Maker(st, cfg, m.name, e.ts)
+    _crossing(mk, m, e.side, [(e.price, avail)])
+    return mk.out
+
+
+def _snapshot(st: State, e: BookSnapshot, cfg: ExchangeConfig) -> list[EventBase]:
+    m = st.markets.get(e.market)
+    if m is None or not m.resting or closed_reason(m, e.ts) is not None:
+        return []
+    yes, no = sorted(e.yes, reverse=True), sorted(e.no, reverse=True)
+    if yes and no and yes[0][0] + no[0][0] >= ONE_DOLLAR:
+        return []  # a crossed snapshot leaves the book stale
+    mk = _Maker(st, cfg, m.name, e.ts)
+    for side, levels, threshold in (("yes", yes, m.cross_yes), ("no", no, m.cross_no)):
+        # what was taken at a level stays taken, capped at what the snapshot shows (``books``)
+        offers = [(q, n - min(m.consumed.get((side, q), 0), n)) for q, n in levels if q >= threshold]
+        if offers:
+            _crossing(mk, m, side, offers)  # type: ignore[arg-type]
+    return mk.out
+
+
+def _crossing(mk: _Maker, m: MarketState, side: Side, offers: list[tuple[int, int]]) -> None:
+    """Fill our resting orders on the other side of ``side`` that the displayed ``offers``
+    (price on ``side``, count available) reach, in price then time priority, each offer from
+    the most aggressive down."""
+    ours = "no" if side == "yes" else "yes"
+    for q, avail in offers:
+        for p in sorted((p for s, p in m.resting if s == ours and p + q >= ONE_DOLLAR), reverse=True):
+            for o in m.resting[(ours, p)]:
+                if avail <= 0:
+                    break
+                n = min(mk.remaining(o), avail)
+                if n > 0:
+                    mk.fill(o, n, took=q)
+                    avail -= n

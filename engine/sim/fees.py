@@ -17,10 +17,22 @@ Kalshi's model fee for C contracts at P dollars is ``k × C × P × (1 − P)``.
 Only integer multiplies and one floor division: no float, no Decimal. ``price`` may be either
 leg's price; ``P(1 − P)`` is the same for YES at P and NO at 1 − P.
 
+A schedule is Kalshi's ``fee_type`` (``quadratic``: takers pay 0.07, makers nothing;
+``quadratic_with_maker_fees``: makers pay 0.0175 too) and ``fee_multiplier`` (in millionths,
+exact: 1.0 = 1 000 000), so the coefficient is ``k × multiplier`` and N above gains a factor
+10⁶ in both numerator and denominator: still one exact integer division.
+
 Invariants of ``fee``: ≥ 0; 0 at price 0 and at price 10 000; ``fee(p) == fee(10 000 − p)``;
 non-decreasing in count and in the coefficient; a multiple of ``rounding``; less than one
 ``rounding`` above the exact value (an exact multiple is not rounded further); and
 sub-additive, ``fee(a + b) ≤ fee(a) + fee(b)``, so splitting an order never lowers its fees.
+
+What the exchange charges (``charge``): the trade fee rounded up to $0.000001, then [ROUND]'s
+balance rounding and per-order rebate (``settle_fill``) at the balance precision of the
+``FeeTable`` (default $0.0001). ``Fill.fee`` is the net fee, which is Kalshi's ``fee_cost``.
+This default reproduces two real taker fills from Kalshi's demo exchange to the micro-dollar
+(kalshi-protocol.md §0.8): 5.52 YES at $0.17, ``fee_cost`` "0.054600"; 1.16 NO at $0.84,
+"0.011000" (``tests/sim/test_fees.py``).
 
 What is established (Kalshi's own documents)
 --------------------------------------------
@@ -53,12 +65,12 @@ What is inferred
 - The multiplier scales the maker coefficient too ("applied to the fee calculations").
 - A rebate fires when the accumulator reaches one precision step (≥, not >): that is what makes
   four 1-lot fills at 50¢ cost $0.07 in total, as one 4-lot fill does, which [ROUND] promises.
-- ``DEFAULT`` (round up to a whole cent, per fill) equals the exchange's net charge to a
-  non-direct member whenever the fill's notional is a whole number of cents and no rebate
-  fires, since ceil_cent(ceil_u(m)) = ceil_cent(m) for any unit u dividing a cent. It
-  overcharges multi-fill orders (no accumulator) and sub-penny/fractional fills (it rounds the
-  fee, not the balance); use ``EXCHANGE`` with ``settle_fill`` to mirror [ROUND] exactly.
-- ``flat`` series: the values of the Specific Trading Fees Table are unknown; not modelled.
+- The balance precision of the demo account whose fills are quoted above is $0.0001: with $0.01
+  the second fill would have cost $0.015314, not the $0.011000 charged. It is the default
+  (``BALANCE_PRECISION``); ``--fees FILE`` sets another (``"balance_precision": "0.01"``).
+- ``flat``, ``quadratic_with_combo_maker_fees`` and ``margin_market_maker_program_fees`` (the
+  other values ``event_fee_update`` may carry): their tables are not published in the corpus;
+  not modelled. A market under one of them takes no paper order (``schedule_for`` says why).
 
 Sources
 -------
@@ -84,17 +96,19 @@ Sources
 
 from __future__ import annotations
 
+import pathlib
 from fractions import Fraction
 from typing import Literal
 
 import msgspec
 
 from events.errors import BadInput
-from events.units import MONEY_PER_DOLLAR, ONE_CONTRACT, ONE_DOLLAR
+from events.units import MONEY_PER_DOLLAR, ONE_CONTRACT, ONE_DOLLAR, parse_decimal, parse_money
 
 Liquidity = Literal["maker", "taker"]
 
 COEF_SCALE = 1_000_000  # coefficient units in one (0.07 -> 70_000)
+MULTIPLIER_ONE = 1_000_000  # a fee multiplier of 1.0, in millionths
 CENT_MONEY = MONEY_PER_DOLLAR // 100  # 10_000 money units
 CENTICENT_MONEY = MONEY_PER_DOLLAR // 10_000  # 100 money units ($0.0001)
 TAKER_PPM = 70_000  # 0.07, the general schedule
@@ -102,9 +116,11 @@ MAKER_PPM = 17_500  # 0.0175, only on ``quadratic_with_maker_fees`` series
 KALSHI_TRADE_FEE_UNIT = 1  # [ROUND], newest copy: the trade fee is rounded up to $0.000001
 BALANCE_PRECISION_NON_DIRECT = CENT_MONEY
 BALANCE_PRECISION_DIRECT = CENTICENT_MONEY
+BALANCE_PRECISION = CENTICENT_MONEY  # what Kalshi's demo exchange charged (module docstring)
+FEE_TYPES = ("quadratic", "quadratic_with_maker_fees")
 
-# N / _DENOM is the exact fee in money units (10**10 with this project's units).
-_DENOM, _rest = divmod(COEF_SCALE * ONE_CONTRACT * ONE_DOLLAR * ONE_DOLLAR, MONEY_PER_DOLLAR)
+# N / _DENOM is the exact fee in money units (10**16 with this project's units and a multiplier).
+_DENOM, _rest = divmod(COEF_SCALE * ONE_CONTRACT * ONE_DOLLAR * ONE_DOLLAR * MULTIPLIER_ONE, MONEY_PER_DOLLAR)
 assert _rest == 0
 
 
@@ -114,37 +130,38 @@ def _nonneg_int(value: object, what: str) -> None:
 
 
 class FeeSchedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One market's fees: coefficients in millionths, ``rounding`` in money units.
+    """One market's fees: Kalshi's ``fee_type`` and ``fee_multiplier`` (millionths), and
+    ``rounding``, the money unit the trade fee is rounded up to (1: Kalshi's $0.000001)."""
 
-    ``rounding`` is the step the fee is rounded up to: a cent (10 000) for the published
-    schedule, 1 for the exchange's own trade fee ([ROUND]; then apply ``settle_fill``).
-    """
-
-    taker_ppm: int = TAKER_PPM
-    maker_ppm: int = 0
-    rounding: int = CENT_MONEY
+    fee_type: str = "quadratic"
+    multiplier_ppm: int = MULTIPLIER_ONE
+    rounding: int = KALSHI_TRADE_FEE_UNIT
 
     def __post_init__(self) -> None:
-        _nonneg_int(self.taker_ppm, "taker_ppm")
-        _nonneg_int(self.maker_ppm, "maker_ppm")
+        if self.fee_type not in FEE_TYPES:
+            raise BadInput(f"fee type {self.fee_type!r} is not modelled (modelled: {', '.join(FEE_TYPES)})")
+        _nonneg_int(self.multiplier_ppm, "multiplier_ppm")
         _nonneg_int(self.rounding, "rounding")
         if self.rounding == 0:
             raise BadInput("fee schedule: rounding must be at least 1 money unit")
 
+    def coef(self, liquidity: Liquidity) -> int:
+        """The fee coefficient in millionths of millionths (k x multiplier)."""
+        if liquidity == "taker":
+            return TAKER_PPM * self.multiplier_ppm
+        if liquidity == "maker":
+            return MAKER_PPM * self.multiplier_ppm if self.fee_type == "quadratic_with_maker_fees" else 0
+        raise BadInput(f"fee: liquidity must be 'maker' or 'taker', got {liquidity!r}")
 
-DEFAULT = FeeSchedule()  # ``quadratic``, multiplier 1: taker 0.07, makers free, up to a cent
-QUADRATIC_WITH_MAKER_FEES = FeeSchedule(maker_ppm=MAKER_PPM)
-EXCHANGE = FeeSchedule(rounding=KALSHI_TRADE_FEE_UNIT)  # trade fee as the exchange books it
+
+DEFAULT = FeeSchedule()  # ``quadratic``, multiplier 1: taker 0.07, makers free
+QUADRATIC_WITH_MAKER_FEES = FeeSchedule(fee_type="quadratic_with_maker_fees")
 
 
 def fee(schedule: FeeSchedule, price: int, count: int, liquidity: Liquidity) -> int:
-    """The fee in money units for ``count`` at ``price`` (either leg), rounded up per ``schedule``."""
-    if liquidity == "taker":
-        coef = schedule.taker_ppm
-    elif liquidity == "maker":
-        coef = schedule.maker_ppm
-    else:
-        raise BadInput(f"fee: liquidity must be 'maker' or 'taker', got {liquidity!r}")
+    """The trade fee in money units for ``count`` at ``price`` (either leg), rounded up to
+    ``schedule.rounding``."""
+    coef = schedule.coef(liquidity)
     if not 0 <= price <= ONE_DOLLAR:
         raise BadInput(f"fee: price {price} is outside 0..{ONE_DOLLAR}")
     if count < 0:
@@ -154,13 +171,18 @@ def fee(schedule: FeeSchedule, price: int, count: int, liquidity: Liquidity) -> 
     return -(-n // (_DENOM * unit)) * unit
 
 
-def from_series(fee_type: str, fee_multiplier: str | int = 1, *, rounding: int = CENT_MONEY) -> FeeSchedule:
-    """A schedule from Kalshi's series (or event override) metadata, with exact coefficients.
+def parse_multiplier(text: str, what: str = "fee multiplier") -> int:
+    """A decimal multiplier (``"0.5"``, ``"1"``) to millionths, exactly; more than six decimals
+    is refused (``BadInput``)."""
+    return parse_decimal(text, 6, what=what)
+
+
+def from_series(fee_type: str, fee_multiplier: str | int = 1, *, rounding: int = KALSHI_TRADE_FEE_UNIT) -> FeeSchedule:
+    """A schedule from Kalshi's series (or event override) metadata, exactly.
 
     ``fee_multiplier`` is a decimal or fraction string (``"0.5"``, ``"1/2"``) or an int, never a
-    float, so that it stays exact; a coefficient that is not a whole number of millionths is
-    refused. ``flat`` series are refused: the Specific Trading Fees Table is not modelled.
-    """
+    float; a multiplier that is not a whole number of millionths is refused, and so is a fee
+    type that is not modelled."""
     if isinstance(fee_multiplier, bool) or not isinstance(fee_multiplier, str | int):
         raise BadInput(f"fee multiplier: pass a decimal string or an int, got {fee_multiplier!r}")
     try:
@@ -169,26 +191,21 @@ def from_series(fee_type: str, fee_multiplier: str | int = 1, *, rounding: int =
         raise BadInput(f"fee multiplier: not a number: {fee_multiplier!r}") from None
     if m < 0:
         raise BadInput(f"fee multiplier: {fee_multiplier!r} is negative")
-    if fee_type == "quadratic":
-        taker, maker = TAKER_PPM * m, Fraction(0)
-    elif fee_type == "quadratic_with_maker_fees":
-        taker, maker = TAKER_PPM * m, MAKER_PPM * m
-    elif fee_type == "flat":
-        raise BadInput("fee type 'flat' (Kalshi's Specific Trading Fees Table) is not modelled")
-    else:
-        raise BadInput(f"unknown fee type {fee_type!r}")
-    if taker.denominator != 1 or maker.denominator != 1:
-        raise BadInput(f"fee multiplier {fee_multiplier!r} gives a coefficient finer than a millionth")
-    return FeeSchedule(taker_ppm=int(taker), maker_ppm=int(maker), rounding=rounding)
+    ppm = m * MULTIPLIER_ONE
+    if ppm.denominator != 1:
+        raise BadInput(f"fee multiplier {fee_multiplier!r} is finer than a millionth")
+    return FeeSchedule(fee_type=fee_type, multiplier_ppm=int(ppm), rounding=rounding)
 
 
 class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Fees per market: ``overrides`` are (ticker prefix, schedule); the longest matching prefix
     wins, else ``default``. Prefixes are plain string prefixes: ``"KXINX"`` also matches
-    ``KXINXU-…``; write ``"KXINX-"`` to mean that one series only."""
+    ``KXINXU-…``; write ``"KXINX-"`` to mean that one series only. ``precision`` is the
+    account's balance precision in money units (``settle_fill``)."""
 
     default: FeeSchedule = DEFAULT
     overrides: tuple[tuple[str, FeeSchedule], ...] = ()
+    precision: int = BALANCE_PRECISION
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -198,6 +215,8 @@ class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             if prefix in seen:
                 raise BadInput(f"fee table: prefix {prefix!r} appears twice")
             seen.add(prefix)
+        if type(self.precision) is not int or self.precision < 1 or CENT_MONEY % self.precision:
+            raise BadInput(f"fee table: balance precision {self.precision!r} must divide a cent (10000 money units)")
 
     def for_market(self, ticker: str) -> FeeSchedule:
         if not self.overrides:
@@ -212,17 +231,43 @@ class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 DEFAULT_TABLE = FeeTable()
 
 
+def schedule_for(table: FeeTable, overrides: dict[str, tuple[str | None, int | None]], market: str) -> FeeSchedule | str:
+    """The schedule in force for ``market``: the table's, under the event-level override the
+    session's own ``event_fee_update`` messages set for the market's event (``FeeChanged``;
+    ``events.types.concerns`` matches the ticker), if any. A string says why no fee can be
+    computed (a fee type that is not modelled)."""
+    base = table.for_market(market)
+    if not overrides:
+        return base
+    for event_ticker, (fee_type, multiplier) in overrides.items():
+        if market.startswith(event_ticker) and market[len(event_ticker):len(event_ticker) + 1] == "-":
+            kind = base.fee_type if fee_type is None else fee_type
+            if kind not in FEE_TYPES:
+                return f"fee type {kind!r} of event {event_ticker} is not modelled"
+            return FeeSchedule(fee_type=kind, multiplier_ppm=base.multiplier_ppm if multiplier is None else multiplier,
+                               rounding=base.rounding)
+    return base
+
+
 _MAX_SPREAD = ONE_DOLLAR // 2 * (ONE_DOLLAR - ONE_DOLLAR // 2)  # the largest price x (ONE_DOLLAR - price)
 
 
 def taker_fee_bound(table: FeeTable, count: int, orders: int) -> int:
-    """An upper bound on the taker fees of ``orders`` orders of ``count`` in all, at any prices
-    and in any markets of ``table``: each fee is less than its exact value plus one rounding
-    unit, and the exact value is at most the largest coefficient at the dearest price."""
-    coef, unit = table.default.taker_ppm, table.default.rounding
+    """An upper bound on the charges beyond their value of ``orders`` buys of ``count`` in all,
+    at any prices, in any market of ``table`` under multipliers up to the table's largest
+    (``fee_bound`` each, summed; event overrides are checked by the exact sum instead)."""
+    mult, unit = table.default.multiplier_ppm, table.default.rounding
     for _, schedule in table.overrides:
-        coef, unit = max(coef, schedule.taker_ppm), max(unit, schedule.rounding)
-    return -(-coef * count * _MAX_SPREAD // _DENOM) + orders * unit
+        mult, unit = max(mult, schedule.multiplier_ppm), max(unit, schedule.rounding)
+    exact = -(-TAKER_PPM * mult * count * _MAX_SPREAD // _DENOM)
+    return exact + orders * (unit + table.precision) + count * unit
+
+
+def fee_bound(schedule: FeeSchedule, precision: int, price: int, count: int) -> int:
+    """At least what ``count`` filled at ``price`` can cost beyond its value, in any number of
+    fills, as taker or maker: the taker fee, less than one rounding unit per fill (at most
+    ``count`` fills), and the balance rounding an order carries (less than ``precision``)."""
+    return fee(schedule, price, count, "taker") + precision + count * schedule.rounding
 
 
 class FillCharge(msgspec.Struct, frozen=True, kw_only=True):
@@ -249,8 +294,8 @@ def settle_fill(revenue: int, trade_fee: int, *, precision: int = BALANCE_PRECIS
     """Apply Kalshi's balance rounding and per-order rebate to one fill.
 
     ``revenue`` is signed money (a buy: ``-price * count``; a sell: ``+price * count``);
-    ``trade_fee`` is ``fee(EXCHANGE-like schedule, …)``; ``accumulator`` is the order's rounding
-    overpayment carried from its earlier fills (taker and maker alike), 0 on the first.
+    ``trade_fee`` is ``fee(…)``; ``accumulator`` is the order's rounding overpayment carried from
+    its earlier fills (taker and maker alike), 0 on the first.
     """
     if precision <= 0 or trade_fee < 0 or accumulator < 0:
         raise BadInput(f"settle_fill: bad precision {precision}, trade fee {trade_fee} or accumulator {accumulator}")
@@ -261,3 +306,56 @@ def settle_fill(revenue: int, trade_fee: int, *, precision: int = BALANCE_PRECIS
     rebate = min(acc // precision, (trade_fee + rounding) // precision) * precision
     return FillCharge(trade_fee=trade_fee, rounding_fee=rounding, rebate=rebate, cash_change=aligned + rebate,
                       accumulator=acc - rebate)
+
+
+def charge(schedule: FeeSchedule, precision: int, action: str, price: int, count: int, liquidity: Liquidity,
+           carry: int) -> FillCharge:
+    """What one fill of an order costs: its trade fee, then the balance rounding and rebate
+    against the order's ``carry`` (``Order.fee_carry``)."""
+    value = price * count
+    return settle_fill(-value if action == "buy" else value, fee(schedule, price, count, liquidity),
+                       precision=precision, accumulator=carry)
+
+
+# --- the fees file ------------------------------------------------------------------------------
+
+
+class _Entry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    fee_type: str = "quadratic"
+    multiplier: str = "1"
+
+
+class _FeesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    balance_precision: str = "0.0001"
+    default: _Entry = _Entry()
+    series: dict[str, _Entry] = {}
+    events: dict[str, _Entry] = {}
+
+
+def load_fee_table(path: pathlib.Path) -> FeeTable:
+    """``--fees FILE``: a JSON object ``{"balance_precision": "0.0001", "default": {"fee_type":
+    "quadratic", "multiplier": "1"}, "series": {"KXINX": {...}}, "events": {"KXBTCD-26MAY2821":
+    {...}}}`` (every key optional). A series or event applies to the markets whose ticker is it
+    followed by a dash; an event's entry beats its series'. The session's own
+    ``event_fee_update`` messages beat both (``schedule_for``). Errors name the file."""
+    try:
+        data = pathlib.Path(path).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"--fees {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        spec = msgspec.json.decode(data, type=_FeesFile)
+        precision = parse_money(spec.balance_precision, "balance_precision")
+
+        def schedule(e: _Entry, where: str) -> FeeSchedule:
+            try:
+                return FeeSchedule(fee_type=e.fee_type, multiplier_ppm=parse_multiplier(e.multiplier))
+            except BadInput as exc:
+                raise BadInput(f"{where}: {exc}") from None
+
+        overrides = [(f"{k}-", schedule(v, f"series {k}")) for k, v in sorted(spec.series.items())]
+        overrides += [(f"{k}-", schedule(v, f"events {k}")) for k, v in sorted(spec.events.items())]
+        return FeeTable(default=schedule(spec.default, "default"), overrides=tuple(overrides), precision=precision)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadInput(f"--fees {path}: {' '.join(str(exc).split())}") from None
+    except BadInput as exc:
+        raise BadInput(f"--fees {path}: {exc}") from None

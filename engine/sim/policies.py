@@ -17,7 +17,7 @@ import msgspec
 from events.errors import BadInput
 from events.types import Action, Side, TimeInForce
 from events.units import ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_price
-from projections.books import best_no_bid, best_yes_bid
+from projections.books import best_no_bid, best_yes_bid, closed_reason
 from projections.orders import open_orders
 from projections.state import State
 
@@ -75,7 +75,7 @@ class RandomPolicy:
             self._names = sorted(st.markets)
         market = self._names[rng.randrange(len(self._names))]
         m = st.markets[market]
-        if m.stale or m.settled:
+        if m.stale or closed_reason(m, ts) is not None:
             return []
         n = rng.randrange(1, 6) * ONE_CONTRACT  # randint(1, 5), without its extra call
         side: Side = "yes" if rng.random() < 0.5 else "no"

@@ -22,9 +22,9 @@ from events.version import ENGINE_VERSION
 from projections import State, digest, portfolio_value
 
 from ..progress import bar
-from .config import ExchangeConfig
+from .config import ExchangeConfig, entries
 from .core import SimCore
-from .policies import Policy
+from .policies import Hold, Policy
 from .stepper import Stepper
 
 BATCH = 32768  # events per durable append (the store splits them into rows of 4096)
@@ -38,7 +38,9 @@ class Outcome(msgspec.Struct, kw_only=True):
     events: int
     actions: int
     fills: int
+    rejected: int
     fees: int
+    starting_cash: int
     cash: int
     portfolio_value: int
     digest: str
@@ -46,7 +48,19 @@ class Outcome(msgspec.Struct, kw_only=True):
 
 def outcome(st: State, session: str, actions: int) -> dict[str, object]:
     return {"session": session, "events": st.seq, "actions": actions, "fills": st.stats.fills,
-            "fees": st.stats.fees, "cash": st.cash, "portfolio_value": portfolio_value(st), "digest": digest(st)}
+            "rejected": st.stats.orders_rejected, "fees": st.stats.fees, "starting_cash": st.starting_cash,
+            "cash": st.cash, "portfolio_value": portfolio_value(st), "digest": digest(st)}
+
+
+def require_cash(starting_cash: int, policy: Policy, source: str | None = None) -> None:
+    """A trading run needs money: a policy that may place orders with no starting cash would
+    have every buy rejected and still report success. Refused, naming the option that fixes it
+    (``source``: the session whose own starting cash was taken, when no --cash was given)."""
+    if starting_cash > 0 or isinstance(policy, Hold):
+        return
+    if source is not None:
+        raise BadInput(f"session {source!r} has no starting cash (an import or a recording): give --cash DOLLARS")
+    raise BadInput(f"--cash {starting_cash / 1_000_000:g}: a policy that trades needs a positive starting cash")
 
 
 class SimSummary(Outcome, kw_only=True):
@@ -191,8 +205,7 @@ def _started(e: EventBase, source: str, name: str, policy: Policy, seed: int, cf
     return SessionStarted(
         ts=e.ts, session=name, mode="simulate", engine_version=ENGINE_VERSION, seed=seed,
         starting_cash=e.starting_cash if starting_cash is None else starting_cash,
-        config={"source": source, "policy": policy.name, "latency_ns": str(cfg.latency_ns),
-                "fees": msgspec.json.encode(cfg.fees).decode(),
+        config={"source": source, "policy": policy.name, **entries(cfg),
                 **({"markets": ",".join(sorted(markets))} if markets is not None else {})},
         params=dict(e.params),
     )
@@ -229,6 +242,7 @@ async def simulate(
                 seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
                 if not started:
                     first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
+                    require_cash(first.starting_cash, policy, source if starting_cash is None else None)
                     core.fold([first])
                     log.events([first])
                     started = True

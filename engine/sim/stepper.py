@@ -32,7 +32,7 @@ from events.types import EventBase
 from projections.state import State
 
 from .commands import Command
-from .core import SimCore, reactive_indexes
+from .core import SimCore
 
 if TYPE_CHECKING:
     from .policies import Policy
@@ -52,7 +52,7 @@ class Clock(msgspec.Struct, frozen=True, kw_only=True):
 class Decision(NamedTuple):
     seq: int  # source seq of the market event just folded
     ts: int  # its event time
-    count: int  # market events folded so far
+    folded: int  # market events folded so far
 
 
 _decision = partial(tuple.__new__, Decision)  # Decision(*fields) without NamedTuple's Python-level __new__
@@ -80,7 +80,6 @@ class Stepper:
         self._events: Sequence[EventBase] = ()
         self._seqs: Sequence[int] = ()
         self._k = 0
-        self._reactive: list[int] | None = None  # built by ``run`` once orders rest
         self._boundary: int | None = None  # next multiple of every_ns to cross
         self._decide_at = next_after(0) if next_after is not None else None
         # every market event is a decision point (the RL env's default): see the fast path in run
@@ -90,7 +89,6 @@ class Stepper:
         if isinstance(seqs, range) and self._decide_at is not None:
             seqs = list(seqs)  # ``_stop`` bisects them: a list has its items, a range builds each probe
         self._events, self._seqs, self._k = events, seqs, 0
-        self._reactive = None
 
     @property
     def exhausted(self) -> bool:
@@ -120,10 +118,6 @@ class Stepper:
         events, n = self._events, len(self._events)
         core, out, emit = self.core, self.out, self._emit_market
         on_event = self._on_event
-        if self._reactive is None and core.state.resting_markets:
-            # bulk folding looks for prints and settlements where we rest: index them once
-            self._reactive = reactive_indexes(events)
-        index = self._reactive  # None: ``quiet_until`` looks event by event
         k = self._k
         while k < n:
             # Decisions fall only at ``stop`` (see ``_stop``): fold up to it, then ask ``_due``.
@@ -131,7 +125,7 @@ class Stepper:
             start = k
             while k < stop:
                 # a per-event observer sees the state after every event: no bulk folding then
-                j = core.quiet_until(events, k, stop, index) if on_event is None else k
+                j = core.quiet_until(events, k, stop) if on_event is None else k
                 if j > k:
                     core.fold(events[k:j])
                     if emit:

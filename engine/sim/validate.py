@@ -1,17 +1,20 @@
 """Validation of a command against the state: every way an order can be refused, with reasons.
 
-A bad command never raises: it becomes an ``OrderRejected`` with one of these reasons.
+A bad command never raises: it becomes an ``OrderRejected`` with one of these reasons. The
+market rules (lifecycle, close time, fractional trading) follow Kalshi (``projections.books``);
+cash is checked against what the fills would really cost (``engine.sim.fees.charge``).
 """
 
 from __future__ import annotations
 
-from events.units import ONE_DOLLAR
-from projections.books import best_no_bid, best_yes_bid
+from events.units import ONE_CONTRACT, ONE_DOLLAR
+from projections.books import closed_reason
 from projections.state import MarketState, Order, State
 
 from .commands import PlaceOrder
-from .config import CLOSED, DEFAULT_TICKS, ExchangeConfig
-from .fees import fee, taker_fee_bound
+from .config import DEFAULT_TICKS, ExchangeConfig
+from .fees import FeeSchedule, charge, fee_bound, schedule_for, taker_fee_bound
+from .match import Take
 
 
 def on_grid(m: MarketState, price: int) -> bool:
@@ -23,21 +26,30 @@ def on_grid(m: MarketState, price: int) -> bool:
 
 
 def crosses(m: MarketState, cmd: PlaceOrder) -> bool:
-    """Would this order take displayed liquidity right now?"""
+    """Would this order take displayed liquidity, or meet one of our resting orders, right now?"""
     if cmd.action == "buy":
-        opposite = best_no_bid(m) if cmd.side == "yes" else best_yes_bid(m)
-        return opposite is not None and opposite >= ONE_DOLLAR - cmd.price
-    same = best_yes_bid(m) if cmd.side == "yes" else best_no_bid(m)
-    return same is not None and same >= cmd.price
+        side, floor = ("no" if cmd.side == "yes" else "yes"), ONE_DOLLAR - cmd.price
+    else:
+        side, floor = cmd.side, cmd.price
+    best = m.best_no if side == "no" else m.best_yes
+    ours = ONE_DOLLAR - (m.cross_yes if side == "no" else m.cross_no)  # our best resting bid there
+    return (best != 0 and best >= floor) or (ours > 0 and ours >= floor)
+
+
+def schedule(st: State, cfg: ExchangeConfig, market: str) -> FeeSchedule | str:
+    return schedule_for(cfg.fees, st.fee_overrides, market)
 
 
 def reserved_cash(st: State, cfg: ExchangeConfig) -> int:
-    """Money held for resting buy orders (price x remaining plus the taker fee, the worst case)."""
-    table = cfg.fees
+    """Money held for resting buy orders: price x remaining plus the most their fills can cost
+    in fees (``fees.fee_bound``)."""
+    precision = cfg.fees.precision
     total = 0
     for o in st.open.values():
         if o.action == "buy":
-            total += o.price * o.remaining + fee(table.for_market(o.market), o.price, o.remaining, "taker")
+            sched = schedule(st, cfg, o.market)
+            bound = fee_bound(sched, precision, o.price, o.remaining) if isinstance(sched, FeeSchedule) else 0
+            total += o.price * o.remaining + bound
     return total
 
 
@@ -81,15 +93,14 @@ def nets_offered(st: State, cmd: PlaceOrder) -> str | None:
     return None
 
 
-def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None:
-    """Why this order must be rejected, or None."""
+def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig, ts: int) -> str | None:
+    """Why this order, arriving at event time ``ts``, must be rejected, or None."""
     m = st.markets.get(cmd.market)
     if m is None:
         return "unknown market"
-    if m.settled:
-        return "market settled"
-    if m.status in CLOSED:
-        return f"market {m.status}"
+    closed = closed_reason(m, ts)
+    if closed is not None:
+        return closed
     if m.stale:
         return "stale book: no trading until the next snapshot"
     if not 0 < cmd.price < ONE_DOLLAR:
@@ -98,8 +109,13 @@ def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None
         return f"price {cmd.price} is off the market's tick grid"
     if cmd.count <= 0:
         return f"count {cmd.count} is not positive"
+    if cmd.count % ONE_CONTRACT and not m.fractional:
+        return f"count {cmd.count} is not whole contracts and fractional trading is not enabled on {cmd.market}"
     if cmd.client_order_id and cmd.client_order_id in st.client_ids:
         return f"duplicate client order id {cmd.client_order_id!r}"
+    sched = schedule(st, cfg, cmd.market)
+    if isinstance(sched, str):
+        return sched
     if cmd.post_only and crosses(m, cmd):
         return "post-only order would cross"
     if cmd.action == "sell":
@@ -110,28 +126,32 @@ def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig) -> str | None
     return nets_offered(st, cmd)
 
 
-def cash_problem(st: State, cmd: PlaceOrder, slices: list[tuple[int, int]], cfg: ExchangeConfig) -> str | None:
-    """A buy needs its immediate fills at their exact prices and fees (a fee per level, each
-    rounded up) plus, for a remainder that would rest, its limit price and a worst-case fee."""
+def cash_problem(st: State, cmd: PlaceOrder, takes: list[Take], rest: int, cfg: ExchangeConfig) -> str | None:
+    """A buy needs its immediate fills at their exact charges (price, fee and balance rounding,
+    ``fees.charge``) plus, for a remainder ``rest`` that would rest, its limit price and the most
+    its fills can cost in fees."""
     if cmd.action != "buy":
         return None
-    schedule = cfg.fees.for_market(cmd.market)
-    need = 0
-    left = cmd.count
-    for price, n in slices:
-        need += price * n + fee(schedule, price, n, "taker")
-        left -= n
-    if left and cmd.tif == "gtc":
-        need += cmd.price * left + fee(schedule, cmd.price, left, "taker")
+    sched = schedule(st, cfg, cmd.market)
+    assert isinstance(sched, FeeSchedule)  # place_problem refused the rest
+    precision = cfg.fees.precision
+    need = carry = 0
+    for t in takes:
+        c = charge(sched, precision, "buy", t.price, t.size, "taker", carry)
+        need -= c.cash_change
+        carry = c.accumulator
+    if rest:
+        need += cmd.price * rest + fee_bound(sched, precision, cmd.price, rest)
     return _afford(st, need, cfg)
 
 
 def _afford(st: State, need: int, cfg: ExchangeConfig) -> str | None:
     # The state's open-buy totals give an upper bound of ``reserved_cash`` without a pass over
     # the orders: what fits under it fits, and only a closer call needs the exact sum.
-    bound = st.open_buy_cost + taker_fee_bound(cfg.fees, st.open_buy_count, st.open_buys)
-    if need <= st.cash - bound:
-        return None
+    if not st.fee_overrides:
+        bound = st.open_buy_cost + taker_fee_bound(cfg.fees, st.open_buy_count, st.open_buys)
+        if need <= st.cash - bound:
+            return None
     free = st.cash - reserved_cash(st, cfg)
     if need > free:
         return f"insufficient cash: needs {need} with {free} free (money units, fees included)"
@@ -142,7 +162,10 @@ def amend_cash_problem(st: State, o: Order, price: int, remaining: int, cfg: Exc
     """A resting buy amended to a higher price holds more cash: the increase must be free."""
     if o.action != "buy":
         return None
-    schedule = cfg.fees.for_market(o.market)
-    old = o.price * o.remaining + fee(schedule, o.price, o.remaining, "taker")
-    new = price * remaining + fee(schedule, price, remaining, "taker")
+    sched = schedule(st, cfg, o.market)
+    if isinstance(sched, str):
+        return sched
+    precision = cfg.fees.precision
+    old = o.price * o.remaining + fee_bound(sched, precision, o.price, o.remaining)
+    new = price * remaining + fee_bound(sched, precision, price, remaining)
     return _afford(st, new - old, cfg) if new > old else None

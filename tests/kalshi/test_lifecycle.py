@@ -47,7 +47,7 @@ def test_lifecycle_3_7_created_determined_settled() -> None:
         tr=tr,
     )
     assert determined == MarketStatus(
-        ts=RECV, ts_exch=1694721700000000000, market="X", status="determined", result="yes"
+        ts=RECV, ts_exch=1694721700000000000, market="X", status="determined", result="yes", settlement_value=10000
     )
     settled = one(
         "market_lifecycle_v2", {"market_ticker": "X", "event_type": "settled", "settled_ts": 1694723500}, tr=tr
@@ -57,7 +57,7 @@ def test_lifecycle_3_7_created_determined_settled() -> None:
     )
     assert one(
         "market_lifecycle_v2", {"market_ticker": "X", "event_type": "deactivated", "is_deactivated": True}, tr=tr
-    ) == MarketStatus(ts=RECV, market="X", status="deactivated")
+    ) == MarketStatus(ts=RECV, market="X", status="deactivated", paused=True)
 
 
 def test_settled_with_unknown_result_is_a_status_without_payout() -> None:

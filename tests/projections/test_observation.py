@@ -50,7 +50,7 @@ def sat(x, h):  # the observation's saturation
 
 
 def test_spec_names_are_unique_versioned_and_documented():
-    assert SPEC_VERSION == 1
+    assert SPEC_VERSION == 2
     assert 44 <= N_FEATURES == len(FEATURES) == len(set(FEATURES)) <= 56
     s = spec()
     assert s["version"] == SPEC_VERSION and s["names"] == list(FEATURES) and s["n_features"] == N_FEATURES
@@ -193,8 +193,8 @@ def test_random_states_observe_finite_and_within_the_clip(yes, no, moves, trades
         events.append(FeedGap(ts=ts, channel="orderbook_delta", sid=1, kind="gap", expected_seq=1, got_seq=2,
                               markets=(M,)))
     st, flows = fold(events)
-    m, f = st.markets[M], flows[M]
-    assert (f.bid_yes, f.bid_no) == (max(m.yes, default=0), max(m.no, default=0))  # the cache holds
+    m = st.markets[M]
+    assert (m.best_yes, m.best_no) == (max(m.yes, default=0), max(m.no, default=0))  # the cache holds
     out = obs(st, flows)
     assert out.dtype == np.float32 and np.isfinite(out).all()
     assert (np.abs(out) <= CLIP).all(), dict(zip(FEATURES, out.tolist(), strict=True))
@@ -230,15 +230,14 @@ def session(seed, n=3000, n_markets=3):
 
 
 @pytest.mark.parametrize("seed", [1, 7])
-def test_flow_state_holds_only_integers_and_its_cached_bids_match_the_book(seed):
+def test_flow_state_holds_only_integers_and_the_cached_bids_match_the_book(seed):
     st, flows = initial_state(), {}
     for e in session(seed):
         evolve(st, e)
         update(flows, st, e)
-        f = flows.get(getattr(e, "market", None) or "")
-        if f is not None and f.bid_yes is not None and isinstance(e, BookDelta | BookSnapshot):
+        if isinstance(e, BookDelta | BookSnapshot):
             m = st.markets[e.market]
-            assert (f.bid_yes, f.bid_no) == (max(m.yes, default=0), max(m.no, default=0)), f"seed {seed}"
+            assert (m.best_yes, m.best_no) == (max(m.yes, default=0), max(m.no, default=0)), f"seed {seed}"
     assert flows and any(f.var_l for f in flows.values())
     for f in flows.values():
         for name in FlowState.__slots__:

@@ -1,6 +1,9 @@
 """Hand-computed exchange scenarios: every integer written out.
 
-Fees: taker 0.07 x C x P x (1 - P), rounded up to the cent, per fill (engine/sim/fees.py).
+Fees as Kalshi charges them (engine/sim/fees.py, kalshi-protocol.md §0.8): the trade fee
+0.07 x C x P x (1 - P) rounded up to $0.000001; the fill's balance change (value + fee) floored
+to $0.0001, the rounding carried in the order's accumulator and rebated in whole $0.0001 steps.
+``fee`` below is the net fee (Kalshi's ``fee_cost``) in $0.000001.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ def fills(events: list) -> list[tuple[int, int, int, str]]:
 def test_01_taker_walks_several_levels():
     c = core()
     ev = act(c, buy("yes", 5000, 2000, "ioc"))  # buy 20 YES up to $0.50
-    # NO bid 0.53 x5 -> YES at 0.47; NO bid 0.52 x15 -> YES at 0.48. Fees: 5@0.47 = 0.087185 -> $0.09;
-    # 15@0.48 = 0.26208 -> $0.27.
-    assert fills(ev) == [(4700, 500, 90_000, "taker"), (4800, 1500, 270_000, "taker")]
-    assert c.state.cash == CASH - 4700 * 500 - 4800 * 1500 - 90_000 - 270_000 == 90_090_000
+    # NO bid 0.53 x5 -> YES at 0.47; NO bid 0.52 x15 -> YES at 0.48.
+    # 5@0.47: trade fee 0.087185; balance -2.35 - 0.087185 = -2.437185 -> -2.4372: net fee $0.087200,
+    #   $0.000015 carried. 15@0.48: trade fee 0.26208; -7.2 - 0.26208 = -7.46208 -> -7.4621: net $0.262100,
+    #   carry $0.000035 (no rebate below $0.0001).
+    assert fills(ev) == [(4700, 500, 87_200, "taker"), (4800, 1500, 262_100, "taker")]
+    assert c.state.cash == CASH - 4700 * 500 - 4800 * 1500 - 87_200 - 262_100 == 90_100_700
     assert c.state.positions[M].position == 2000
     assert c.state.markets[M].consumed == {("no", 5300): 500, ("no", 5200): 1500}
 
@@ -38,7 +43,7 @@ def test_01_taker_walks_several_levels():
 def test_02_partial_ioc_cancels_the_rest():
     c = core()
     ev = act(c, buy("yes", 4800, 3000, "ioc"))  # 30 YES up to 0.48: only 20 shown at or under 0.48
-    assert fills(ev) == [(4700, 500, 90_000, "taker"), (4800, 1500, 270_000, "taker")]
+    assert fills(ev) == [(4700, 500, 87_200, "taker"), (4800, 1500, 262_100, "taker")]
     assert ev[-1] == OrderCancelled(ts=10, order_id="O000001", reduced_by=1000, reason="immediate-or-cancel remainder")
 
 
@@ -81,11 +86,14 @@ def test_06_level_decrease_shrinks_the_queue_risk_averse():
     assert c.state.orders["O000001"].queue_ahead == 200
 
 
-def test_07_trade_through_fills_everything_left():
+def test_07_a_trade_through_fills_at_most_the_print():
     c = core()
     act(c, buy("yes", 4500, 1000))
-    ev = market(c, trade(4400, 100, "no", "t1"))  # a sell at 0.44 went through our 0.45 bid
-    assert fills(ev) == [(4500, 1000, 0, "maker")]
+    # a 1-lot sell at 0.44 went through our 0.45 bid: it met us first, but it was one contract
+    ev = market(c, trade(4400, 100, "no", "t1"))
+    assert fills(ev) == [(4500, 100, 0, "maker")]
+    ev = market(c, trade(4400, 2000, "no", "t2", ts=21))  # a 20-lot through it fills the 9 left
+    assert fills(ev) == [(4500, 900, 0, "maker")]
     assert c.state.orders["O000001"].status == "filled"
 
 
@@ -114,31 +122,38 @@ def test_09_amend_smaller_keeps_queue_new_price_joins_back():
 def test_10_no_side_orders():
     c = core()
     ev = act(c, buy("no", 5600, 1500, "ioc"))  # buy 15 NO up to 0.56: YES bids 0.45 x10 (NO 0.55), 0.44 x5 (NO 0.56)
-    # fees: 10@0.55 = 0.17325 -> $0.18; 5@0.56 = 0.08624 -> $0.09
-    assert fills(ev) == [(5500, 1000, 180_000, "taker"), (5600, 500, 90_000, "taker")]
+    # 10@0.55: trade fee 0.17325; -5.5 - 0.17325 = -5.67325 -> -5.6733: net $0.173300, carry $0.00005.
+    # 5@0.56: trade fee 0.08624; -2.8 - 0.08624 = -2.88624 -> -2.8863: rounding $0.00006, carry $0.00011
+    #   reaches $0.0001: rebated, carry $0.00001; net 0.08624 + 0.00006 - 0.0001 = $0.086200.
+    assert fills(ev) == [(5500, 1000, 173_300, "taker"), (5600, 500, 86_200, "taker")]
     assert c.state.positions[M].position == -1500
-    assert c.state.cash == CASH - 5500 * 1000 - 5600 * 500 - 180_000 - 90_000
+    assert c.state.cash == CASH - 5500 * 1000 - 5600 * 500 - 173_300 - 86_200
     ev = act(c, sell("no", 5200, 500, "ioc"), ts=11)  # sell 5 NO into NO bids at 0.53
-    assert fills(ev) == [(5300, 500, 90_000, "taker")]  # 5@0.53: 0.087185 -> $0.09
+    # +2.65 - 0.087185 = 2.562815 -> 2.5628: net $0.087200
+    assert fills(ev) == [(5300, 500, 87_200, "taker")]
     assert c.state.positions[M].position == -1000
 
 
 def test_11_fees_at_a_sub_cent_tick_and_fractional_counts():
     tapered = ((0, 1000, 10), (1000, 9000, 100), (9000, 10_000, 10))
-    c = core(ranges=tapered)
+    c = core(ranges=tapered, fractional=True)
     market(c, delta("no", 50, 10_000))  # 100 NO bid at $0.005: a YES ask at $0.995
     ev = act(c, PlaceOrder(market=M, action="buy", side="yes", price=9950, count=75, tif="ioc"))
-    # but the NO bids at 0.53/0.52/0.50 are better asks: 0.75 YES at 0.47. Fee 0.07 x 0.75 x 0.47 x 0.53
-    # = 0.01307775 -> $0.02
-    assert fills(ev) == [(4700, 75, 20_000, "taker")]
+    # but the NO bids at 0.53/0.52/0.50 are better asks: 0.75 YES at 0.47. Trade fee 0.07 x 0.75 x 0.47
+    # x 0.53 = 0.01307775 -> 0.013078; -0.3525 - 0.013078 = -0.365578 -> -0.3656: net $0.013100
+    assert fills(ev) == [(4700, 75, 13_100, "taker")]
     [r] = act(c, PlaceOrder(market=M, action="buy", side="yes", price=4550, count=100), ts=11)
     assert isinstance(r, OrderRejected) and "tick grid" in r.reason  # $0.455 is off the cent part of the grid
     ev = act(c, PlaceOrder(market=M, action="buy", side="yes", price=9950, count=11_390, tif="ioc"), ts=12)
     # 113.90 YES: the 4.25 left at 0.47 (0.75 were taken), 15 at 0.48, 30 at 0.50, then 64.65 of the
-    # 100 at the sub-cent ask $0.995. Fees: 4.25@0.47 = 0.07410725 -> $0.08; 15@0.48 = 0.26208 -> $0.27;
-    # 30@0.50 = 0.525 -> $0.53; 64.65@0.995 = 0.0225143625 -> $0.03
-    assert fills(ev) == [(4700, 425, 80_000, "taker"), (4800, 1500, 270_000, "taker"),
-                         (5000, 3000, 530_000, "taker"), (9950, 6465, 30_000, "taker")]
+    # 100 at the sub-cent ask $0.995, one order, one accumulator:
+    #   4.25@0.47: fee 0.07410725 -> 0.074108; -1.9975 - 0.074108 = -2.071608 -> -2.0717: net 0.074200, carry 0.000092
+    #   15@0.48: fee 0.26208; -7.46208 -> -7.4621, rounding 0.00002: carry 0.000112 -> rebate 0.0001:
+    #     net 0.26208 + 0.00002 - 0.0001 = 0.262000, carry 0.000012
+    #   30@0.50: fee 0.525 exactly, balance aligned: net 0.525000
+    #   64.65@0.995: fee 0.0225143625 -> 0.022515; -64.32675 - 0.022515 = -64.349265 -> -64.3493: net 0.022550
+    assert fills(ev) == [(4700, 425, 74_200, "taker"), (4800, 1500, 262_000, "taker"),
+                         (5000, 3000, 525_000, "taker"), (9950, 6465, 22_550, "taker")]
 
 
 def test_12_settlement_yes_no_void_and_resting_cancelled():
@@ -174,14 +189,18 @@ def test_13_rejections_name_the_reason():
     assert r.reason == "market settled"
 
 
-def test_14_taken_liquidity_stays_taken_until_the_book_changes_that_level():
+def test_14_taken_liquidity_stays_taken():
     c = core()
     act(c, buy("yes", 4700, 500, "ioc"))  # takes all 5 NO at 0.53
     ev = act(c, buy("yes", 4700, 500, "ioc"), ts=11)
     assert fills(ev) == []  # the same displayed 5 are never filled twice
-    market(c, delta("no", 5300, 200))  # the recorded book changed that level (now 7 shown)
+    market(c, delta("no", 5300, 200))  # 2 more join the level (7 shown, 5 of them ours already)
     ev = act(c, buy("yes", 4700, 500, "ioc"), ts=12)
-    assert fills(ev) == [(4700, 500, 90_000, "taker")]
+    # only the 2 new: fee 0.07 x 2 x 0.47 x 0.53 = 0.034874; -0.94 - 0.034874 = -0.974874 -> -0.9749: $0.034900
+    assert fills(ev) == [(4700, 200, 34_900, "taker")]
+    market(c, delta("no", 5300, -300, ts=31))  # 4 shown, all taken by us (a level shrinks from its front)
+    assert c.state.markets[M].consumed[("no", 5300)] == 400
+    assert fills(act(c, buy("yes", 4700, 500, "ioc"), ts=13)) == []
 
 
 def test_15_stale_book_refuses_orders():

@@ -15,9 +15,10 @@ import pytest
 
 from tests.engine.conftest import files_digest, run
 
-MARKET_TYPES = {"book_snapshot.v1", "book_delta.v1", "trade.v1", "market_status.v1", "market_settled.v1", "feed_gap.v1"}
-AGENT_TYPES = {"action_taken.v1", "order_placed.v1", "order_accepted.v1", "order_rejected.v1", "order_cancelled.v1",
-               "order_amended.v1", "fill.v1"}
+MARKET_TYPES = {"book_snapshot.v1", "book_delta.v1", "trade.v1", "market_status.v2", "market_settled.v1", "feed_gap.v1",
+                "fee_changed.v1"}
+AGENT_TYPES = {"action_taken.v1", "order_placed.v2", "order_accepted.v1", "order_rejected.v1", "order_cancelled.v1",
+               "order_amended.v1", "fill.v2"}
 
 
 def generate(directory: Path) -> str:
@@ -83,7 +84,7 @@ def test_every_fill_belongs_to_an_order_placed_before_it(db: str, r7: dict[str, 
     fills = show(db, "r7", "fill")
     placed = {e["order_id"]: e for e in show(db, "r7", "order_placed")}
     assert len(fills) == r7["fills"] > 0
-    assert all(f["type"] == "fill.v1" for f in fills)
+    assert all(f["type"] == "fill.v2" for f in fills)
     for f in fills:
         o = placed[f["order_id"]]
         assert o["seq"] < f["seq"]
@@ -191,21 +192,21 @@ def test_script_places_fills_and_cancels(db: str, tmp_path: Path) -> None:
     source = {e["seq"]: e for e in show(db, "s")}
     actions = [e for e in mine if e["type"] == "action_taken.v1"]
     assert [a["ts"] for a in actions] == [source[50]["ts"], source[60]["ts"], source[400]["ts"]]
-    placed = [e for e in mine if e["type"] == "order_placed.v1"]
+    placed = [e for e in mine if e["type"] == "order_placed.v2"]
     assert [(o["order_id"], o["side"], o["price"], o["count"], o["tif"]) for o in placed] == [
         ("O000001", "yes", ask, 300, "ioc"), ("O000002", "no", no_bid, 200, "gtc")]
 
-    ioc = [e for e in mine if e.get("order_id") == "O000001" and e["type"] != "order_placed.v1"]
-    ioc_fills = [e for e in ioc if e["type"] == "fill.v1"]
+    ioc = [e for e in mine if e.get("order_id") == "O000001" and e["type"] != "order_placed.v2"]
+    ioc_fills = [e for e in ioc if e["type"] == "fill.v2"]
     assert ioc_fills and all(f["liquidity"] == "taker" and f["price"] <= ask for f in ioc_fills)
     taken = sum(f["count"] for f in ioc_fills)
     assert taken <= 300
     if taken < 300:
         assert ioc[-1]["type"] == "order_cancelled.v1" and ioc[-1]["reduced_by"] == 300 - taken
 
-    gtc = [e for e in mine if e.get("order_id") == "O000002" and e["type"] != "order_placed.v1"]
+    gtc = [e for e in mine if e.get("order_id") == "O000002" and e["type"] != "order_placed.v2"]
     assert gtc[0]["type"] == "order_accepted.v1" and gtc[0]["queue_ahead"] == shown
-    gtc_fills = [e for e in gtc if e["type"] == "fill.v1"]
+    gtc_fills = [e for e in gtc if e["type"] == "fill.v2"]
     assert all(f["liquidity"] == "maker" and f["price"] == no_bid for f in gtc_fills)
     cancel = gtc[-1]
     assert cancel["type"] == "order_cancelled.v1" and cancel["reason"] == "user"
