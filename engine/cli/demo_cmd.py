@@ -106,6 +106,7 @@ LIVE_RANDOM = "demo-paper-random"
 async def live_part(store: Any, session: str, out: Path, *, train_steps: int) -> tuple[bool, list[tuple[str, Path]]]:
     """Steps 7 on: train, serve on loopback, paper-trade live (the model on one market and a
     random agent on all of them, over one feed), then per session: verify, parity, report."""
+    from ..live.auth import ApiKey, generate_keypair, header_check, load_public_key
     from ..live.client import FeedClient
     from ..live.paper import run_live
     from ..live.parity import certify
@@ -127,7 +128,10 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
           f"env share {report.env_share:.0%}; model {model}")
 
     step(8, f"serve {session} over the Kalshi WS v2 protocol on loopback; paper-trade it live, two agents at once")
-    server = FeedServer(rec.events, end_linger=0.5)
+    # Kalshi signs every connection: the demo's server verifies a throwaway Ed25519 key's signature
+    pem, pub = generate_keypair(out, "demo-feed-key", key_type="ed25519")
+    key = ApiKey.load("demo-key", pem)
+    server = FeedServer(rec.events, end_linger=0.5, verify=header_check(load_public_key(pub)))
     port = await server.start()
     url = f"ws://127.0.0.1:{port}/trade-api/ws/v2"
     agents = [(LIVE_MODEL, str(model), (market,)), (LIVE_RANDOM, "random", rec.markets)]
@@ -135,7 +139,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         runs = []
         for name, spec, markets in agents:
             policy, entries = make_live_policy(spec, 7, 5, markets)
-            client = FeedClient(url, markets, max_reconnects=3)
+            client = FeedClient(url, markets, key=key, max_reconnects=3)
             runs.append(run_live(store, client, name, mode="paper", policy=policy, policy_entries=entries, seed=7,
                                  cfg=ExchangeConfig(), starting_cash=1_000_000_000))
         results = await asyncio.gather(*runs)

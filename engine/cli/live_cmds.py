@@ -26,9 +26,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("session")
     s.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
     s.add_argument("--speed", type=float, default=0.0, help="event time / X; 0 = as fast as the client reads")
-    s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N")
+    s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N,"
+                   "error10=N,error25=N")
     s.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
-    s.add_argument("--public-key", type=Path, help="verify the signed upgrade headers with this PEM public key")
+    s.add_argument("--public-key", type=Path, help="verify the signed upgrade headers with this PEM public key "
+                   "(RSA or Ed25519); without it the three KALSHI-ACCESS-* headers must still be there")
+    s.add_argument("--allow-unsigned", action="store_true",
+                   help="accept connections without KALSHI-ACCESS-* headers (local tests only; Kalshi never does)")
     s.set_defaults(run=cmd_serve)
 
     for name, helptext in (("record", "record a live feed into a new session"),
@@ -63,16 +67,15 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     faults = parse_faults(args.faults)
     verify = None
     if args.public_key is not None:
-        from ..live.auth import load_public_key, verify_headers
+        if args.allow_unsigned:
+            raise BadInput("--public-key verifies every connection's signature: it cannot go with --allow-unsigned")
+        from ..live.auth import header_check, load_public_key
 
-        pub = load_public_key(args.public_key)
-
-        def verify(headers: Any) -> str | None:
-            return verify_headers(pub, headers, "GET", "/trade-api/ws/v2")
-
+        verify = header_check(load_public_key(args.public_key))
     async with store_for(args.db, readonly=True) as store:
         rec = await load(store, args.session)
-    server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify)
+    server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
+                        require_auth=not args.allow_unsigned)
     try:
         port = await server.start("127.0.0.1", args.port)
         # one line scripts can read: where to point record/paper --feed

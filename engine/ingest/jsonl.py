@@ -4,13 +4,22 @@ Input: one JSON object per line (blank lines ignored, at most 1 MiB each), eithe
 - a raw server frame ``{"type", "sid", "seq", "msg"}`` or client command ``{"id", "cmd", "params"}``,
 - or the recorder's wrapper ``{"ts_recv": <ns>, "frame": <one of the above>}``.
 
+The frames go through the live client's own protocol core (``engine.live.feed_core`` in its
+recording mode), so the import follows the same rules: per-sid ``seq`` over data frames and
+the ``ok``/``unsubscribed``/``error`` replies that carry a sid and a seq (kalshi-protocol.md
+§0.1), ``subscribed`` replies opening a sid with the markets its command named, terminal
+errors 10/25 recorded as ``FeedFault(kind="subscription_lost")``, and private frames (``fill``,
+``user_order``, ``market_position``; §0.7) checked, counted in ``private`` and never turned
+into market data. A recording issues no command; its own commands are read only to learn which
+markets a subscription holds.
+
 Receive time (the ``ts`` of every event made from a frame): a wrapper's ``ts_recv``; for a raw
 frame its ``msg.ts_ms`` (ms → ns) when present, else the frame's own older-style timestamp
-(``ts``: Unix seconds on a trade, RFC3339 on a legacy delta), else the previous sequenced
-frame's receive time, else 0. (The issue's rule is ``ts_ms`` else the previous frame's; a frame
-that carries its own time in an older field uses it, so legacy captures seek by time too.) Raw
+(``ts``: Unix seconds on a trade, RFC3339 on a delta), else the previous sequenced frame's
+receive time, else 0. (The issue's rule is ``ts_ms`` else the previous frame's; a frame that
+carries its own time in an older field uses it, so legacy captures seek by time too.) Raw
 receive times are therefore approximate (exact only where ``ts_ms`` is) and are not forced to
-be monotonic; skipped raw frames (ticker ...) never set it.
+be monotonic; unsequenced raw frames (ticker, private ...) never set it.
 
 Subscription parameters that change what the wire means (``use_yes_price``) are read from
 every ``subscribe`` command in the file (a first pass, so they apply to the whole file), merged
@@ -22,8 +31,9 @@ Output, appended with ONE ``append_batches`` call at ``expected_version=0`` (one
 the frame that revealed it; duplicate and out-of-order frames dropped), ``SessionEnded``.
 Event ids are ``derived_ids("import:" + sha256(file), position, n)``. Importing into a session
 that already exists is ``BadInput`` (checked first; a concurrent identical import that the
-store reports as a duplicate is the same error). Any ``BadInput`` names file and line, and
-nothing is written. Counting: ``frames`` = translated + ``dropped`` + sum(``skipped``).
+store reports as a duplicate is the same error). Any ``BadInput`` (a malformed private frame
+too) names file and line, and nothing is written. Counting: ``frames`` = translated (frames
+that became events) + ``dropped`` + sum(``skipped``) + sum(``private``).
 """
 
 from __future__ import annotations
@@ -31,20 +41,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import pathlib
-from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
 import msgspec
 
 from engine.kalshi import wire
-from engine.kalshi.sequence import SequenceChecker
-from engine.kalshi.translate import Translator, exchange_ns
+from engine.kalshi.translate import exchange_ns
+from engine.live.feed_core import REPLIES, FeedCore
 from events.codec import encode
 from events.errors import BadInput
 from events.ids import derived_ids
 from events.store import EventStore
-from events.types import EventBase, SessionEnded, SessionStarted
+from events.types import SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 
 BATCH_EVENTS = 4096
@@ -62,6 +71,7 @@ class ImportSummary(msgspec.Struct, frozen=True, kw_only=True):
     gaps: int
     dropped: int
     skipped: dict[str, int]
+    private: dict[str, int]
     first_seq: int
     last_seq: int
 
@@ -73,6 +83,7 @@ class _Parsed(msgspec.Struct, kw_only=True):
     gaps: int
     dropped: int
     skipped: dict[str, int]
+    private: dict[str, int]
 
 
 async def import_jsonl(
@@ -102,6 +113,7 @@ async def import_jsonl(
         gaps=parsed.gaps,
         dropped=parsed.dropped,
         skipped=parsed.skipped,
+        private=parsed.private,
         first_seq=result.first_seq,
         last_seq=result.last_seq,
     )
@@ -188,20 +200,11 @@ def _merge_params(fname: str, found: dict[str, tuple[str, int]], given: dict[str
 
 def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, str], bar: Any) -> _Parsed:
     """Second pass: frames to encoded events, in file order."""
-    checker = SequenceChecker()
-    translator = Translator(use_yes_price=params.get("use_yes_price") == "true")
+    core = FeedCore(None, use_yes_price=params.get("use_yes_price") == "true", live=False)
     payloads: list[bytes] = []
-    skipped: Counter[str] = Counter()
-    frames = gaps = dropped = 0
+    frames = 0
     prev_ts: int | None = None
     first_ts = last_ts = 0
-
-    def emit(e: EventBase) -> None:
-        nonlocal first_ts, last_ts
-        if not payloads:
-            first_ts = e.ts
-        last_ts = e.ts
-        payloads.append(encode(e))
 
     for n, _raw, line in _lines(f, fname, bar):
         if not line.strip():
@@ -210,38 +213,24 @@ def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, 
         try:
             ts_recv, frame = _unwrap(line)
             if frame.cmd is not None:
-                skipped[f"cmd:{frame.cmd}"] += 1
+                core.command(frame)
                 continue
-            kind = frame.type
-            if kind is None:
-                raise BadInput("neither type nor cmd: not a Kalshi frame")
-            if kind not in wire.CHANNEL_OF:
-                skipped[kind] += 1
-                prev_ts = ts_recv if ts_recv is not None else prev_ts
-                continue
-            msg = wire.decode_msg(kind, frame.msg) if kind in wire.MSG_TYPES else None
-            if frame.sid is None or frame.seq is None:
-                raise BadInput(f"{kind}: missing sid or seq")
+            inc = core.decode(frame)
+            sequenced = frame.type in wire.CHANNEL_OF or (
+                frame.type in REPLIES and frame.sid is not None and frame.seq is not None)
             if ts_recv is not None:
                 ts = ts_recv
-            elif msg is not None and msg.ts_ms is not None:
-                ts = exchange_ns(msg.ts_ms)
-            elif (own := _own_ts(msg)) is not None:
+            elif (own := _own_ts(inc.msg)) is not None:
                 ts = own
             else:
                 ts = prev_ts if prev_ts is not None else 0
-            prev_ts = ts
-            verdict = checker.check(frame.sid, frame.seq, kind, msg.market_ticker if msg else None, ts=ts)
-            if verdict.gap is not None:
-                gaps += 1
-                emit(verdict.gap)
-            if not verdict.accept:
-                dropped += 1
-            elif msg is None:
-                skipped[kind] += 1
-            else:
-                for e in translator.translate(kind, msg, ts):
-                    emit(e)
+            if sequenced or ts_recv is not None:
+                prev_ts = ts
+            for e in core.apply(inc, ts):
+                if not payloads:
+                    first_ts = e.ts
+                last_ts = e.ts
+                payloads.append(encode(e))
         except BadInput as exc:
             raise type(exc)(f"{fname}:{n}: {exc}") from None
 
@@ -260,24 +249,30 @@ def _translate(f: IO[bytes], fname: str, sha: str, name: str, params: dict[str, 
         (payloads[lo : lo + BATCH_EVENTS], derived_ids(namespace, lo, len(payloads[lo : lo + BATCH_EVENTS])))
         for lo in range(0, len(payloads), BATCH_EVENTS)
     ]
+    st = core.stats
     return _Parsed(
         batches=batches,
         frames=frames,
         events=len(payloads),
-        gaps=gaps,
-        dropped=dropped,
-        skipped=dict(sorted(skipped.items())),
+        gaps=st.gaps + st.duplicates + st.out_of_order,
+        dropped=st.dropped,
+        skipped=dict(sorted(st.skipped.items())),
+        private=dict(sorted(st.private.items())),
     )
 
 
 def _own_ts(msg: wire.Msg | None) -> int | None:
-    """A raw frame's own timestamp in an older field (``ts``), in ns, or None."""
-    ts = getattr(msg, "ts", None)
-    if ts is None:
+    """A raw frame's own timestamp in ns: ``msg.ts_ms``, else an older-style ``ts`` (seconds,
+    or RFC3339 on a delta); None when it has neither."""
+    if msg is None or isinstance(msg, wire.EventFeeUpdate):
         return None
-    if isinstance(ts, str):
-        return exchange_ns(None, None, ts)
-    return exchange_ns(None, ts)
+    if msg.ts_ms is not None:
+        return exchange_ns(msg.ts_ms)
+    if isinstance(msg, wire.OrderbookDelta) and msg.ts is not None:
+        return exchange_ns(None, None, msg.ts)
+    if isinstance(msg, wire.Trade | wire.MarketLifecycle) and msg.ts is not None:
+        return exchange_ns(None, msg.ts)
+    return None
 
 
 def _bar(progress: bool, size: int, desc: str) -> Any:

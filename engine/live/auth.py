@@ -5,9 +5,12 @@ loading refuses a key file that group or others may read or write (the OpenSSH r
 message echoes file content, and ``repr``/``str`` show a key-id prefix and a public-key
 fingerprint only. Pickling is refused so the key cannot leak into a tape, a cache or a subprocess.
 
-Signature (kalshi-protocol §1): base64(RSA-PSS(SHA-256, MGF1-SHA-256, salt 32 bytes)) over the
-UTF-8 string ``timestamp_ms + METHOD + path``, with the query string stripped from the path; for
-the WebSocket upgrade that is ``f"{ts}GET/trade-api/ws/v2"``.
+Signature (kalshi-protocol §1, §0.4) over the UTF-8 string ``timestamp_ms + METHOD + path``, with
+the query string stripped from the path (for the WebSocket upgrade ``f"{ts}GET/trade-api/ws/v2"``),
+base64 in the header. Kalshi's API keys are of two types (OpenAPI v3.31.0 key type
+``rsa|ed25519``): an RSA key signs with RSA-PSS (SHA-256, MGF1-SHA-256, salt 32 bytes); an
+Ed25519 key signs "the same pre-sign text" with Ed25519 (RFC 8032, deterministic, 64 bytes).
+Both load from unencrypted PEM (PKCS#8 private keys, SubjectPublicKeyInfo public keys).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import hashlib
 import os
 import shlex
 import stat
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from events.errors import BadInput
 
@@ -35,13 +39,37 @@ SIGNATURE_HEADER = "KALSHI-ACCESS-SIGNATURE"
 _MAX_KEY_FILE = 64 * 1024  # a 4096-bit PEM key is ~3.3 KiB; anything far bigger is not a key
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
+KeyType = Literal["rsa", "ed25519"]
+PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+HEADERS = (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+
 
 def signed_message(timestamp_ms: int | str, method: str, path: str) -> bytes:
     """The exact bytes Kalshi signs: timestamp + METHOD + path without its query string."""
     return f"{timestamp_ms}{method.upper()}{path.split('?', 1)[0]}".encode()
 
 
-def fingerprint(public_key: rsa.RSAPublicKey) -> str:
+def key_type(key: PrivateKey | PublicKey) -> KeyType:
+    return "rsa" if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey) else "ed25519"
+
+
+def sign(key: PrivateKey, message: bytes) -> bytes:
+    """The signature of ``message`` by ``key``: RSA-PSS/SHA-256 or Ed25519 by the key's type."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(message, _PSS, hashes.SHA256())
+    return key.sign(message)
+
+
+def verify(key: PublicKey, signature: bytes, message: bytes) -> None:
+    """Raises ``InvalidSignature`` unless ``signature`` is ``key``'s over ``message``."""
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, message, _PSS, hashes.SHA256())
+    else:
+        key.verify(signature, message)
+
+
+def fingerprint(public_key: PublicKey) -> str:
     """A short, stable name for a key pair: sha256 of the DER SubjectPublicKeyInfo, 16 hex digits."""
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(der).hexdigest()[:16]
@@ -72,25 +100,27 @@ def _read_key_file(path: Path, what: str, *, private: bool) -> bytes:
 
 
 class ApiKey:
-    """A Kalshi API key id and its RSA private key; signs requests and never reveals the key.
+    """A Kalshi API key id and its private key (RSA or Ed25519); signs requests and never
+    reveals the key.
 
     Build it with ``ApiKey.load``. The object cannot be pickled, copied or JSON-encoded.
     """
 
     __slots__ = ("_fingerprint", "_private", "key_id")
 
-    def __init__(self, key_id: str, private_key: rsa.RSAPrivateKey) -> None:
+    def __init__(self, key_id: str, private_key: PrivateKey) -> None:
         if not key_id or not key_id.isprintable() or key_id != key_id.strip():
             raise BadInput("API key id must be a non-empty printable string without surrounding spaces")
-        if not isinstance(private_key, rsa.RSAPrivateKey):
-            raise BadInput("API key must be an RSA private key")
+        if not isinstance(private_key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+            raise BadInput("API key must be an RSA or Ed25519 private key")
         self.key_id = key_id
         self._private = private_key
         self._fingerprint = fingerprint(private_key.public_key())
 
     @classmethod
     def load(cls, key_id: str, pem_path: Path) -> ApiKey:
-        """Load an unencrypted RSA private key in PEM; refuse a file group or others can access."""
+        """Load an unencrypted RSA or Ed25519 private key in PEM; refuse a file group or others
+        can access."""
         pem_path = Path(pem_path)
         data = _read_key_file(pem_path, "key file", private=True)
         try:
@@ -98,22 +128,26 @@ class ApiKey:
         except (ValueError, TypeError, UnsupportedAlgorithm):
             key = None  # the library's message is dropped: it could quote the file
         del data  # no traceback formatter that shows locals may find the PEM below
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise BadInput(f"key file {pem_path} is not an unencrypted RSA private key in PEM format")
+        if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+            raise BadInput(f"key file {pem_path} is not an unencrypted RSA or Ed25519 private key in PEM format")
         return cls(key_id, key)
+
+    @property
+    def key_type(self) -> KeyType:
+        return key_type(self._private)
 
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
 
-    def public_key(self) -> rsa.RSAPublicKey:
+    def public_key(self) -> PublicKey:
         return self._private.public_key()
 
     def headers(self, method: str, path: str, now_ms: int) -> dict[str, str]:
         """The three KALSHI-ACCESS-* headers for one request at ``now_ms`` (Unix milliseconds)."""
         if not path.startswith("/"):
             raise BadInput(f"path to sign must start with '/': {path.split('?', 1)[0]!r}")
-        signature = self._private.sign(signed_message(now_ms, method, path), _PSS, hashes.SHA256())
+        signature = sign(self._private, signed_message(now_ms, method, path))
         return {
             KEY_HEADER: self.key_id,
             TIMESTAMP_HEADER: str(now_ms),
@@ -122,7 +156,7 @@ class ApiKey:
 
     def __repr__(self) -> str:
         shown = self.key_id[: min(8, len(self.key_id) // 2)]
-        return f"ApiKey(key_id={shown + '…'!r}, fingerprint={self._fingerprint!r})"
+        return f"ApiKey(key_id={shown + '…'!r}, type={self.key_type!r}, fingerprint={self._fingerprint!r})"
 
     __str__ = __repr__
 
@@ -132,8 +166,29 @@ class ApiKey:
     __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse
 
 
+def missing_header(headers: Mapping[str, str]) -> str | None:
+    """The first of the three KALSHI-ACCESS-* headers that is absent or empty (names are
+    case-insensitive), as a short problem; None when all three are there."""
+    found = {k.lower(): v for k, v in headers.items()}
+    for name in HEADERS:
+        if not found.get(name.lower()):
+            return f"missing {name}"
+    return None
+
+
+def header_check(public_key: PublicKey, *, max_skew_ms: int | None = None) -> Callable[[Mapping[str, str]], str | None]:
+    """A feed server's upgrade check: the headers must sign ``GET /trade-api/ws/v2`` with the
+    key whose public half is ``public_key`` (and, with ``max_skew_ms``, be that fresh)."""
+
+    def check(headers: Mapping[str, str]) -> str | None:
+        now = None if max_skew_ms is None else int(time.time() * 1000)
+        return verify_headers(public_key, headers, "GET", WS_PATH, now_ms=now, max_skew_ms=max_skew_ms or 0)
+
+    return check
+
+
 def verify_headers(
-    public_key: rsa.RSAPublicKey,
+    public_key: PublicKey,
     headers: Mapping[str, str],
     method: str,
     path: str,
@@ -148,10 +203,10 @@ def verify_headers(
     ``max_skew_ms`` of it (either side); with ``key_id`` the key header must equal it. A fake
     server uses this to check what a real client sends.
     """
+    problem = missing_header(headers)
+    if problem is not None:
+        return problem
     found = {k.lower(): v for k, v in headers.items()}
-    for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER):
-        if not found.get(name.lower()):
-            return f"missing {name}"
     if key_id is not None and found[KEY_HEADER.lower()] != key_id:
         return "unknown key id"
     ts = found[TIMESTAMP_HEADER.lower()]
@@ -161,32 +216,40 @@ def verify_headers(
         return "stale timestamp"
     try:
         signature = base64.b64decode(found[SIGNATURE_HEADER.lower()], validate=True)
-        public_key.verify(signature, signed_message(ts, method, path), _PSS, hashes.SHA256())
+        verify(public_key, signature, signed_message(ts, method, path))
     except (InvalidSignature, binascii.Error, ValueError):
         return "bad signature"
     return None
 
 
-def load_public_key(path: Path) -> rsa.RSAPublicKey:
-    """Load an RSA public key in PEM (SubjectPublicKeyInfo), e.g. for a fake server that verifies."""
+def load_public_key(path: Path) -> PublicKey:
+    """Load an RSA or Ed25519 public key in PEM (SubjectPublicKeyInfo), e.g. for a fake server
+    that verifies."""
     data = _read_key_file(Path(path), "public key file", private=False)
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         key = None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise BadInput(f"public key file {path} is not an RSA public key in PEM format")
+    if not isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        raise BadInput(f"public key file {path} is not an RSA or Ed25519 public key in PEM format")
     return key
 
 
-def generate_keypair(directory: Path, name: str = "kalshi-key") -> tuple[Path, Path]:
-    """Write a fresh 2048-bit key pair for tests and the demo: ``NAME.pem`` (0600) and ``NAME.pub.pem``.
+def generate_keypair(directory: Path, name: str = "kalshi-key", key_type: KeyType = "rsa") -> tuple[Path, Path]:
+    """Write a fresh key pair for tests and the demo: ``NAME.pem`` (0600) and ``NAME.pub.pem``;
+    ``key_type`` ``rsa`` (2048 bits) or ``ed25519``.
 
     Refuses to overwrite an existing private key file.
     """
     directory = Path(directory)
     private_path, public_path = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key: PrivateKey
+    if key_type == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif key_type == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    else:
+        raise BadInput(f"key type {key_type!r}: rsa or ed25519")
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     try:

@@ -11,9 +11,10 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State as WsState
 
-from .faults import DISCONNECT, FaultInjector
+from . import frames as fr
+from .faults import DISCONNECT, SILENCE, TERMINAL, FaultInjector
 from .playback import Prepared
-from .protocol import Out, Seq, Session, Sub
+from .protocol import ERRORS, Out, Seq, Session, Sub
 
 HEARTBEAT = b"heartbeat"
 
@@ -66,19 +67,39 @@ class Conn:
 
     def _faulty(self, sub: Sub, head: bytes, tail: bytes) -> None:
         assert self.faults is not None
+        if sub.sid not in self.session.subs:
+            return  # ended by an injected terminal error earlier in this batch
         sub.seq += 1
         out, action = self.faults.on_frame(sub.sid, b'%s%d,"seq":%d%s' % (head, sub.sid, sub.seq, tail))
         for data in out:
             self._send(data)
-        if action is not None:
-            self.flush()
-            self.live = False
-            if action == DISCONNECT:
-                self.ws.transport.close()  # FIN after the buffered frames; no close frame
-            else:
-                self.silent = True
-                self.ws.transport.pause_reading()  # no pongs either: the peer's pings go unread
-            raise _Gone
+        if action is None:
+            return
+        if action in TERMINAL:
+            self._terminal(sub, TERMINAL[action])
+            return
+        self.flush()
+        self.live = False
+        if action == DISCONNECT:
+            self.ws.transport.close()  # FIN after the buffered frames; no close frame
+        else:
+            assert action == SILENCE
+            self.silent = True
+            self.ws.transport.pause_reading()  # no pongs either: the peer's pings go unread
+        raise _Gone
+
+    def _terminal(self, sub: Sub, code: int) -> None:
+        """Kalshi's terminal error on ``sub`` (its sid, its next seq; no command id), and the
+        subscription is gone on this side."""
+        head, tail = fr.envelope("error", fr.encode_msg({"code": code, "msg": ERRORS[code]}))
+        self._number(sub, head, tail)
+        del self.session.subs[sub.sid]
+        self.session.routes.clear()
+
+    def _number(self, sub: Sub, head: bytes, tail: bytes) -> None:
+        """A frame numbered in ``sub``'s sequence that no fault touches (a reply, an error)."""
+        sub.seq += 1
+        self._send(fr.join(head, sub.sid, sub.seq, tail))
 
     def writable(self) -> bool:
         if self.live and self.ws.protocol.state is not WsState.OPEN:
@@ -91,11 +112,12 @@ class Conn:
             return
         with contextlib.suppress(_Gone):
             for o in outs:
-                if isinstance(o, Seq):
-                    if o.sub.sid in self.session.subs:
-                        self.send_seq(o.sub, o.head, o.tail)
-                else:
+                if not isinstance(o, Seq):
                     self._send(o)
+                elif o.reply:
+                    self._number(o.sub, o.head, o.tail)
+                elif o.sub.sid in self.session.subs:
+                    self.send_seq(o.sub, o.head, o.tail)
             self.flush()
 
     def play(self, batch: Sequence[Prepared], yes_tail: Callable[[bytes], bytes]) -> None:

@@ -18,6 +18,10 @@ connection number, one draw per sequenced frame, so a run is reproducible.
   pongs (reading stops), until the client gives up.
 - ``oversize`` = N / ``malformed`` = N: once, after the N-th frame, one text frame larger than
   1 MiB (valid JSON) / one text frame that is not JSON. Neither carries a seq.
+- ``error10`` = N / ``error25`` = N: once, after the N-th frame, Kalshi's terminal error 10
+  (channel error) / 25 (subscription buffer overflow) on the subscription of that frame, with
+  its sid and next seq, and the server drops that subscription (AsyncAPI "Terminal Errors":
+  the client must subscribe again).
 
 ``injected`` counts what was actually done, per kind, so a test can check injected = detected.
 """
@@ -37,6 +41,9 @@ OVERSIZE_FRAME = b'{"type":"oversize","msg":{"pad":"' + b"x" * OVERSIZE_BYTES + 
 MALFORMED_FRAME = b'{"type":"orderbook_delta","sid":1,"seq":'  # cut short: not JSON
 
 DISCONNECT, SILENCE = "disconnect", "silence"
+TERMINAL = {"error10": 10, "error25": 25}  # fault name -> Kalshi error code
+_FLOATS = ("drop", "dup", "reorder")
+_INTS = ("disconnect", "silence", "oversize", "malformed", "error10", "error25")
 
 
 class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -50,6 +57,8 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     silence: int = 0
     oversize: int = 0
     malformed: int = 0
+    error10: int = 0
+    error25: int = 0
 
     def __post_init__(self) -> None:
         for name in ("drop", "dup", "reorder"):
@@ -58,17 +67,13 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 raise BadInput(f"fault {name}={p}: a probability must be between 0 and 1")
         if self.drop + self.dup + self.reorder > 1.0:
             raise BadInput("faults: drop + dup + reorder must not exceed 1")
-        for name in ("disconnect", "silence", "oversize", "malformed"):
+        for name in _INTS:
             if getattr(self, name) < 0:
                 raise BadInput(f"fault {name}={getattr(self, name)}: a frame count must be >= 0")
 
     @property
     def any(self) -> bool:
         return self != FaultSpec()
-
-
-_FLOATS = ("drop", "dup", "reorder")
-_INTS = ("disconnect", "silence", "oversize", "malformed")
 
 
 def parse_faults(text: str) -> FaultSpec:
@@ -109,7 +114,8 @@ class FaultInjector:
 
     def on_frame(self, sid: int, data: bytes) -> tuple[list[bytes], str | None]:
         """What to write now for one sequenced frame, in order, and then whether to
-        ``DISCONNECT`` or go into ``SILENCE`` (None: carry on)."""
+        ``DISCONNECT``, go into ``SILENCE`` or end this frame's subscription with a ``TERMINAL``
+        error (its name; None: carry on)."""
         self.frames += 1
         r = self.rng.random()
         held = self._held.pop(sid, None)
@@ -138,6 +144,10 @@ class FaultInjector:
         if n == spec.malformed:
             out.append(MALFORMED_FRAME)
             self.injected["malformed"] += 1
+        for name in TERMINAL:
+            if n == getattr(spec, name):
+                self.injected[name] += 1
+                return name
         if n == spec.silence:
             self.injected[SILENCE] += 1
             return SILENCE

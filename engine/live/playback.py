@@ -4,9 +4,9 @@ Every played event is encoded to its wire frames once (``prepare``) and kept as 
 around sid and seq (``frames.envelope``), so sending it to a subscription costs one bytes format.
 A ``use_yes_price`` variant of a tail is made on first use (``yes_tail``).
 
-Played events are the market data that has frames: ``FeedGap`` (the recording client's own
-fault, not the exchange's), session markers and our own orders and fills are neither sent nor
-folded. The truth (``Playback.state``) is a projections ``State`` folded with ``evolve`` as the
+Played events are the market data that has frames (``frames.frames_for``), fee updates
+included: ``FeedGap``/``FeedFault`` (the recording client's own faults, not the exchange's),
+session markers and our own orders and fills are neither sent nor folded. The truth (``Playback.state``) is a projections ``State`` folded with ``evolve`` as the
 events are played: the exchange's book, which clients' books are compared to.
 
 Pacing: ``speed`` 0 plays batches as fast as the connections drain; ``speed`` X plays each
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from events.types import MARKET_EVENTS, EventBase, FeedGap, Result
+from events.types import MARKET_EVENTS, EventBase, Result
 from projections import State, evolve_many, initial_state
 
 from . import frames as fr
@@ -37,9 +37,11 @@ def prepare(events: Iterable[EventBase]) -> list[Prepared]:
     determined: dict[str, tuple[Result, int | None]] = {}
     out: list[Prepared] = []
     for e in events:
-        if isinstance(e, FeedGap) or not isinstance(e, MARKET_EVENTS):
+        if not isinstance(e, MARKET_EVENTS):
             continue
         wire = fr.frames_for(e, determined)
+        if not wire:
+            continue
         key = (fr.CHANNEL_OF_TYPE[wire[0][0]], getattr(e, "market", ""))
         out.append((e, key, tuple(fr.envelope(t, fr.encode_msg(m)) for t, m in wire)))
     return out

@@ -2,21 +2,26 @@
 
 ``Session.handle`` takes one client text frame and returns what to send back, in order: reply
 bytes, and sequenced frames (``Seq``: the subscription, plus the frame split around its sid and
-seq) that the connection numbers and passes through its fault injector. A bad command is
+seq) that the connection numbers (data frames also pass its fault injector). A bad command is
 answered with Kalshi's numbered error and changes nothing; it never raises.
 
 Commands (§2.1): ``subscribe`` (one ``subscribed`` reply and a new sid per channel, sids from 1
-per connection), ``unsubscribe`` (``unsubscribed`` per sid, with the sid's last seq),
-``list_subscriptions``, ``update_subscription`` (``sid`` or ``sids`` naming exactly one
+per connection), ``unsubscribe`` (``unsubscribed`` per sid), ``list_subscriptions`` (an ``ok``
+with the list and no sid), ``update_subscription`` (``sid`` or ``sids`` naming exactly one
 subscription; ``add_markets``/``delete_markets`` answer ``ok`` with the full ticker list,
 ``get_snapshot`` answers with snapshots carrying the command id).
 
+Numbering (§0.1; AsyncAPI ``okResponsePayload``, ``unsubscribedResponsePayload``,
+``errorResponsePayload``): the ``ok`` and ``unsubscribed`` replies and an error scoped to a
+subscription (one that names a known sid) take the subscription's next ``seq``, exactly like
+its data frames: a real demo recording runs ``ok``=1, snapshot=2, ``ok``=3 ... with no hole.
+They are never dropped or reordered by fault injection (replies are not data). An error on a
+subscription of an unsequenced channel (``ticker``, private channels) carries its sid only.
+
 Channels: ``orderbook_delta`` (needs a market: code 14; ``use_yes_price``), ``trade`` (optional
 market filter) and ``market_lifecycle_v2`` (no filter: every market) carry data. The other
-channels of §2.1 are accepted and stay silent; any other name is code 8. On an unauthenticated
-session (the server decides: ``FeedServer(channel_auth=True)`` and no key header) the
-``orderbook_delta`` and private channels answer code 9; the public ones work (Kalshi's older
-rule, §1).
+channels of §2.1 are accepted and stay silent; any other name is code 8. Authentication is the
+upgrade's business (``engine.live.server``): every accepted connection may use every channel.
 ``market_id``/``market_ids`` are not supported (code 11). An unfiltered ``trade`` subscription
 cannot add or delete markets (code 11); lifecycle subscriptions have no markets (code 13).
 """
@@ -38,16 +43,13 @@ KNOWN_CHANNELS = DATA_CHANNELS | {
     "ticker", "fill", "market_positions", "multivariate_market_lifecycle", "communications",
     "order_group_updates", "user_orders", "cfbenchmarks_value", "cfbenchmarks_value_5hz", "pyth_value",
 }  # fmt: skip
-AUTH_CHANNELS = frozenset({
-    fr.BOOK, "fill", "market_positions", "communications", "order_group_updates", "user_orders",
-    "cfbenchmarks_value", "cfbenchmarks_value_5hz",
-})  # fmt: skip
+UNSEQUENCED = frozenset({"ticker", "fill", "market_positions", "user_orders"})  # §3: no seq on these
 ERRORS = {
     1: "Unable to process message", 2: "Params required", 3: "Channels required",
     4: "Subscription IDs required", 5: "Unknown command", 7: "Unknown subscription ID",
     8: "Unknown channel name", 9: "Authentication required", 11: "Invalid parameter",
     12: "Exactly one subscription ID is required", 13: "Unsupported action",
-    14: "Market Ticker required", 15: "Action required",
+    10: "Channel error", 14: "Market Ticker required", 15: "Action required", 25: "Subscription buffer overflow",
 }  # fmt: skip
 ACTIONS = ("add_markets", "delete_markets", "get_snapshot")
 
@@ -69,20 +71,36 @@ class Sub:
 
 
 class Seq(msgspec.Struct, frozen=True):
-    """A sequenced frame to number: ``frames.join(head, sub.sid, seq, tail)``."""
+    """A sequenced frame to number: ``frames.join(head, sub.sid, seq, tail)``; ``reply``: a
+    command reply (numbered, never passed through fault injection, sent even after its
+    subscription is gone)."""
 
     sub: Sub
     head: bytes
     tail: bytes
+    reply: bool = False
 
 
 Out = bytes | Seq
 
 
 class CommandError(Exception):
-    def __init__(self, code: int, detail: str = "") -> None:
+    """A refused command; ``sub``: the subscription it is scoped to (its error is numbered)."""
+
+    def __init__(self, code: int, detail: str = "", sub: Sub | None = None) -> None:
         super().__init__(f"{ERRORS[code]}: {detail}" if detail else ERRORS[code])
         self.code = code
+        self.sub = sub
+
+
+def error_frame(code: int, text: str, *, cmd_id: int = 0, sub: Sub | None = None) -> Out:
+    """An ``error`` frame: numbered in ``sub``'s sequence when scoped to a sequenced subscription."""
+    if sub is None:
+        return fr.error(code, text, cmd_id=cmd_id)
+    if sub.channel in UNSEQUENCED:
+        return fr.reply("error", cmd_id=cmd_id, sid=sub.sid, msg={"code": code, "msg": text})
+    head, tail = fr.envelope("error", fr.encode_msg({"code": code, "msg": text}), cmd_id=cmd_id)
+    return Seq(sub, head, tail, reply=True)
 
 
 def _tickers(params: dict[str, Any]) -> list[str] | None:
@@ -104,9 +122,8 @@ def _tickers(params: dict[str, Any]) -> list[str] | None:
 class Session:
     """Subscriptions and command handling of one connection."""
 
-    def __init__(self, book_of: BookOf, *, authenticated: bool) -> None:
+    def __init__(self, book_of: BookOf) -> None:
         self.book_of = book_of
-        self.authenticated = authenticated
         self.subs: dict[int, Sub] = {}
         self.routes: dict[tuple[str, str], tuple[Sub, ...]] = {}
         self._next_sid = 1
@@ -144,7 +161,7 @@ class Session:
                 return self._unsubscribe(cmd_id, params), False
             return self._update(cmd_id, params), False
         except CommandError as exc:
-            return [fr.error(exc.code, str(exc), cmd_id=cmd_id)], False
+            return [error_frame(exc.code, str(exc), cmd_id=cmd_id, sub=exc.sub)], False
         except DECODE_ERRORS:
             return [fr.error(1, ERRORS[1], cmd_id=cmd_id)], False
 
@@ -159,8 +176,6 @@ class Session:
         for c in channels:
             if c not in KNOWN_CHANNELS:
                 raise CommandError(8, repr(c))
-            if c in AUTH_CHANNELS and not self.authenticated:
-                raise CommandError(9, f"{c} needs an authenticated connection")
         tickers = _tickers(params)
         if fr.BOOK in channels and tickers is None:
             raise CommandError(14, "orderbook_delta needs market_ticker or market_tickers")
@@ -193,7 +208,8 @@ class Session:
         out: list[Out] = []
         for sid in self._sids(params, 4):
             sub = self.subs.pop(sid)
-            out.append(fr.reply("unsubscribed", cmd_id=cmd_id, sid=sid, seq=sub.seq))
+            head, tail = fr.envelope("unsubscribed", None, cmd_id=cmd_id)
+            out.append(Seq(sub, head, tail, reply=True))
         self.routes.clear()
         return out
 
@@ -211,20 +227,23 @@ class Session:
         sub = self.subs[self._sids(params, 12)[0]]
         action = params.get("action")
         if action is None:
-            raise CommandError(15)
+            raise CommandError(15, sub=sub)
         if (
             action not in ACTIONS
             or sub.channel == fr.LIFECYCLE
             or (action == "get_snapshot" and sub.channel != fr.BOOK)
         ):
-            raise CommandError(13, f"{action!r} on {sub.channel}")
-        tickers = _tickers(params)
+            raise CommandError(13, f"{action!r} on {sub.channel}", sub=sub)
+        try:
+            tickers = _tickers(params)
+        except CommandError as exc:
+            raise CommandError(exc.code, str(exc).partition(": ")[2], sub=sub) from None
         if tickers is None:
-            raise CommandError(14)
+            raise CommandError(14, sub=sub)
         if action == "get_snapshot":
             return [self.snapshot(sub, t, cmd_id=cmd_id) for t in tickers]
         if sub.markets is None:
-            raise CommandError(11, f"sid {sub.sid} covers every market")
+            raise CommandError(11, f"sid {sub.sid} covers every market", sub=sub)
         added = [t for t in tickers if t not in sub.markets]
         if action == "add_markets":
             sub.markets.update(dict.fromkeys(added))
@@ -232,9 +251,9 @@ class Session:
             for t in tickers:
                 sub.markets.pop(t, None)
         self.routes.clear()
-        ok = fr.reply("ok", cmd_id=cmd_id, sid=sub.sid, seq=sub.seq, msg={"market_tickers": list(sub.markets)})
+        head, tail = fr.envelope("ok", fr.encode_msg({"market_tickers": list(sub.markets)}), cmd_id=cmd_id)
         snaps = [self.snapshot(sub, t) for t in added] if action == "add_markets" and sub.channel == fr.BOOK else []
-        return [ok, *snaps]
+        return [Seq(sub, head, tail, reply=True), *snaps]
 
     def snapshot(self, sub: Sub, ticker: str, *, cmd_id: int = 0) -> Seq:
         """A snapshot of the true book now, on ``sub`` (its next seq), in ``sub``'s price legs."""

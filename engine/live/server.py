@@ -15,11 +15,13 @@ Conventions of this server (not Kalshi's):
   ``silence`` fault) are aborted instead;
 - Ping frames carry ``heartbeat`` every ``ping_interval`` s (§1); a pong missing for one more
   interval closes the connection with 1011;
-- ``verify`` sees the upgrade request's headers; a problem string rejects it with HTTP 401 and
-  that body;
-- ``channel_auth``: off by default (every connection may use every channel, so a client without
-  a key works); on, a connection whose upgrade carried no ``KALSHI-ACCESS-KEY`` header gets
-  error 9 for ``orderbook_delta`` and the private channels (Kalshi's older rule, §1);
+- authentication (kalshi-protocol.md §0.3; AsyncAPI root channel: "Authentication is required
+  to establish the connection ... the connection itself still requires authentication"): by
+  default an upgrade without the three ``KALSHI-ACCESS-*`` headers is refused with HTTP 401;
+  ``verify`` (e.g. ``auth.header_check`` with a public key, which also checks the signature)
+  sees the upgrade request's headers, and a problem string it returns refuses the upgrade with
+  401 and that body; ``require_auth=False`` (``serve-feed --allow-unsigned``) opts out, for
+  local tests only;
 - no permessage-deflate (loopback; compressing every frame would cost more than it saves).
 
 Backpressure: at full speed each batch is written to every connection and then the playback
@@ -43,12 +45,12 @@ from websockets.http11 import Request, Response
 from events.types import EventBase, Level
 from projections import State
 
+from .auth import missing_header
 from .conn import Conn
 from .faults import FaultInjector, FaultSpec
 from .playback import Playback, Prepared
 from .protocol import Session
 
-KEY_HEADER = "KALSHI-ACCESS-KEY"
 COMPLETE = (1000, "session complete")
 WRITE_LIMIT = 1 << 18  # bytes buffered per connection before a writer waits for the socket
 
@@ -68,10 +70,10 @@ class FeedServer:
         verify: Verify | None = None,
         ping_interval: float = 10.0,
         end_linger: float = 0.0,
-        channel_auth: bool = False,
+        require_auth: bool = True,
         start_grace: float = 0.05,
     ) -> None:
-        self.channel_auth = channel_auth
+        self.require_auth = require_auth
         self.start_grace = start_grace
         self.playback = Playback(events, speed)
         self.faults = faults
@@ -137,7 +139,10 @@ class FeedServer:
             await self._server.wait_closed()
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
-        problem = None if self.verify is None else self.verify(request.headers)
+        if self.verify is not None:
+            problem = self.verify(request.headers)
+        else:
+            problem = missing_header(request.headers) if self.require_auth else None
         return None if problem is None else connection.respond(HTTPStatus.UNAUTHORIZED, problem)
 
     def _book_of(self, ticker: str) -> tuple[list[Level], list[Level]]:
@@ -153,8 +158,7 @@ class FeedServer:
         if self.faults.any:
             injector = FaultInjector(self.faults, self.seed, self.connections)
             self._injectors.append(injector)
-        authenticated = not self.channel_auth or (ws.request is not None and KEY_HEADER in ws.request.headers)
-        conn = Conn(ws, Session(self._book_of, authenticated=authenticated), injector)
+        conn = Conn(ws, Session(self._book_of), injector)
         self.conns.add(conn)
         beat = asyncio.create_task(conn.heartbeat(self.ping_interval))
         try:
@@ -163,7 +167,7 @@ class FeedServer:
                     break
                 outs, subscribed = conn.session.handle(message)
                 conn.write(outs)
-                if subscribed:
+                if subscribed and self._started is not None:
                     self._started.set()
                 await conn.drain()
             await ws.wait_closed()
@@ -218,10 +222,12 @@ async def serve_session(
     verify: Verify | None,
     host: str = "127.0.0.1",
     end_linger: float = 0.0,
+    require_auth: bool = True,
 ) -> None:
     """Serve ``events`` until playback is done and every connection is closed (or cancelled);
     the bound port is logged (stderr, structlog) for the user and for scripts."""
-    server = FeedServer(events, speed=speed, faults=faults, seed=seed, verify=verify, end_linger=end_linger)
+    server = FeedServer(events, speed=speed, faults=faults, seed=seed, verify=verify, end_linger=end_linger,
+                        require_auth=require_auth)
     try:
         bound = await server.start(host, port)
         structlog.get_logger("tradetape.live.server").info(

@@ -1,11 +1,14 @@
-"""Helpers for the feed-server tests: the small session, a running server, a raw ``websockets``
-client, and a fold of what the client received (wire decode → SequenceChecker → Translator →
-``projections.evolve``), which is how every live-mode consumer reads the feed."""
+"""Helpers for the feed-server tests: the small session, a running server (which requires signed
+upgrades, as Kalshi does), a throwaway Ed25519 API key, a raw ``websockets`` client that signs,
+and a fold of what the client received (wire decode → SequenceChecker over data frames and the
+numbered replies → Translator → ``projections.evolve``), which is how a live consumer reads the
+feed."""
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from websockets.asyncio.client import ClientConnection, connect
 
 from engine.kalshi import wire
 from engine.kalshi.sequence import SequenceChecker
 from engine.kalshi.translate import Translator
+from engine.live.auth import WS_PATH, ApiKey
 from engine.live.server import FeedServer
 from engine.replay import tape_batches
 from events.types import EventBase
@@ -27,7 +32,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "replays" / "small" / "session.tape"
 LARGE = ROOT / "replays" / "large" / "session.tape"
 ALL = ["orderbook_delta", "trade", "market_lifecycle_v2"]
-AUTH = {"KALSHI-ACCESS-KEY": "test-key"}
+KEY = ApiKey("test-key", ed25519.Ed25519PrivateKey.generate())  # a throwaway key: the server only checks presence
+NUMBERED = ("ok", "unsubscribed", "error")  # replies that take a seq when they carry a sid and one
+
+
+def auth() -> dict[str, str]:
+    """Fresh KALSHI-ACCESS-* headers for the upgrade, signed with ``KEY``."""
+    return KEY.headers("GET", WS_PATH, int(time.time() * 1000))
 
 
 @functools.cache
@@ -51,7 +62,7 @@ async def running(evs: tuple[EventBase, ...] | None = None, **kw: Any) -> AsyncI
 
 def client(url: str, **kw: Any) -> Any:
     """A raw client connection (``async with``); ``max_size`` 1 MiB as Kalshi clients use."""
-    kw.setdefault("additional_headers", AUTH)
+    kw.setdefault("additional_headers", auth())
     kw.setdefault("close_timeout", 1.0)
     return connect(url, compression=None, max_size=1 << 20, **kw)
 
@@ -93,8 +104,14 @@ class Fold:
             self.bad.append(data)
             return
         if frame.type == "subscribed":
-            sid = msgspec.json.decode(frame.msg)["sid"]
-            self.checker.check(sid, 0, "orderbook_delta", None)  # a new sid starts at seq 1
+            sub = msgspec.json.decode(frame.msg)
+            self.checker.open(sub["sid"], sub["channel"])  # a new sid starts at seq 1
+        if frame.type in NUMBERED and frame.sid is not None and frame.seq is not None:
+            self.seqs.setdefault(frame.sid, []).append(frame.seq)
+            verdict = self.checker.check(frame.sid, frame.seq, frame.type, None)
+            if verdict.gap is not None:
+                self.gaps[verdict.gap.kind] += 1
+                evolve(self.state, verdict.gap)
         if frame.type not in wire.MSG_TYPES or frame.sid is None or frame.seq is None:
             self.replies.append(json.loads(data))
             return

@@ -124,8 +124,12 @@ def serve_feed(src: Path, tmp: Path, *, speed: float = 0, tag: str = "serve", ex
         server.stop()
 
 
-def live(tmp: Path, tag: str, db: Path, mode: str, url: str, *args: str | Path, log_level: str = "warning") -> Proc:
-    return Proc(tmp, tag, "--log-level", log_level, "--db", db, mode, "--feed", url, "--markets", MARKETS, *args)
+def live(tmp: Path, tag: str, db: Path, mode: str, url: str, *args: str | Path, log_level: str = "warning",
+         key: Path | None = None) -> Proc:
+    """``record``/``paper`` against ``url``; with ``key`` the upgrade is signed (key id "test-key")."""
+    signing: tuple[str | Path, ...] = () if key is None else ("--key-id", "test-key", "--key-file", key)
+    return Proc(tmp, tag, "--log-level", log_level, "--db", db, mode, "--feed", url, "--markets", MARKETS,
+                *signing, *args)
 
 
 def sessions(db: Path) -> dict[str, int]:
@@ -176,6 +180,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway Ed25519 API key (PEM, 0600): every serve-feed below requires signed upgrades."""
+    from engine.live.auth import generate_keypair
+
+    return generate_keypair(tmp_path_factory.mktemp("key"), key_type="ed25519")[0]
+
+
+@pytest.fixture(scope="module")
 def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("src") / "src.db"
     r = tt("--db", db, "import", SMALL)
@@ -187,10 +199,10 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- 1. record ---------------------------------------------------------------------------------
 
 
-def test_record_to_the_end_gives_the_source_books(src: Path, tmp_path: Path) -> None:
+def test_record_to_the_end_gives_the_source_books(src: Path, key: Path, tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path) as (url, _):
-        r = live(tmp_path, "record", db, "record", url, "--session", "rec").wait()
+        r = live(tmp_path, "record", db, "record", url, "--session", "rec", key=key).wait()
     assert r.code == 0, r.err
     summary = json.loads(r.out)
     assert summary["session"] == "rec" and summary["mode"] == "record" and summary["reason"] == "feed complete"
@@ -203,11 +215,15 @@ def test_record_to_the_end_gives_the_source_books(src: Path, tmp_path: Path) -> 
     # trades, stale); the source's own feed gap (its seq 1136: a fault of the connection that
     # recorded it) is not replayed by serve-feed (it is not market data); it shows only in the
     # per-book health counters, which are therefore left out (they are 0 in both today).
+    # Open and close times are whole seconds on Kalshi's lifecycle channel (engine.live.frames
+    # as_on_wire); whether a market is past its close depends on the receive clock, which is
+    # now for the recording and May 2026 for the source, so ``closed_reason`` is left out too.
     source, recorded = replay(src, "small"), replay(db, "rec")
-    health = {"faults", "skipped_deltas"}
+    health = {"faults", "skipped_deltas", "closed_reason"}
 
     def books(state: dict[str, object]) -> dict[str, dict[str, object]]:
-        return {b["market"]: {k: v for k, v in b.items() if k not in health}
+        return {b["market"]: {k: (v - v % 10**9 if k in ("open_ts", "close_ts") and v else v)
+                              for k, v in b.items() if k not in health}
                 for b in state["books"]}  # type: ignore[attr-defined]
 
     assert sorted(books(recorded)) == MARKETS.split(",")
@@ -218,7 +234,7 @@ def test_record_to_the_end_gives_the_source_books(src: Path, tmp_path: Path) -> 
 # --- 2. paper and the parity certificate -------------------------------------------------------
 
 
-async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Path, tmp_path: Path) -> None:
+async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Path, key: Path, tmp_path: Path) -> None:
     from contextlib import aclosing
 
     from events.store import open_store
@@ -227,7 +243,7 @@ async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Pa
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path) as (url, _):
         r = live(tmp_path, "paper", db, "paper", url, "--session", "p", "--policy", "random", "--seed", "5",
-                 "--every", "5").wait()
+                 "--every", "5", key=key).wait()
     assert r.code == 0, r.err
     summary = json.loads(r.out)
     assert summary["mode"] == "paper" and summary["reason"] == "feed complete"
@@ -271,11 +287,11 @@ async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Pa
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_mid_session_ends_it_cleanly(src: Path, tmp_path: Path, sig: signal.Signals) -> None:
+def test_a_signal_mid_session_ends_it_cleanly(src: Path, key: Path, tmp_path: Path, sig: signal.Signals) -> None:
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path, speed=10) as (url, server):
         p = live(tmp_path, "paper", db, "paper", url, "--session", "s", "--policy", "random", "--seed", "5",
-                 "--every", "5")
+                 "--every", "5", key=key)
         try:
             wait_for_events(db, "s", 2, p)  # the session is open: the signal handlers are installed
             time.sleep(1.0)
@@ -298,11 +314,11 @@ def test_a_signal_mid_session_ends_it_cleanly(src: Path, tmp_path: Path, sig: si
 # --- 4. crash and resume -------------------------------------------------------------------------
 
 
-def test_sigkill_then_resume_carries_the_session_on(src: Path, tmp_path: Path) -> None:
+def test_sigkill_then_resume_carries_the_session_on(src: Path, key: Path, tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     args = ("--policy", "random", "--seed", "5", "--every", "5")
     with serve_feed(src, tmp_path, speed=8, tag="serve1") as (url, _):
-        p = live(tmp_path, "paper1", db, "paper", url, "--session", "c", *args)
+        p = live(tmp_path, "paper1", db, "paper", url, "--session", "c", *args, key=key)
         try:
             wait_for_events(db, "c", 1200, p)
             p.p.kill()
@@ -321,13 +337,13 @@ def test_sigkill_then_resume_carries_the_session_on(src: Path, tmp_path: Path) -
 
     # a resume that cannot reach its feed writes nothing: the session stays resumable
     dead = f"ws://127.0.0.1:{free_port()}/trade-api/ws/v2"
-    r = live(tmp_path, "resume-dead", db, "paper", dead, "--resume", "c", "--max-reconnects", "1").wait()
+    r = live(tmp_path, "resume-dead", db, "paper", dead, "--resume", "c", "--max-reconnects", "1", key=key).wait()
     assert r.code == 2 and "cannot connect" in r.error_line()
     assert tt("--db", db, "audit", "show", "c", "--json").out == before.out
     assert (anchor_file.read_bytes() if anchor_file.exists() else None) == anchors
 
     with serve_feed(src, tmp_path, tag="serve2") as (url2, _):
-        r = live(tmp_path, "resume", db, "paper", url2, "--resume", "c").wait()
+        r = live(tmp_path, "resume", db, "paper", url2, "--resume", "c", key=key).wait()
     assert r.code == 0, r.err
     summary = json.loads(r.out)
     assert summary["session"] == "c" and summary["reason"] == "feed complete"
@@ -358,19 +374,19 @@ def test_sigkill_then_resume_carries_the_session_on(src: Path, tmp_path: Path) -
     parity_ok(db, "c")
 
     # a session that ended cannot be resumed: one line, exit 2, nothing written
-    again = live(tmp_path, "again", db, "paper", url2, "--resume", "c").wait()
+    again = live(tmp_path, "again", db, "paper", url2, "--resume", "c", key=key).wait()
     assert again.code == 2 and "ended" in again.error_line() and "nothing to resume" in again.err
     assert sessions(db)["c"] == summary["events"]
 
 
-def test_a_feed_lost_for_good_ends_the_session_and_keeps_it(src: Path, tmp_path: Path) -> None:
+def test_a_feed_lost_for_good_ends_the_session_and_keeps_it(src: Path, key: Path, tmp_path: Path) -> None:
     """The server dies mid-session and --max-reconnects 1 runs out: exit 3 (fail-stop on a feed
     failure), the session is ended with the reason, anchored, and kept in the store this command
     created (a failed command removes only a store in which it wrote nothing)."""
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path, speed=10) as (url, server):
         p = live(tmp_path, "paper", db, "paper", url, "--session", "l", "--policy", "random", "--seed", "5",
-                 "--every", "5", "--max-reconnects", "1")
+                 "--every", "5", "--max-reconnects", "1", key=key)
         try:
             wait_for_events(db, "l", 500, p)
             server.p.kill()
@@ -457,17 +473,33 @@ def test_signed_upgrade_and_no_secret_anywhere(src: Path, tmp_path: Path) -> Non
     assert server.p.poll() is not None  # stopped by serve_feed
 
 
+def test_serve_feed_refuses_unsigned_upgrades_unless_told_to_allow_them(src: Path, key: Path, tmp_path: Path) -> None:
+    """Kalshi authenticates every connection (kalshi-protocol.md §0.3): so does serve-feed,
+    unless ``--allow-unsigned`` (local tests only). A loopback feed may be used without a key."""
+    db = tmp_path / "live.db"
+    with serve_feed(src, tmp_path) as (url, _):
+        r = live(tmp_path, "unsigned", db, "record", url, "--max-reconnects", "1").wait(timeout=30)
+        assert r.code == 2 and "HTTP 401" in r.error_line()
+        assert not list(tmp_path.glob("live.db*"))
+    with serve_feed(src, tmp_path, tag="serve2", extra=("--allow-unsigned",)) as (url, _):
+        r = live(tmp_path, "allowed", db, "record", url, "--session", "u").wait()
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["gaps"] == 0
+    bad = tt("--db", src, "serve-feed", "small", "--allow-unsigned", "--public-key", key.with_suffix(".pub.pem"))
+    assert bad.code == 2 and "cannot go with --allow-unsigned" in bad.error_line()
+
+
 # --- 6. broadcast ------------------------------------------------------------------------------
 
 
-async def test_broadcast_serves_watchers_with_the_token_only(src: Path, tmp_path: Path) -> None:
+async def test_broadcast_serves_watchers_with_the_token_only(src: Path, key: Path, tmp_path: Path) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path, speed=10) as (url, _):
         p = live(tmp_path, "paper", db, "paper", url, "--session", "b", "--policy", "random", "--seed", "5",
-                 "--every", "5", "--broadcast", "0")
+                 "--every", "5", "--broadcast", "0", key=key)
         try:
             m = p.wait_for(BROADCASTING)
             port, token = int(m.group(1)), m.group(2)
@@ -502,6 +534,10 @@ async def test_broadcast_serves_watchers_with_the_token_only(src: Path, tmp_path
 
 @pytest.mark.parametrize(("args", "says"), [
     (("--markets", MARKETS), "--feed URL is required"),
+    (("--feed", "wss://external-api-ws.kalshi.com/trade-api/ws/v2", "--markets", MARKETS),
+     "--feed wss://external-api-ws.kalshi.com/trade-api/ws/v2: Kalshi requires a signed connection: "
+     "give --key-id and --key-file"),
+    (("--feed", "ws://10.0.0.7:9/trade-api/ws/v2", "--markets", MARKETS), "give --key-id and --key-file"),
     (("--feed", "http://x", "--markets", MARKETS), "ws:// or wss://"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", ""), "no markets"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", ","), "no markets"),

@@ -22,7 +22,7 @@ from events.store.verify import verify_session
 from events.types import EventBase, FeedFault, FeedGap, Fill, SessionEnded, SessionStarted
 from projections import evolve_many, initial_state
 from projections.digest import snapshot
-from tests.live.feedkit import SMALL, events, tickers
+from tests.live.feedkit import KEY, SMALL, events, tickers
 
 MARKETS = tuple(t for t in tickers(events(SMALL)))
 
@@ -33,7 +33,7 @@ async def live(tmp_path: Path, *, policy: str = "hold", faults: FaultSpec = Faul
     # the server lingers after playback so that resyncs asked for near the end are answered
     server = FeedServer(events(SMALL), faults=faults, seed=seed, speed=speed, ping_interval=0.2, end_linger=1.0)
     port = await server.start()
-    client = FeedClient(f"ws://127.0.0.1:{port}/trade-api/ws/v2", MARKETS, dead_after=dead_after,
+    client = FeedClient(f"ws://127.0.0.1:{port}/trade-api/ws/v2", MARKETS, key=KEY, dead_after=dead_after,
                         ping_interval=0.2 if dead_after < 1 else 10.0, backoff=(0.01, 0.05), max_reconnects=20)
     store = await open_store(str(tmp_path / "live.db"), create=True)
     try:
@@ -124,12 +124,13 @@ async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: 
 
 def test_no_frame_raises_out_of_the_client() -> None:
     """Whatever a frame holds (bad UTF-8 in an error reply, bad JSON, a wrong type), it becomes
-    a recorded fault, never an exception."""
-    from engine.kalshi.sequence import SequenceChecker
-    from engine.kalshi.translate import Translator
+    a recorded fault, never an exception (the client's core, fed with no socket)."""
+    from engine.live.feed_core import FeedCore
 
-    client = FeedClient("ws://127.0.0.1:1/trade-api/ws/v2", MARKETS)
+    core = FeedCore(MARKETS)
     frames = [b'{"type":"error","id":3,"msg":{"code":1,"msg":"\xff\xfe"}}', b"\xff{not json",
-              b'{"type":"orderbook_delta","sid":1,"seq":"x","msg":{}}', b'{"type":"trade","sid":2,"seq":1,"msg":[]}']
-    out = [client._on_frame(f, 1, SequenceChecker(), Translator()) for f in frames]
-    assert [[e.kind for e in o] for o in out] == [["error"], ["malformed"], ["malformed"], ["malformed"]]
+              b'{"type":"orderbook_delta","sid":1,"seq":"x","msg":{}}', b'{"type":"trade","sid":2,"seq":1,"msg":[]}',
+              b'{"type":"fill","sid":4,"msg":{"trade_id":"t"}}', b'{"sid":1}']
+    out = [core.receive(f, 1) for f in frames]
+    assert [[e.kind for e in o] for o in out] == [["error"], ["malformed"], ["malformed"], ["malformed"], ["malformed"],
+                                                  ["malformed"]]  # type: ignore[attr-defined]
