@@ -15,7 +15,7 @@ from events.codec import split_array
 from events.errors import BadInput, UnknownSession
 from events.ids import derived_ids
 from events.store import EventStore, open_store
-from events.types import BookDelta, BookSnapshot, Event, FeedGap, PublicTrade, SessionEnded, SessionStarted
+from events.types import BookDelta, BookSnapshot, Event, FeedFault, FeedGap, PublicTrade, SessionEnded, SessionStarted
 
 REAL = pathlib.Path("/work/shared/real-data/kalshi_trade_frames_2026-02-12.jsonl")
 
@@ -244,3 +244,37 @@ async def test_progress_bar_goes_to_stderr(store: EventStore, capsys: pytest.Cap
     await import_jsonl(store, REAL, "p", progress=True)
     out = capsys.readouterr()
     assert out.out == "" and "import" in out.err
+
+
+async def test_a_terminal_error_in_a_recording_is_a_lost_subscription(store: EventStore, tmp_path: pathlib.Path) -> None:
+    """AsyncAPI "Terminal Errors" (10, 25): the subscription is gone. The recording shows the
+    error (numbered in the sid's sequence) and the client's new subscription; the import
+    records FeedFault(subscription_lost) naming the sid's markets, which are stale until the
+    new sid's snapshot; late frames of the gone sid are dropped."""
+    snap = {"market_ticker": "M", "market_id": "x", "yes_dollars_fp": [["0.4000", "5.00"]]}
+    rows = [
+        {"id": 1, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": ["M"]}},
+        {"id": 1, "type": "subscribed", "msg": {"channel": "orderbook_delta", "sid": 1}},
+        frame("orderbook_snapshot", 1, 1, **snap),
+        {"type": "error", "sid": 1, "seq": 2, "msg": {"code": 25, "msg": "Subscription buffer overflow"}},
+        delta(3, "0.4000"),  # the gone sid's late frame
+        {"id": 2, "cmd": "subscribe", "params": {"channels": ["orderbook_delta"], "market_tickers": ["M"]}},
+        {"id": 2, "type": "subscribed", "msg": {"channel": "orderbook_delta", "sid": 2}},
+        frame("orderbook_snapshot", 2, 1, **snap),
+    ]
+    summary = await import_jsonl(store, write(tmp_path / "t.jsonl", rows))
+    assert (summary.gaps, summary.dropped, summary.events) == (0, 1, 5)
+    ev = await events_of(store, "t")
+    assert ev[2] == FeedFault(ts=0, kind="subscription_lost", markets=("M",),
+                              detail="error 25 (subscription buffer overflow) on orderbook_delta sid 1")
+    assert isinstance(ev[3], BookSnapshot)
+
+
+async def test_private_frames_are_counted_apart(store: EventStore, tmp_path: pathlib.Path) -> None:
+    """kalshi-protocol.md §0.7: private frames carry no seq and are not market data."""
+    fill = {"trade_id": "t", "order_id": "o", "market_ticker": "M", "is_taker": False, "yes_price_dollars": "0.1600",
+            "count_fp": "1.16", "fee_cost": "0.011000", "post_position_fp": "-1.16", "outcome_side": "no",
+            "book_side": "ask", "ts_ms": 1782907200000}  # fmt: skip
+    rows = [delta(1, "0.5000"), {"type": "fill", "sid": 9, "msg": fill}, delta(2, "0.5000")]
+    summary = await import_jsonl(store, write(tmp_path / "p.jsonl", rows))
+    assert (summary.private, summary.gaps, summary.events) == ({"fill": 1}, 0, 4)

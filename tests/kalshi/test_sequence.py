@@ -72,3 +72,30 @@ def test_lifecycle_channel_types_and_forget() -> None:
     assert gap is not None and (gap.channel, gap.markets) == ("market_lifecycle_v2", ("X",))
     c.forget(4)
     assert c.check(4, 100, "market_lifecycle_v2", "Y").gap is None
+
+
+def test_replies_are_numbered_with_the_data_of_their_subscription() -> None:
+    """kalshi-protocol.md §0.1: a real demo recording runs ok=1, snapshot=2, ok=3, ok=4,
+    snapshot=5 on one sid with no hole (AsyncAPI okResponsePayload has sid and seq)."""
+    c = SequenceChecker()
+    c.open(1, "orderbook_delta", ["A"])
+    for seq, kind in enumerate(["ok", "orderbook_snapshot", "ok", "ok", "orderbook_snapshot", "ok",
+                                "orderbook_delta", "error", "unsubscribed"], 1):  # fmt: skip
+        v = c.check(1, seq, kind, "B" if kind == "orderbook_snapshot" else None)
+        assert v.accept and v.gap is None, (seq, kind)
+    # a consumer that drops the replies before checking sees holes that are not there
+    skipping = SequenceChecker()
+    skipping.open(1, "orderbook_delta")
+    gaps = [skipping.check(1, seq, "orderbook_snapshot", "A").gap for seq in (2, 5)]
+    assert [g.expected_seq if g else None for g in gaps] == [1, 3]
+
+
+def test_open_starts_at_1_binds_the_channel_and_the_subscribed_markets() -> None:
+    c = SequenceChecker()
+    c.open(5, "orderbook_delta", ["B", "A"])
+    gap = c.check(5, 2, "ok", None).gap  # seq 1 (the first snapshot) lost, found on an ok
+    assert gap is not None and (gap.channel, gap.expected_seq, gap.markets) == ("orderbook_delta", 1, ("A", "B"))
+    c.set_markets(5, ["C"])  # an ok's full list after delete_markets/add_markets
+    assert c.markets(5) == ("C",) and c.channel(5) == "orderbook_delta" and c.knows(5)
+    c.forget(5)
+    assert not c.knows(5) and c.channel(5) is None and c.markets(5) == ()

@@ -25,9 +25,11 @@ def test_parse_faults() -> None:
     assert parse_faults("drop=0.01, dup=0.01,reorder=0.01,disconnect=5000") == FaultSpec(
         drop=0.01, dup=0.01, reorder=0.01, disconnect=5000)  # fmt: skip
     assert parse_faults("silence=3,oversize=4,malformed=5").any
+    assert parse_faults("error10=3, error25=4") == FaultSpec(error10=3, error25=4)
     for bad, named in [("drop", "'drop'"), ("lose=0.1", "'lose'"), ("dup=lots", "'dup=lots'"),
                        ("disconnect=0.5", "'disconnect=0.5'"), ("drop=1.5", "drop=1.5"),
-                       ("drop=0.6,dup=0.6", "drop + dup"), ("silence=-1", "silence=-1"), ("dup=1,dup=1", "'dup'")]:  # fmt: skip
+                       ("drop=0.6,dup=0.6", "drop + dup"), ("silence=-1", "silence=-1"), ("dup=1,dup=1", "'dup'"),
+                       ("error10=x", "'error10=x'"), ("error25=-2", "error25=-2")]:  # fmt: skip
         with pytest.raises(BadInput) as info:
             parse_faults(bad)
         assert named in str(info.value) and "\n" not in str(info.value), bad
@@ -41,6 +43,15 @@ def test_injector_is_a_pure_function_of_seed_and_connection() -> None:
         return [inj.on_frame(i % 3, b"%d" % i)[0] for i in range(500)]
 
     assert run(1, 1) == run(1, 1) and run(1, 1) != run(1, 2) and run(1, 1) != run(2, 1)
+
+
+def test_terminal_errors_end_the_subscription_of_the_nth_frame_once() -> None:
+    """AsyncAPI "Terminal Errors" 10 and 25: the injector names the fault after the N-th
+    sequenced frame (the connection sends the error on that frame's subscription)."""
+    inj = FaultInjector(FaultSpec(error10=2, error25=4), SEED, 1)
+    actions = [inj.on_frame(sid, b"%d" % i)[1] for i, sid in enumerate((1, 2, 1, 3, 1, 2), 1)]
+    assert actions == [None, "error10", None, "error25", None, None]
+    assert inj.injected == Counter(error10=1, error25=1)
 
 
 async def _one_run(spec: FaultSpec, seed: int = SEED) -> tuple[Counter[str], Fold]:

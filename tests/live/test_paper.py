@@ -96,6 +96,8 @@ async def test_parity_names_the_first_divergent_event(tmp_path: Path) -> None:
     (FaultSpec(malformed=700), "malformed"),
     (FaultSpec(oversize=900), "oversize"),
     (FaultSpec(silence=600), "silence"),
+    (FaultSpec(error10=5), "error10"),
+    (FaultSpec(error25=2500), "error25"),
 ])
 async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: FaultSpec, kind: str) -> None:
     # a silent link is only noticed by the keepalive: the feed must still be playing meanwhile
@@ -115,6 +117,8 @@ async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: 
         "malformed": sum(f.kind == "malformed" for f in faults),
         "oversize": sum(f.kind == "oversize" for f in faults),
         "silence": sum(f.kind == "dead_link" for f in faults),
+        "error10": sum(f.kind == "subscription_lost" for f in faults),
+        "error25": sum(f.kind == "subscription_lost" for f in faults),
     }[kind]
     assert detected == injected, (kind, injected, by, [f.kind for f in faults])
     st = evolve_many(initial_state(), recorded)
