@@ -27,7 +27,7 @@ from __future__ import annotations
 from events.types import BookDelta, BookSnapshot, FeeChanged, FeedFault, FeedGap, MarketStatus, PublicTrade
 from events.units import ONE_DOLLAR
 
-from . import queue
+from . import orders, queue
 from .levels import trade_level
 from .state import MarketState, State
 
@@ -53,9 +53,9 @@ def on_snapshot(st: State, e: BookSnapshot) -> None:
                     m.consumed[level] = shown
                 else:
                     del m.consumed[level]
-    for (side, price), orders in m.resting.items():
+    for (side, price), mine in m.resting.items():
         shown = (m.yes if side == "yes" else m.no).get(price, 0)
-        for o in orders:
+        for o in mine:
             if o.queue_ahead > shown:
                 o.queue_ahead = shown
             o.traded = 0
@@ -109,10 +109,10 @@ def on_delta(st: State, e: BookDelta) -> None:
                 m.consumed[level] = q
             else:
                 del m.consumed[level]
-        orders = m.resting.get(level)
-        if orders:
+        mine = m.resting.get(level)
+        if mine:
             power = st.queue_power
-            for o in orders:
+            for o in mine:
                 queue.on_level(o, before, q, power)
 
 
@@ -143,9 +143,9 @@ def on_trade(st: State, e: PublicTrade) -> None:
     m.trade_count += 1
     if m.resting:
         # A print at our level consumes the displayed queue ahead of our orders first.
-        orders = m.resting.get(trade_level(e))
-        if orders:
-            for o in orders:
+        mine = m.resting.get(trade_level(e))
+        if mine:
+            for o in mine:
                 queue.on_print(o, e.count, st.queue_power)
 
 
@@ -153,8 +153,10 @@ def on_status(st: State, e: MarketStatus) -> None:
     m = st.market(e.market)
     if e.open_ts is not None:
         m.open_ts = e.open_ts
-    if e.close_ts is not None:
+    if e.close_ts is not None and e.close_ts != m.close_ts:
         m.close_ts = e.close_ts
+        if m.resting:
+            orders.next_close(st)
     if e.price_ranges:
         m.price_ranges = e.price_ranges
     if e.fractional is not None:

@@ -116,6 +116,8 @@ def rest(st: State, o: Order) -> None:
     m = st.market(o.market)
     m.resting.setdefault(o.level, []).append(o)
     st.resting_markets.add(o.market)
+    if m.close_ts is not None and (st.next_close is None or m.close_ts < st.next_close):
+        st.next_close = m.close_ts
     threshold = ONE_DOLLAR - o.level[1]  # a bid on the other side at or above this crosses it
     if o.level[0] == "yes":
         if threshold < m.cross_no:
@@ -141,8 +143,16 @@ def unrest(st: State, o: Order) -> None:
         del m.resting[o.level]
         if not m.resting:
             st.resting_markets.discard(o.market)
+            if m.close_ts is not None and m.close_ts == st.next_close:
+                next_close(st)
         cross_thresholds(m)
     o.level = None
+
+
+def next_close(st: State) -> None:
+    """Recompute ``State.next_close`` from the markets where we rest."""
+    closes = [c for name in st.resting_markets if (c := st.markets[name].close_ts) is not None]
+    st.next_close = min(closes) if closes else None
 
 
 def cross_thresholds(m: MarketState) -> None:

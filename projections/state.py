@@ -203,6 +203,7 @@ class State:
         "client_ids",
         "fee_overrides",
         "markets",
+        "next_close",
         "open",
         "open_buy_cost",
         "open_buy_count",
@@ -237,6 +238,9 @@ class State:
         self.open_buy_count = 0
         self.open_buy_cost = 0
         self.resting_markets: set[str] = set()  # markets where an order of ours rests
+        # The earliest close time among those markets (None: none has one), kept by the order and
+        # status handlers so that the exchange knows when to cancel at a close without a scan.
+        self.next_close: int | None = None
         self.client_ids: set[str] = set()  # membership only; never iterated into output
         self.positions: dict[str, Position] = {}
         self.stats = ExecStats()

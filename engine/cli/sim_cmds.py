@@ -26,7 +26,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=int, default=10, help="random policy: act every N source events")
     p.add_argument("--as", dest="name", help="name of the new session (default SESSION-sim-POLICY-SEED)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="order latency in event time")
-    p.add_argument("--cash", help="starting cash in dollars (default: the source session's)")
+    p.add_argument("--cash", help="starting cash in dollars (default: the source session's; an import or a "
+                                  "recording has none, so a policy that trades needs it)")
+    p.add_argument("--fees", type=Path, metavar="FILE",
+                   help="fee schedule JSON: balance_precision, default/series/events fee_type and multiplier "
+                        "(docs/exchange.md, 'Fees'); the session's own event_fee_update messages still apply")
+    p.add_argument("--queue", default="risk_averse",
+                   help="queue model of resting orders: risk_averse (default) or prob:N, N in 1..4")
     p.set_defaults(run=cmd_simulate)
 
 
@@ -34,6 +40,7 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
     from events.units import parse_money
 
     from ..sim.config import ExchangeConfig
+    from ..sim.fees import DEFAULT_TABLE, load_fee_table
     from ..sim.policies import make_policy
     from ..sim.runner import simulate
 
@@ -53,7 +60,8 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
     cash = None if args.cash is None else parse_money(args.cash, "--cash")
     kind = "model" if args.policy.endswith(".zip") else args.policy.split(":", 1)[0]
     name = args.name or f"{args.session}-sim-{kind}-{args.seed}"
-    cfg = ExchangeConfig(latency_ns=round(args.latency_ms * 1_000_000))
+    fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
+    cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
     async with store_for(args.db) as store:
         summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
                                  starting_cash=cash, progress=sys.stderr.isatty(), markets=markets)

@@ -60,16 +60,15 @@ class SimCore:
         st = self.state
         live = st.resting_markets
         due = self._due()
-        if not live and due is None:
+        if not live:
+            if due is not None:
+                for i in range(start, stop):
+                    if events[i].ts >= due:
+                        return i
             return stop
-        markets = st.markets
-        whole = _WHOLE
+        markets, whole = st.markets, _WHOLE
         for i in range(start, stop):
             e = events[i]
-            if due is not None and e.ts >= due:
-                return i
-            if not live:
-                continue
             t = type(e)
             if t is BookDelta:
                 if e.delta > 0 and e.market in live:  # type: ignore[attr-defined]
@@ -77,6 +76,8 @@ class SimCore:
                     if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):  # type: ignore[attr-defined]
                         return i
             elif t in whole and e.market in live:  # type: ignore[attr-defined]
+                return i
+            if due is not None and e.ts >= due:
                 return i
         return stop
 
@@ -113,16 +114,12 @@ class SimCore:
 
     def _due(self) -> int | None:
         """The earliest time something must happen without a market event asking: a pending
-        command, or the close of a market where we rest."""
-        due = self._pending[0][0] if self._pending else None
-        st = self.state
-        if st.resting_markets:
-            markets = st.markets
-            for name in st.resting_markets:
-                close = markets[name].close_ts
-                if close is not None and (due is None or close < due):
-                    due = close
-        return due
+        command, or the close of a market where we rest (``State.next_close``)."""
+        close = self.state.next_close
+        if not self._pending:
+            return close
+        due = self._pending[0][0]
+        return due if close is None or due < close else close
 
     def _run_due(self, now: int | None, out: Sink) -> None:
         """Commands and closes due at or before ``now``, in time order. ``now`` None (the end of

@@ -27,6 +27,8 @@ ahead is kept by ``projections.queue``):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from events.types import (
     BookDelta,
     BookSnapshot,
@@ -50,7 +52,7 @@ from projections.state import MarketState, Order, State
 
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .config import ExchangeConfig
-from .fees import FeeSchedule, charge
+from .fees import FeeSchedule, FillCharge, charge
 from .match import Walk, walk
 from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem, schedule
 
@@ -68,24 +70,39 @@ def decide(st: State, cmd: Command, ts: int, cfg: ExchangeConfig) -> list[EventB
     return _amend(st, cmd, ts, cfg)
 
 
-def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig, ts: int | None = None) -> tuple[str | None, Walk]:
-    """(why ``decide`` would reject this order at event time ``ts`` (default: the state's) or
-    None, the walk it would make at once). The one check: ``decide`` and the RL action mask
-    both call it."""
+class Plan(NamedTuple):
+    """What ``decide`` would do with an order now: why it is refused (None: it is not), the walk
+    it makes at once, and the charge of each of the walk's fills."""
+
+    problem: str | None
+    walk: Walk
+    charges: list[FillCharge]
+
+
+def rejection(st: State, cmd: PlaceOrder, cfg: ExchangeConfig, ts: int | None = None) -> Plan:
+    """What ``decide`` would do with this order at event time ``ts`` (default: the state's).
+    The one check: ``decide`` and the RL action mask both call it."""
     problem = place_problem(st, cmd, cfg, st.ts if ts is None else ts)
     if problem is not None:
-        return problem, _NO_WALK
+        return Plan(problem, _NO_WALK, [])
     w = _NO_WALK if cmd.post_only else walk(st.markets[cmd.market], cmd.action, cmd.side, cmd.price, cmd.count,
                                              cmd.stp)
     filled = sum(t.size for t in w.takes)
     if cmd.tif == "fok" and filled < cmd.count:
-        return None, w  # killed, not rejected: it holds no cash
+        return Plan(None, w, [])  # killed, not rejected: it holds no cash
+    sched = schedule(st, cfg, cmd.market)
+    assert isinstance(sched, FeeSchedule)  # place_problem refused an order it cannot charge
+    charges, carry, precision = [], 0, cfg.fees.precision
+    for t in w.takes:
+        c = charge(sched, precision, cmd.action, t.price, t.size, "taker", carry)
+        charges.append(c)
+        carry = c.accumulator
     rest = 0 if cmd.tif != "gtc" or w.stopped else cmd.count - filled
-    return cash_problem(st, cmd, w.takes, rest, cfg), w
+    return Plan(cash_problem(st, cmd, charges, rest, sched, cfg), w, charges)
 
 
 def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[EventBase]:
-    problem, w = rejection(st, cmd, cfg, ts)
+    problem, w, charges = rejection(st, cmd, cfg, ts)
     if problem is not None:
         return [OrderRejected(ts=ts, client_order_id=cmd.client_order_id, market=cmd.market, reason=problem)]
     market, action, side = cmd.market, cmd.action, cmd.side
@@ -107,17 +124,12 @@ def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
     for o in w.cancel:  # self-trade prevention, ``maker``: our resting orders it met
         out.append(OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining,
                                   reason="self-trade prevention (maker)"))
-    if w.takes:
-        sched = schedule(st, cfg, market)
-        assert isinstance(sched, FeeSchedule)  # rejection() refused the rest
-        precision, fills, carry = cfg.fees.precision, st.stats.fills, 0
-        for t in w.takes:
-            c = charge(sched, precision, action, t.price, t.size, "taker", carry)
-            carry = c.accumulator
-            fills += 1
-            out.append(Fill(ts=ts, fill_id=f"F{fills:07d}", order_id=oid, market=market, action=action, side=side,
-                            price=t.price, count=t.size, fee=c.net_fee, liquidity="taker", fee_carry=carry,
-                            took=t.level))
+    fills = st.stats.fills  # fill ids follow the fills folded so far
+    for t, c in zip(w.takes, charges, strict=True):
+        fills += 1
+        out.append(Fill(ts=ts, fill_id=f"F{fills:07d}", order_id=oid, market=market, action=action, side=side,
+                        price=t.price, count=t.size, fee=c.net_fee, liquidity="taker", fee_carry=c.accumulator,
+                        took=t.level))
     if left == 0:
         return out
     if w.stopped:

@@ -13,8 +13,7 @@ from projections.state import MarketState, Order, State
 
 from .commands import PlaceOrder
 from .config import DEFAULT_TICKS, ExchangeConfig
-from .fees import FeeSchedule, charge, fee_bound, schedule_for, taker_fee_bound
-from .match import Take
+from .fees import FeeSchedule, FillCharge, fee_bound, schedule_for, taker_fee_bound
 
 
 def on_grid(m: MarketState, price: int) -> bool:
@@ -37,6 +36,9 @@ def crosses(m: MarketState, cmd: PlaceOrder) -> bool:
 
 
 def schedule(st: State, cfg: ExchangeConfig, market: str) -> FeeSchedule | str:
+    """The fee schedule in force for ``market`` (``fees.schedule_for``)."""
+    if not st.fee_overrides:
+        return cfg.fees.for_market(market)
     return schedule_for(cfg.fees, st.fee_overrides, market)
 
 
@@ -126,22 +128,16 @@ def place_problem(st: State, cmd: PlaceOrder, cfg: ExchangeConfig, ts: int) -> s
     return nets_offered(st, cmd)
 
 
-def cash_problem(st: State, cmd: PlaceOrder, takes: list[Take], rest: int, cfg: ExchangeConfig) -> str | None:
+def cash_problem(st: State, cmd: PlaceOrder, charges: list[FillCharge], rest: int, sched: FeeSchedule,
+                 cfg: ExchangeConfig) -> str | None:
     """A buy needs its immediate fills at their exact charges (price, fee and balance rounding,
     ``fees.charge``) plus, for a remainder ``rest`` that would rest, its limit price and the most
     its fills can cost in fees."""
     if cmd.action != "buy":
         return None
-    sched = schedule(st, cfg, cmd.market)
-    assert isinstance(sched, FeeSchedule)  # place_problem refused the rest
-    precision = cfg.fees.precision
-    need = carry = 0
-    for t in takes:
-        c = charge(sched, precision, "buy", t.price, t.size, "taker", carry)
-        need -= c.cash_change
-        carry = c.accumulator
+    need = -sum(c.cash_change for c in charges)
     if rest:
-        need += cmd.price * rest + fee_bound(sched, precision, cmd.price, rest)
+        need += cmd.price * rest + fee_bound(sched, cfg.fees.precision, cmd.price, rest)
     return _afford(st, need, cfg)
 
 

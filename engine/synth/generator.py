@@ -4,7 +4,9 @@ What a session holds, in order of event time (``ts``, integer ns, never decreasi
 is the exchange's millisecond stamp, 0.2-3.2 ms earlier, never decreasing either):
 
 1. ``SessionStarted(mode="synthetic", seed=seed, starting_cash=$1000 in money units)``;
-2. per market ``MarketStatus("created", close_ts, price_ranges)`` then its ``BookSnapshot``;
+2. per market ``MarketStatus("created", close_ts, price_ranges, fractional=True)`` (its book holds
+   fractional counts, which only markets with fractional trading enabled do) then its
+   ``BookSnapshot``;
 3. interleaved market data: ``BookDelta`` adds and cancels near the top, ``PublicTrade`` at the
    touch each followed by the delta that takes the depth off the maker's side, fair-value jumps
    that sweep stale levels (a trade and a delta per level);
@@ -128,6 +130,7 @@ class _Session:
                 open_ts=self.ts,
                 close_ts=close_ts,
                 price_ranges=ranges,
+                fractional=True,  # its orders come in fractional counts (``market._size``)
             )
             left -= 1
             if left < 1:

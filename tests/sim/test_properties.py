@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from engine.sim.commands import AmendOrder, CancelOrder, Command, PlaceOrder
-from engine.sim.config import DEFAULT_TICKS, ExchangeConfig
+from engine.sim.config import DEFAULT_TICKS, ExchangeConfig, entries
 from engine.sim.core import SimCore
 from engine.sim.match import takeable
 from engine.sim.validate import reserved_cash
@@ -47,6 +47,7 @@ from events.types import (
     OrderCancelled,
     OrderPlaced,
     OrderRejected,
+    PublicTrade,
     SessionStarted,
 )
 from events.units import ONE_DOLLAR
@@ -78,6 +79,7 @@ class Place:
     # buys; -2 = what is still displayed at the first level the order would take from
     tif: str
     post_only: bool
+    stp: str = "taker_at_cross"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ places = st.builds(
     count=st.one_of(st.sampled_from([0, 0, 0, 100, 500, 1000, 2000]), st.integers(1, 2000)),
     tif=st.sampled_from(["gtc", "gtc", "ioc", "fok"]),
     post_only=st.sampled_from([False, False, False, True]),
+    stp=st.sampled_from(["taker_at_cross", "taker_at_cross", "maker"]),
 )
 targets = st.sampled_from(["open"] * 6 + ["any", "unknown"])
 cancels = st.builds(Cancel, order=st.integers(0, 30), target=targets)
@@ -170,6 +173,7 @@ class Case:
     n_events: int
     n_markets: int
     latency_ns: int
+    queue: str  # the queue model (projections.queue)
     starting_cash: int  # money units
     cmds: tuple[tuple[int, Abstract], ...]  # (index of the market event they follow, command), sorted
     results: tuple[str, ...]  # how the markets still open at the end settle, cycled
@@ -181,13 +185,15 @@ def cases(draw: st.DrawFn) -> Case:
     n_events = draw(st.integers(300, 1500))
     n_markets = draw(st.integers(1, 4))
     latency = draw(st.sampled_from([0, 0, 0, 5_000_000]))
+    queue = draw(st.sampled_from(["risk_averse", "risk_averse", "prob:2", "prob:3"]))
     cash = draw(st.sampled_from([1_000_000_000, 1_000_000_000, 50_000_000, 10_000_000, 8_000_000, 2_000_000]))
     cmds = draw(st.lists(st.tuples(st.integers(0, n_events), abstract_commands), min_size=40, max_size=250))
     episodes = st.one_of(round_trip(n_events), reprice(n_events), sweep(n_events))
     for episode in draw(st.lists(episodes, max_size=8)):
         cmds.extend(episode)
     results = draw(st.lists(st.sampled_from(["yes", "no", "void"]), min_size=1, max_size=4))
-    return Case(seed, n_events, n_markets, latency, cash, tuple(sorted(cmds, key=lambda c: c[0])), tuple(results))
+    return Case(seed, n_events, n_markets, latency, queue, cash, tuple(sorted(cmds, key=lambda c: c[0])),
+                tuple(results))
 
 
 @lru_cache(maxsize=64)
@@ -258,7 +264,7 @@ def resolve(a: Abstract, stt: State, markets: list[str], placed: list[str]) -> C
     elif a.price_mode == "out":
         price = (0, ONE_DOLLAR, -100, ONE_DOLLAR + 100)[a.ticks % 4]
     return PlaceOrder(market=name, action=a.action, side=side, price=price, count=count,  # type: ignore[arg-type]
-                      tif=a.tif, post_only=a.post_only)  # type: ignore[arg-type]
+                      tif=a.tif, post_only=a.post_only, stp=a.stp)  # type: ignore[arg-type]
 
 
 def pick(i: int, target: str, stt: State, placed: list[str]) -> str:
@@ -295,8 +301,9 @@ def drive(case: Case, check: bool = True, bulk: bool = False) -> Run:
     events = session(case.seed, case.n_events, case.n_markets)
     start = events[0]
     assert isinstance(start, SessionStarted)
-    start = msgspec.structs.replace(start, starting_cash=case.starting_cash)
-    c = SimCore(ExchangeConfig(latency_ns=case.latency_ns), "prop")
+    cfg = ExchangeConfig(latency_ns=case.latency_ns, queue=case.queue)
+    start = msgspec.structs.replace(start, starting_cash=case.starting_cash, config={**start.config, **entries(cfg)})
+    c = SimCore(cfg, "prop")
     c.fold([start])
     markets = sorted({e.market for e in events if isinstance(e, MarketStatus)})
     r = Run(c, [start], markets, min_free_cash=case.starting_cash)
@@ -344,6 +351,9 @@ def after(r: Run, out: Sequence[EventBase], check: bool) -> None:
     against the book and the order exactly as they stood when it happened (with latency a
     command runs before the market event it is due at, in the same step)."""
     r.log.extend(out)
+    printed = sum(e.count for e in out if isinstance(e, PublicTrade))
+    by_print = sum(e.count for e in out if isinstance(e, Fill) and e.liquidity == "maker" and not e.took)
+    assert by_print <= printed, f"prints of {printed} filled {by_print} of our resting orders"
     for e in out:
         if isinstance(e, OrderPlaced):
             r.placed.append(e.order_id)

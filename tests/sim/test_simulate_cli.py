@@ -289,3 +289,59 @@ def test_bad_input_exits_2_and_writes_nothing(bad_db: str, tmp_path: Path, what:
     sessions = run("--db", bad_db, "sessions", "--json")
     assert sessions.code == 0, sessions.err
     assert [row["session"] for row in json.loads(sessions.out)] == ["s"]
+
+
+# --- starting cash, fees and the queue model ----------------------------------------------------------
+
+def frames_file(path: Path) -> Path:
+    """A small recording in Kalshi's wire format: a book snapshot and deltas on one subscription."""
+    m, mid = "KXTEST-26JUL01-T50", "3f2b6a1e-0c1d-5e7f-8a9b-0c1d2e3f4a5b"
+    lines: list[dict[str, Any]] = [
+        {"id": 1, "type": "subscribed", "msg": {"channel": "orderbook_delta", "sid": 1}},
+        {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {
+            "market_ticker": m, "market_id": mid, "yes_dollars_fp": [["0.4400", "20.00"], ["0.4500", "10.00"]],
+            "no_dollars_fp": [["0.5200", "15.00"], ["0.5300", "10.00"]]}},
+    ]
+    for i in range(40):
+        lines.append({"type": "orderbook_delta", "sid": 1, "seq": i + 2, "msg": {
+            "market_ticker": m, "market_id": mid, "price_dollars": "0.4400", "delta_fp": "1.00" if i % 2 else "-1.00",
+            "side": "yes", "ts": f"2026-07-01T14:00:{i:02d}Z", "ts_ms": 1782914400000 + 1000 * i}})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_a_session_without_starting_cash_needs_cash_to_trade(tmp_path: Path) -> None:
+    """An import has no starting cash: a trading policy would have every buy rejected and exit 0.
+    It is refused, naming --cash, and nothing is written; hold needs none; --cash makes it trade."""
+    db = str(tmp_path / "i.db")
+    frames = frames_file(tmp_path / "frames.jsonl")
+    assert run("--db", db, "import", str(frames), "--session", "feb").code == 0
+    before = files_digest(tmp_path)
+    r = run("--db", db, "simulate", "feb", "--policy", "random", "--every", "1")
+    assert r.code == 2 and r.err.strip().endswith("session 'feb' has no starting cash (an import or a recording): "
+                                                   "give --cash DOLLARS")
+    r = run("--db", db, "simulate", "feb", "--policy", "random", "--cash", "0")
+    assert r.code == 2 and "--cash 0: a policy that trades needs a positive starting cash" in r.err
+    assert files_digest(tmp_path) == before
+    assert run("--db", db, "simulate", "feb", "--policy", "hold").code == 0
+    r = run("--db", db, "simulate", "feb", "--policy", "random", "--every", "1", "--cash", "1000", "--as", "paid")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["starting_cash"] == 1_000_000_000 and out["actions"] > 0
+
+
+def test_fees_file_and_queue_model_are_recorded_and_replayed(db: str, tmp_path: Path) -> None:
+    fees = tmp_path / "fees.json"
+    fees.write_text('{"balance_precision": "0.01", "series": {"KXBTCD": {"fee_type": "quadratic_with_maker_fees"}}}')
+    r = run("--db", db, "simulate", "s", "--policy", "random", "--seed", "3", "--fees", str(fees),
+            "--queue", "prob:2", "--as", "feesq")
+    assert r.code == 0, r.err
+    summary = json.loads(r.out)
+    [start] = show(db, "feesq", "session_started")
+    assert start["config"]["queue"] == "prob:2"
+    table = json.loads(start["config"]["fees"])
+    assert table["precision"] == 10_000 and table["overrides"][0][0] == "KXBTCD-"
+    assert replay(db, "feesq")["digest"] == summary["digest"]
+    for bad, says in (("--queue", "prob:9"), ("--fees", str(tmp_path / "none.json"))):
+        r = run("--db", db, "simulate", "s", "--policy", "random", bad, says, "--as", "x")
+        assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
