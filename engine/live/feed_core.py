@@ -18,11 +18,8 @@ Rules (kalshi-protocol.md §0-§3; AsyncAPI = Kalshi's spec, see that file's sou
   markets for an order-book subscription, whose books are then stale; none for trade and
   lifecycle, which hold no book), forgets the sid (its late frames are dropped) and subscribes
   that channel again for the same markets; the new sid's snapshots make the books live.
-* **Crossed book** (``projections.books.crossed``; no live Kalshi book is crossed, §3.1 "Book
-  convention"). Live, the core folds what it emits into a private ``projections`` state; when
-  a book event leaves a market crossed it asks for a ``get_snapshot`` of that market once,
-  until a snapshot for it arrives. A snapshot that answers the ask and is itself crossed is the
-  exchange's own word: it is not asked again until a snapshot that is not crossed.
+* **Crossed book** (``engine.live.crossed``): live, a book event that leaves a market crossed
+  asks for a ``get_snapshot`` of that market once, until a snapshot for it arrives.
 * **Private frames** (``fill``, ``user_order``, ``market_position``; §0.7, §3.4-3.6) carry no
   seq: they are decoded strictly (``engine.kalshi.wire``), counted per type in
   ``FeedStats.private`` and never become market data.
@@ -44,13 +41,13 @@ from typing import NamedTuple
 import msgspec
 
 from events.errors import BadInput
-from events.types import BookDelta, BookSnapshot, EventBase, FaultKind, FeedFault, FeedGap
-from projections import State, evolve, initial_state
-from projections.books import crossed
+from events.types import EventBase, FaultKind, FeedFault, FeedGap
 
 from ..kalshi import wire
 from ..kalshi.sequence import SequenceChecker
 from ..kalshi.translate import Translator
+from .crossed import CrossedWatch
+from .feed_commands import Commands
 
 BOOK, TRADE, LIFECYCLE = "orderbook_delta", "trade", "market_lifecycle_v2"
 REPLIES = ("ok", "unsubscribed", "error")
@@ -97,39 +94,31 @@ class FeedCore:
                  markets_per_command: int | None = None, max_frame: int = wire.MAX_FRAME_BYTES) -> None:
         self.markets = None if markets is None else tuple(sorted(set(markets)))
         self._mine = None if self.markets is None else frozenset(self.markets)
-        self.use_yes_price, self.live = use_yes_price, live
-        self.per_command = markets_per_command
+        self.live = live
         self.max_frame = max_frame
         self.stats = FeedStats()
         self.translator = Translator(use_yes_price=use_yes_price)
         self.checker = SequenceChecker()
-        self._cmds: dict[int, tuple[str, wire.CommandParams]] = {}  # command id -> what it asked
-        self._later: dict[int, list[tuple[str, ...]]] = {}  # subscribe id -> markets to add after it
-        self._gone: set[int] = set()
-        self._outbox: list[str] = []
-        self._ids = 0
-        self._state: State | None = initial_state() if live else None
-        self._asked: set[str] = set()
-        self._given_up: set[str] = set()
+        self.sent = Commands(live=live, use_yes_price=use_yes_price, per_command=markets_per_command)
+        self.watch = CrossedWatch() if live else None
+        self._gone: set[int] = set()  # sids unsubscribed or lost: their late frames are dropped
 
     # --- the shell's side ------------------------------------------------------------------
 
     def commands(self) -> list[str]:
         """Command frames to send now, in order (drained)."""
-        out, self._outbox = self._outbox, []
-        return out
+        return self.sent.drain()
 
     def connect(self, ts: int) -> list[EventBase]:
         """A new link is up: subscribe (queued in ``commands``); after the first, a ``reconnected`` mark."""
         self.stats.connects += 1
         self.checker = SequenceChecker()
         self._gone.clear()
-        self._cmds.clear()
-        self._later.clear()
-        self._asked.clear()
-        self._outbox.clear()
-        self._subscribe([BOOK, TRADE], self.markets or ())
-        self._subscribe([LIFECYCLE], None)
+        self.sent.reset()
+        if self.watch is not None:
+            self.watch.forget()
+        self.sent.subscribe([BOOK, TRADE], self.markets or ())
+        self.sent.subscribe([LIFECYCLE], None)
         if self.stats.connects == 1:
             return []
         return self._out([FeedFault(ts=ts, kind="reconnected", detail=f"connection {self.stats.connects}",
@@ -138,7 +127,7 @@ class FeedCore:
     def lost(self, kind: FaultKind, detail: str, ts: int) -> list[EventBase]:
         """The link is gone: every market's book is stale until a new link's snapshots."""
         self.stats.faults += 1
-        self._outbox.clear()
+        self.sent.reset()
         return self._out([FeedFault(ts=ts, kind=kind, detail=detail, markets=self.markets or ())])
 
     def receive(self, data: bytes, ts: int) -> list[EventBase]:
@@ -162,8 +151,7 @@ class FeedCore:
         """A client command read from a recording: counted, and remembered for its replies."""
         assert frame.cmd is not None
         _bump(self.stats.skipped, f"cmd:{frame.cmd}")
-        if frame.id and frame.cmd in ("subscribe", "update_subscription"):
-            self._cmds[frame.id] = (frame.cmd, wire.decode_params(frame.cmd, frame.params))
+        self.sent.learn(frame)
 
     def decode(self, frame: wire.Frame) -> Incoming:
         """The frame's body decoded by its type; ``BadInput`` on a bad one."""
@@ -206,12 +194,12 @@ class FeedCore:
         return []
 
     def _opened(self, frame: wire.Frame, sub: wire.Subscribed) -> None:
-        asked = self._cmds.get(frame.id or 0)
-        markets = () if asked is None or sub.channel == LIFECYCLE else asked[1].tickers()
+        asked = self.sent.asked(frame.id)
+        markets = () if asked is None or sub.channel == LIFECYCLE else asked.tickers()
         self.checker.open(sub.sid, sub.channel, markets)
         self._gone.discard(sub.sid)
-        for chunk in self._later.get(frame.id or 0, []):
-            self._send("update_subscription", {"sid": sub.sid, "market_tickers": list(chunk), "action": "add_markets"})
+        for chunk in self.sent.later(frame.id):
+            self.sent.add_markets(sub.sid, chunk)
 
     def _reply(self, inc: Incoming, ts: int) -> list[EventBase]:
         frame, kind = inc.frame, str(inc.frame.type)
@@ -241,10 +229,10 @@ class FeedCore:
         if ok.market_tickers is not None:
             self.checker.set_markets(sid, ok.market_tickers)
             return
-        asked = self._cmds.get(frame.id or 0)
-        if asked is not None and asked[1].action in ("add_markets", "delete_markets"):
-            now, names = set(self.checker.markets(sid)), asked[1].tickers()
-            self.checker.set_markets(sid, now | set(names) if asked[1].action == "add_markets" else now - set(names))
+        asked = self.sent.asked(frame.id)
+        if asked is not None and asked.action in ("add_markets", "delete_markets"):
+            now, names = set(self.checker.markets(sid)), asked.tickers()
+            self.checker.set_markets(sid, now | set(names) if asked.action == "add_markets" else now - set(names))
 
     def _error(self, inc: Incoming, ts: int, out: list[EventBase]) -> list[EventBase]:
         err, sid = inc.body, inc.frame.sid
@@ -263,14 +251,15 @@ class FeedCore:
         self.stats.subscriptions_lost += 1
         self.stats.faults += 1
         self.stats.translated += 1
-        self._asked.difference_update(markets)
+        if self.watch is not None:
+            self.watch.forget(markets)
         detail = f"error {err.code} ({wire.TERMINAL_ERRORS[err.code]}) on {channel or 'unknown channel'} sid {sid}"
         out.append(FeedFault(ts=ts, kind="subscription_lost", detail=detail[:200],
                              markets=markets if channel == BOOK else ()))
         if channel in (BOOK, TRADE):
-            self._subscribe([channel], markets)
+            self.sent.subscribe([channel], markets)
         elif channel == LIFECYCLE:
-            self._subscribe([channel], None)
+            self.sent.subscribe([channel], None)
         return out
 
     def _data(self, inc: Incoming, ts: int) -> list[EventBase]:
@@ -313,57 +302,17 @@ class FeedCore:
         out.append(gap)
         if gap.channel == BOOK and gap.markets and self.live:
             self.stats.resyncs += 1
-            self._get_snapshot(gap.sid, gap.markets)
+            self.sent.get_snapshot(gap.sid, gap.markets)
 
     # --- what the core emits and asks ----------------------------------------------------------
 
     def _out(self, events: list[EventBase], sid: int | None = None) -> list[EventBase]:
+        """Count what the core emits and, live, fold it for the crossed-book rule; ``sid`` is
+        the subscription the frame came on (where a snapshot is asked for)."""
         self.stats.events += len(events)
-        if self._state is not None:
-            self._fold(self._state, events, sid)
+        if self.watch is not None:
+            for market in self.watch.fold(events):
+                if sid is not None:
+                    self.stats.crossed += 1
+                    self.sent.get_snapshot(sid, (market,))
         return events
-
-    def _fold(self, st: State, events: list[EventBase], sid: int | None) -> None:
-        """The crossed-book rule over a private fold of what this core emitted; ``sid`` is the
-        subscription the frame came on (where a snapshot is asked for)."""
-        for e in events:
-            evolve(st, e)
-            if not isinstance(e, BookSnapshot | BookDelta):
-                continue
-            name = e.market
-            m = st.markets[name]
-            if isinstance(e, BookSnapshot):
-                answered = name in self._asked
-                self._asked.discard(name)
-                if not crossed(m):
-                    self._given_up.discard(name)
-                elif answered:
-                    self._given_up.add(name)
-            if sid is not None and crossed(m) and name not in self._asked and name not in self._given_up:
-                self._asked.add(name)
-                self.stats.crossed += 1
-                self._get_snapshot(sid, (name,))
-
-    def _get_snapshot(self, sid: int, markets: Sequence[str]) -> None:
-        self._send("update_subscription", {"sids": [sid], "market_tickers": list(markets), "action": "get_snapshot"})
-
-    def _subscribe(self, channels: list[str], markets: Sequence[str] | None) -> None:
-        params: dict[str, object] = {"channels": channels}
-        rest: list[tuple[str, ...]] = []
-        if markets:
-            n = self.per_command or len(markets)
-            params["market_tickers"] = list(markets[:n])
-            rest = [tuple(markets[i : i + n]) for i in range(n, len(markets), n)]
-        if self.use_yes_price and BOOK in channels:
-            params["use_yes_price"] = True
-        cmd_id = self._send("subscribe", params)
-        if rest:
-            self._later[cmd_id] = rest
-
-    def _send(self, cmd: str, params: dict[str, object]) -> int:
-        if not self.live:
-            return 0
-        self._ids += 1
-        self._cmds[self._ids] = (cmd, msgspec.convert(params, wire.CommandParams))
-        self._outbox.append(msgspec.json.encode({"id": self._ids, "cmd": cmd, "params": params}).decode())
-        return self._ids

@@ -62,6 +62,8 @@ def test_ok_replies_are_numbered_in_their_subscription_s_sequence() -> None:
     assert link.sent[-2:] == [
         {"id": 3, "cmd": "update_subscription", "params": {"sid": 1, "market_tickers": [B], "action": "add_markets"}},
         {"id": 4, "cmd": "update_subscription", "params": {"sid": 1, "market_tickers": [C], "action": "add_markets"}}]  # fmt: skip
+    link.feed(subscribed(1, "trade", 2))  # the same subscribe's second channel: its own add_markets
+    assert [(c["params"]["sid"], c["params"]["market_tickers"]) for c in link.sent[-2:]] == [(2, [B]), (2, [C])]
     out = link.feed(ok(1, 1, 3, [A, B]), snapshot(1, 2, B, yes=[["0.2000", "3.00"]]), snapshot(1, 3, A, **BOOK_A),
                     ok(1, 4, 4, [A, B, C]), ok(1, 5, 99, [A, B, C]), snapshot(1, 6, C, no=[["0.7000", "40.00"]]),
                     delta(1, 7, B, "yes", "0.2100", "1.00"))  # fmt: skip
