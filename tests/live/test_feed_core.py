@@ -4,6 +4,8 @@ socket (``engine.live.feed_core``; frames from ``tests.live.wirekit``). Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine.kalshi import wire
@@ -29,7 +31,7 @@ from .wirekit import (
     trade,
 )
 
-BOOK_A = dict(yes=[["0.4000", "100.00"], ["0.4100", "50.00"]], no=[["0.5700", "80.00"]])
+BOOK_A: dict[str, Any] = dict(yes=[["0.4000", "100.00"], ["0.4100", "50.00"]], no=[["0.5700", "80.00"]])
 
 
 def opened(markets: tuple[str, ...] = (A, B), **kw: object) -> Link:
