@@ -208,3 +208,40 @@ def test_replies_and_errors() -> None:
     assert b'"id"' not in fr.reply("ok", cmd_id=0, msg=[])  # id 0 means no id (§2.1)
     assert msgspec.json.decode(fr.encode_frame("trade", {"a": 1}, sid=2, seq=9, cmd_id=4)) == {
         "type": "trade", "id": 4, "sid": 2, "seq": 9, "msg": {"a": 1}}  # fmt: skip
+
+
+SPEC: dict[str, tuple[frozenset[str], frozenset[str]]] = {  # wire type: (required, optional) msg keys
+    # Kalshi's AsyncAPI (kalshi-protocol.md sources): orderbookSnapshotPayload, orderbookDeltaPayload,
+    # tradePayload, marketLifecycleV2Payload (+ marketMetadataUpdatedPayload), eventFeeUpdatePayload
+    "orderbook_snapshot": (frozenset({"market_ticker", "market_id"}), frozenset({"yes_dollars_fp", "no_dollars_fp"})),
+    "orderbook_delta": (frozenset({"market_ticker", "market_id", "price_dollars", "delta_fp", "side"}),
+                        frozenset({"client_order_id", "ts", "ts_ms", "subaccount"})),
+    "trade": (frozenset({"trade_id", "market_ticker", "yes_price_dollars", "no_price_dollars", "count_fp", "taker_side",
+                         "taker_outcome_side", "taker_book_side", "is_block_trade", "ts", "ts_ms"}), frozenset()),
+    "market_lifecycle_v2": (frozenset({"market_ticker", "event_type"}),
+                            frozenset({"exchange_index", "open_ts", "close_ts", "determination_ts", "settled_ts",
+                                       "result", "settlement_value", "is_deactivated", "additional_metadata",
+                                       "price_level_structure", "price_ranges", "strike_type", "floor_strike",
+                                       "cap_strike", "custom_strike", "yes_sub_title"})),
+    "event_fee_update": (frozenset({"event_ticker", "fee_type_override", "fee_multiplier_override"}), frozenset()),
+}  # fmt: skip
+
+
+def test_every_frame_has_exactly_the_fields_of_kalshi_s_payloads() -> None:
+    """So that a client that works against our server works against Kalshi (no extra ``ts_ms``
+    on snapshots or lifecycle messages, nothing required missing)."""
+    extra = [
+        FeeChanged(ts=1, event_ticker="E", fee_type="flat", multiplier_ppm=2_000_000),
+        MarketStatus(ts=1, ts_exch=T, market="M", status="deactivated", paused=True, fractional=True),
+        MarketStatus(ts=1, ts_exch=T, market="M", status="determined", result="scalar", settlement_value=1),
+        MarketSettled(ts=1, ts_exch=T, market="N", result="void", settlement_value=0),
+        BookSnapshot(ts=1, ts_exch=T, market="M"),
+    ]
+    seen: set[str] = set()
+    memory: dict = {}  # type: ignore[type-arg]
+    for e in [*events(SMALL), *extra]:
+        for frame_type, msg in fr.frames_for(e, memory):
+            required, optional = SPEC[frame_type]
+            assert required <= msg.keys() <= required | optional, (frame_type, msg)
+            seen.add(frame_type)
+    assert seen == set(SPEC)
