@@ -17,6 +17,7 @@ from engine.kalshi import wire
 from engine.live.client import FeedClient
 from engine.live.faults import FaultSpec
 from engine.live.server import FeedServer
+from events.errors import BadInput
 from events.store import open_store
 from events.types import EventBase, FeedFault, FeedGap
 from projections import State, evolve, initial_state
@@ -105,3 +106,20 @@ async def test_a_terminal_error_loses_the_subscription_and_the_client_recovers(f
     assert between is not None and all(between.values())  # stale in between
     assert server.injected[fault] == 1 and client.stats.subscriptions_lost == 1 and client.stats.gaps == 0
     assert books(st) == books(server.state) and not any(m.stale for m in st.markets.values())
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:1/trade-api/ws/v2", "ws://127.8.9.10:1/x", "ws://localhost:1/x",
+                                 "ws://LOCALHOST:1/x", "ws://[::1]:1/trade-api/ws/v2"])  # fmt: skip
+def test_a_loopback_feed_may_be_used_without_a_key(url: str) -> None:
+    assert FeedClient(url, ["M"]).key is None
+
+
+@pytest.mark.parametrize("url", ["wss://external-api-ws.kalshi.com/trade-api/ws/v2", "ws://10.0.0.7:1/x",
+                                 "ws://localhost.example.com/x", "ws://[::2]:1/x", "ws://0.0.0.0:1/x"])  # fmt: skip
+def test_any_other_feed_needs_a_key(url: str) -> None:
+    """kalshi-protocol.md §0.3 (AsyncAPI root channel): every Kalshi connection is authenticated."""
+    with pytest.raises(BadInput) as info:
+        FeedClient(url, ["M"])
+    assert str(info.value) == (f"--feed {url}: Kalshi requires a signed connection: give --key-id and --key-file "
+                               "(or $KALSHI_KEY_ID and $KALSHI_KEY_FILE)")
+    assert FeedClient(url, ["M"], key=KEY).key is KEY
