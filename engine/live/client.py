@@ -146,8 +146,9 @@ class FeedClient:
                                    open_timeout=self.dead_after, close_timeout=1.0)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+                    fix = "check the key id and key file" if self.key else "sign it: give --key-id and --key-file"
                     raise BadInput(f"--feed {self.url}: the server refused the connection "
-                                   f"(HTTP {exc.response.status_code}): check the key id and key file") from None
+                                   f"(HTTP {exc.response.status_code}): {fix}") from None
                 failures += 1
                 if self.max_reconnects is not None and failures > self.max_reconnects:
                     if self.stats.connects:

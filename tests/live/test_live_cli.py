@@ -479,7 +479,7 @@ def test_serve_feed_refuses_unsigned_upgrades_unless_told_to_allow_them(src: Pat
     db = tmp_path / "live.db"
     with serve_feed(src, tmp_path) as (url, _):
         r = live(tmp_path, "unsigned", db, "record", url, "--max-reconnects", "1").wait(timeout=30)
-        assert r.code == 2 and "HTTP 401" in r.error_line()
+        assert r.code == 2 and "(HTTP 401): sign it: give --key-id and --key-file" in r.error_line()
         assert not list(tmp_path.glob("live.db*"))
     with serve_feed(src, tmp_path, tag="serve2", extra=("--allow-unsigned",)) as (url, _):
         r = live(tmp_path, "allowed", db, "record", url, "--session", "u").wait()
