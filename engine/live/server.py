@@ -15,9 +15,10 @@ Conventions of this server (not Kalshi's):
   ``silence`` fault) are aborted instead;
 - Ping frames carry ``heartbeat`` every ``ping_interval`` s (§1); a pong missing for one more
   interval closes the connection with 1011;
-- authentication (kalshi-protocol.md §0.3; AsyncAPI root channel: "Authentication is required
-  to establish the connection ... the connection itself still requires authentication"): by
-  default an upgrade without the three ``KALSHI-ACCESS-*`` headers is refused with HTTP 401;
+- authentication is Kalshi's rule (kalshi-protocol.md §0.3; AsyncAPI root channel:
+  "Authentication is required to establish the connection ... the connection itself still
+  requires authentication"); how it is refused is ours: by default an upgrade without the three
+  ``KALSHI-ACCESS-*`` headers gets HTTP 401 and the missing header's name;
   ``verify`` (e.g. ``auth.header_check`` with a public key, which also checks the signature)
   sees the upgrade request's headers, and a problem string it returns refuses the upgrade with
   401 and that body; ``require_auth=False`` (``serve-feed --allow-unsigned``) opts out, for
