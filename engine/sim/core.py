@@ -15,7 +15,16 @@ import bisect
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from events.types import ActionTaken, BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade
+from events.types import (
+    ActionTaken,
+    BookDelta,
+    BookSnapshot,
+    EventBase,
+    FeeChanged,
+    MarketSettled,
+    MarketStatus,
+    PublicTrade,
+)
 from projections import State, evolve, evolve_many, initial_state
 
 from .commands import Command, describe
@@ -24,7 +33,8 @@ from .exchange import cancel_resting, decide, react
 
 REACTIVE = (PublicTrade, MarketSettled, MarketStatus, BookSnapshot, BookDelta)
 """The market events that can make the exchange act, in a market where we have resting orders
-(a ``BookDelta`` only when it adds displayed quantity that reaches one of our prices)."""
+(a ``BookDelta`` only when it adds displayed quantity that reaches one of our prices); and any
+``FeeChanged`` while we rest anywhere (it names an event, not a market)."""
 
 _WHOLE = frozenset({PublicTrade, MarketSettled, MarketStatus, BookSnapshot})  # reactive whatever they hold
 
@@ -75,7 +85,10 @@ class SimCore:
                     m = markets[e.market]  # type: ignore[attr-defined]
                     if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):  # type: ignore[attr-defined]
                         return i
-            elif t in whole and e.market in live:  # type: ignore[attr-defined]
+            elif t in whole:
+                if e.market in live:  # type: ignore[attr-defined]
+                    return i
+            elif t is FeeChanged:
                 return i
             if due is not None and e.ts >= due:
                 return i
@@ -87,7 +100,14 @@ class SimCore:
         if due is not None and due <= e.ts:
             self._run_due(e.ts, out)
         st = self.state
-        fills = react(st, e, self.cfg) if type(e) in _REACT and e.market in st.resting_markets else None  # type: ignore[attr-defined]
+        t = type(e)
+        fills = None
+        if st.resting_markets:
+            if t in _REACT:
+                if e.market in st.resting_markets:  # type: ignore[attr-defined]
+                    fills = react(st, e, self.cfg)
+            elif t is FeeChanged:
+                fills = react(st, e, self.cfg)
         evolve(st, e)
         out.append(e)
         if fills:

@@ -33,6 +33,7 @@ from events.types import (
     BookDelta,
     BookSnapshot,
     EventBase,
+    FeeChanged,
     Fill,
     MarketSettled,
     MarketStatus,
@@ -43,6 +44,7 @@ from events.types import (
     OrderRejected,
     PublicTrade,
     Side,
+    concerns,
 )
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 from projections.books import closed_reason
@@ -52,7 +54,7 @@ from projections.state import MarketState, Order, State
 
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .config import ExchangeConfig
-from .fees import FeeSchedule, FillCharge, charge
+from .fees import FEE_TYPES, FeeSchedule, FillCharge, charge
 from .match import Walk, walk
 from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem, schedule
 
@@ -194,7 +196,21 @@ def react(st: State, e: EventBase, cfg: ExchangeConfig) -> list[EventBase]:
         return cancel_resting(st, e.market, e.ts, "market settled")  # type: ignore[attr-defined]
     if t is MarketStatus and e.status in ("determined", "settled"):  # type: ignore[attr-defined]
         return cancel_resting(st, e.market, e.ts, f"market {e.status}")  # type: ignore[attr-defined]
+    if t is FeeChanged:
+        return _fee_changed(st, e, cfg)  # type: ignore[arg-type]
     return []
+
+
+def _fee_changed(st: State, e: FeeChanged, cfg: ExchangeConfig) -> list[EventBase]:
+    """An event's fee type became one the exchange cannot compute: its fills could not be charged
+    as Kalshi would, so what rests in its markets is cancelled (and new orders refused)."""
+    if e.fee_type is None or e.fee_type in FEE_TYPES:
+        return []
+    out: list[EventBase] = []
+    for name in sorted(st.resting_markets):
+        if concerns(e, name):
+            out += cancel_resting(st, name, e.ts, f"fee type {e.fee_type!r} of event {e.event_ticker} is not modelled")
+    return out
 
 
 def cancel_resting(st: State, market: str, ts: int, reason: str) -> list[EventBase]:

@@ -224,3 +224,33 @@ def test_an_order_after_the_close_is_refused_by_decide_itself():
     [r] = decide(f.state, cmd, (T0 + 5) * 10**9, f.core.cfg)
     assert isinstance(r, OrderRejected) and r.reason == "market closed"
     assert f.state.cash == CASH
+
+
+# --- fees from the session's own event_fee_update messages ---------------------------------------
+
+
+def test_an_event_fee_update_applies_to_its_markets_and_clearing_it_restores_the_default():
+    """[ASYNC] ``event_fee_update`` on the lifecycle channel sets or clears (null) an event-level
+    fee override. Under ``quadratic_with_maker_fees`` x 0.5 a maker fill of 5 at 0.46 pays
+    0.0175 x 0.5 x 5 x 0.46 x 0.54 = 0.0108675 -> $0.010868 trade fee, balance -2.3 - 0.010868 =
+    -2.310868 -> -2.3109: $0.010900; after the override is cleared makers pay nothing."""
+    f = Feed()
+    f.frame("event_fee_update", {"event_ticker": "KXTEST-26JUL01", "fee_type_override": "quadratic_with_maker_fees",
+                                 "fee_multiplier_override": 0.5})
+    f.place("buy", "yes", 4600, 1000)
+    [fill] = [e for e in f.delta("no", "0.5400", "5.00") if isinstance(e, Fill)]
+    assert (fill.liquidity, fill.count, fill.fee) == ("maker", 500, 10_900)
+    f.frame("event_fee_update", {"event_ticker": "KXTEST-26JUL01", "fee_type_override": None,
+                                 "fee_multiplier_override": None})
+    [fill] = [e for e in f.delta("no", "0.5400", "5.00") if isinstance(e, Fill)]
+    assert (fill.count, fill.fee) == (500, 0)
+
+
+def test_an_unmodelled_fee_type_cancels_what_rests_and_refuses_orders():
+    f = Feed()
+    f.place("buy", "yes", 4400, 100)
+    ev = f.frame("event_fee_update", {"event_ticker": "KXTEST-26JUL01", "fee_type_override": "flat",
+                                      "fee_multiplier_override": 1})
+    assert [(type(e), e.reason) for e in ev] == [  # type: ignore[attr-defined]
+        (OrderCancelled, "fee type 'flat' of event KXTEST-26JUL01 is not modelled")]
+    assert rejected(f.place("buy", "yes", 4700, 100, "ioc")) == "fee type 'flat' of event KXTEST-26JUL01 is not modelled"
