@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,7 +41,9 @@ DATA = Path(__file__).resolve().parent / ".data"
 
 def serve(db: Path) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "--db", str(db), "serve-feed", "bench"],
+    # unsigned: the bare websockets client below sends no KALSHI-ACCESS-* headers
+    p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "--db", str(db), "serve-feed", "bench",
+                          "--allow-unsigned"],
                          stderr=subprocess.PIPE, text=True, env=env)
     assert p.stderr is not None
     for line in p.stderr:
@@ -81,14 +84,14 @@ async def live(url: str, markets: list[str], policy: str) -> dict[str, float]:
         client = FeedClient(url, markets, max_reconnects=0)
         pol, entries = make_live_policy(policy, 7, 5, tuple(markets))
         first: list[float] = []
-        orig = client._on_frame
+        receive = client.core.receive
 
-        def on_frame(*a):  # type: ignore[no-untyped-def]
+        def on_frame(data: bytes, ts: int) -> list[Any]:
             if not first:
                 first.append(time.perf_counter())
-            return orig(*a)
+            return receive(data, ts)
 
-        client._on_frame = on_frame  # type: ignore[method-assign]
+        client.core.receive = on_frame  # type: ignore[method-assign]
         s = await run_live(store, client, "live", mode="paper" if policy != "hold" else "record", policy=pol,
                            policy_entries=entries, seed=7, cfg=ExchangeConfig(), starting_cash=10**12,
                            latencies=lat, commits=commits)

@@ -33,6 +33,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "(RSA or Ed25519); without it the three KALSHI-ACCESS-* headers must still be there")
     s.add_argument("--allow-unsigned", action="store_true",
                    help="accept connections without KALSHI-ACCESS-* headers (local tests only; Kalshi never does)")
+    s.add_argument("--recorded-times", action="store_true",
+                   help="send the session's recorded exchange times (default: as if its first event were now, so "
+                        "that its markets' close times lie ahead, as on Kalshi)")
     s.set_defaults(run=cmd_serve)
 
     for name, helptext in (("record", "record a live feed into a new session"),
@@ -51,8 +54,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
-            p.add_argument("--cash", default="1000", help="starting cash in dollars")
+            p.add_argument("--cash", default="1000", help="starting cash in dollars (default 1000, printed in "
+                                                          "the summary as starting_cash)")
             p.add_argument("--latency-ms", type=float, default=0.0)
+            p.add_argument("--fees", type=Path, metavar="FILE", help="fee schedule JSON (docs/exchange.md, 'Fees')")
+            p.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
             p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
                            "(0: any free port; the port and token are printed on stderr)")
             p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash")
@@ -75,7 +81,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     async with store_for(args.db, readonly=True) as store:
         rec = await load(store, args.session)
     server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
-                        require_auth=not args.allow_unsigned)
+                        require_auth=not args.allow_unsigned, recorded_times=args.recorded_times)
     try:
         port = await server.start("127.0.0.1", args.port)
         # one line scripts can read: where to point record/paper --feed
@@ -95,6 +101,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
     from ..live.paper import run_live
     from ..live.policy_spec import make_live_policy
     from ..sim.config import ExchangeConfig
+    from ..sim.fees import DEFAULT_TABLE, load_fee_table
+    from ..sim.runner import require_cash
     from ..sim.policies import Hold
 
     if args.feed is None:
@@ -113,7 +121,9 @@ async def cmd_live(args: argparse.Namespace) -> int:
             raise BadInput("--every must be at least 1 and --latency-ms not negative")
         policy, entries = make_live_policy(args.policy, args.seed, args.every, markets)
         cash, seed = parse_money(args.cash, "--cash"), args.seed
-        cfg = ExchangeConfig(latency_ns=round(args.latency_ms * 1_000_000))
+        require_cash(cash, policy)
+        fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
+        cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
     else:
         policy, entries, cash, seed, cfg = Hold(), {"policy_spec": "hold"}, 0, 0, ExchangeConfig()
     client = FeedClient(args.feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,

@@ -23,6 +23,11 @@ Conventions of this server (not Kalshi's):
   sees the upgrade request's headers, and a problem string it returns refuses the upgrade with
   401 and that body; ``require_auth=False`` (``serve-feed --allow-unsigned``) opts out, for
   local tests only;
+- the session is played as if it were happening now: every exchange-side time (frame stamps,
+  lifecycle open and close times) is moved by "now minus the first event's time"
+  (``playback.shifted``), because Kalshi's frames carry the exchange's present clock and a
+  faithful client refuses to trade a market whose close time has passed; ``recorded_times``
+  (``serve-feed --recorded-times``) plays the recorded times;
 - no permessage-deflate (loopback; compressing every frame would cost more than it saves).
 
 Backpressure: at full speed each batch is written to every connection and then the playback
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -73,10 +79,15 @@ class FeedServer:
         end_linger: float = 0.0,
         require_auth: bool = True,
         start_grace: float = 0.05,
+        recorded_times: bool = False,
     ) -> None:
         self.require_auth = require_auth
         self.start_grace = start_grace
-        self.playback = Playback(events, speed)
+        # Kalshi's frames carry the exchange's clock: the session is played as if its first
+        # event were now (``playback.shifted``), unless its recorded times are asked for.
+        first = next((e.ts for e in events if e.ts), 0)
+        self.shift = 0 if recorded_times or not first else time.time_ns() - first
+        self.playback = Playback(events, speed, self.shift)
         self.faults = faults
         self.seed = seed
         self.verify = verify
@@ -224,11 +235,12 @@ async def serve_session(
     host: str = "127.0.0.1",
     end_linger: float = 0.0,
     require_auth: bool = True,
+    recorded_times: bool = False,
 ) -> None:
     """Serve ``events`` until playback is done and every connection is closed (or cancelled);
     the bound port is logged (stderr, structlog) for the user and for scripts."""
     server = FeedServer(events, speed=speed, faults=faults, seed=seed, verify=verify, end_linger=end_linger,
-                        require_auth=require_auth)
+                        require_auth=require_auth, recorded_times=recorded_times)
     try:
         bound = await server.start(host, port)
         structlog.get_logger("tradetape.live.server").info(

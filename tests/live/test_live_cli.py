@@ -201,7 +201,8 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_record_to_the_end_gives_the_source_books(src: Path, key: Path, tmp_path: Path) -> None:
     db = tmp_path / "live.db"
-    with serve_feed(src, tmp_path) as (url, _):
+    # the recorded exchange times, so that the recording's open and close times are the source's
+    with serve_feed(src, tmp_path, extra=("--recorded-times",)) as (url, _):
         r = live(tmp_path, "record", db, "record", url, "--session", "rec", key=key).wait()
     assert r.code == 0, r.err
     summary = json.loads(r.out)
@@ -241,13 +242,16 @@ async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Pa
     from events.types import EventBase, Fill
 
     db = tmp_path / "live.db"
+    fees = tmp_path / "fees.json"  # maker fees on one series and the probabilistic queue: recorded, re-simulated
+    fees.write_text('{"series": {"KXBTCD": {"fee_type": "quadratic_with_maker_fees"}}}')
     with serve_feed(src, tmp_path) as (url, _):
         r = live(tmp_path, "paper", db, "paper", url, "--session", "p", "--policy", "random", "--seed", "5",
-                 "--every", "5", key=key).wait()
+                 "--every", "5", "--fees", str(fees), "--queue", "prob:2", key=key).wait()
     assert r.code == 0, r.err
     summary = json.loads(r.out)
     assert summary["mode"] == "paper" and summary["reason"] == "feed complete"
     assert summary["actions"] > 50 and summary["fills"] > 5, summary
+    assert summary["starting_cash"] == 1_000_000_000  # the documented default, $1000
     verified(db, "p")
     parity_ok(db, "p")
     js = tt("--db", db, "audit", "parity", "p", "--json")
@@ -280,7 +284,7 @@ async def test_paper_to_the_end_passes_parity_and_a_forged_fill_fails_it(src: Pa
     bad_js = tt("--db", forged_db, "audit", "parity", "p", "--json")
     report = json.loads(bad_js.out)
     assert bad_js.code == 1 and report["identical"] is False and report["first_divergence_seq"] == k + 1
-    assert report["recorded"].startswith("fill.v1")
+    assert report["recorded"].startswith("fill.v2")
 
 
 # --- 3. signals ----------------------------------------------------------------------------------
@@ -331,7 +335,7 @@ def test_sigkill_then_resume_carries_the_session_on(src: Path, key: Path, tmp_pa
     head = len(before.out.splitlines())
     assert before.code == 0 and head >= 1200
     types = [json.loads(line)["type"] for line in before.out.splitlines()]
-    assert "session_ended.v1" not in types and "fill.v1" in types  # cut off while trading
+    assert "session_ended.v1" not in types and "fill.v2" in types  # cut off while trading
     state_before = replay(db, "c")
     assert state_before["stats"]["fills"] > 0  # type: ignore[index]
 
@@ -369,7 +373,7 @@ def test_sigkill_then_resume_carries_the_session_on(src: Path, key: Path, tmp_pa
     assert at_fault["starting_cash"] == state_before["starting_cash"]
     final = replay(db, "c")
     assert (final["cash"], final["digest"]) == (summary["cash"], summary["digest"])
-    assert summary["fills"] > len([t for t in types if t == "fill.v1"])  # it traded on after resuming
+    assert summary["fills"] > len([t for t in types if t == "fill.v2"])  # it traded on after resuming
     verified(db, "c")
     parity_ok(db, "c")
 
@@ -543,6 +547,11 @@ async def test_broadcast_serves_watchers_with_the_token_only(src: Path, key: Pat
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", ","), "no markets"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--policy", "script:x"),
      "live trading takes hold, random or a MODEL.zip"),
+    (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--policy", "random", "--cash", "0"),
+     "--cash 0: a policy that trades needs a positive starting cash"),
+    (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--queue", "fifo"), "--queue: unknown queue"),
+    (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--fees", "/nonexistent/fees.json"),
+     "--fees /nonexistent/fees.json: cannot read"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
     r = tt("--db", tmp_path / "live.db", "paper", *args)

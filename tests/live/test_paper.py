@@ -85,7 +85,7 @@ async def test_parity_names_the_first_divergent_event(tmp_path: Path) -> None:
     forged[k] = msgspec.structs.replace(recorded[k], fee=recorded[k].fee + 1)  # type: ignore[type-var]
     report = certify("p", forged)
     assert not report.identical and report.first_divergence_seq == k + 1
-    assert report.recorded is not None and report.recorded.startswith("fill.v1")
+    assert report.recorded is not None and report.recorded.startswith("fill.v2")
 
 
 @pytest.mark.parametrize(("spec", "kind"), [
