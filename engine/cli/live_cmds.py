@@ -102,8 +102,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
     from ..live.policy_spec import make_live_policy
     from ..sim.config import ExchangeConfig
     from ..sim.fees import DEFAULT_TABLE, load_fee_table
-    from ..sim.runner import require_cash
     from ..sim.policies import Hold
+    from ..sim.runner import require_cash
 
     if args.feed is None:
         raise BadInput("--feed URL is required")
