@@ -15,6 +15,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check events projections engine tests bench
 	$(BIN)/mypy events projections
+	$(BIN)/mypy --strict $$(cat .ci/strict-modules)
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
