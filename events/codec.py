@@ -14,7 +14,7 @@ import msgspec
 
 from .errors import DecodeError
 from .types import AnyEvent, Event, EventBase
-from .upcast import has_legacy, upcast
+from .upcast import any_legacy, upcast
 
 MAX_EVENT_BYTES = 1 << 20  # one encoded event
 # What msgspec may raise on untrusted bytes: its own errors, RecursionError on deep nesting and
@@ -70,7 +70,7 @@ def decode_array(data: bytes, where: str = "chunk") -> list[Event]:
         events = _msgpack_array_decoder.decode(data)
     except DECODE_ERRORS as exc:
         raise DecodeError(f"{where}: {one_line(exc)}") from None
-    if has_legacy(data):
+    if any_legacy(events):
         return [cast(Event, upcast(e)) for e in events]
     return cast(list[Event], events)
 

@@ -1,12 +1,14 @@
 """Upcasters: old event versions become current ones on read, never rewritten in storage.
 
 ``UPCASTERS`` maps a legacy Struct class to a function returning the next version. Decoding
-calls ``upcast`` only when a chunk's bytes contain a legacy tag, so current data pays nothing.
+calls ``upcast`` only when a decoded chunk holds a legacy event (``any_legacy``: one pass over
+the types at C speed), so current data pays next to nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .types import (
     EventBase,
@@ -18,7 +20,6 @@ from .types import (
     OrderPlacedV1,
     SessionStarted,
     SessionStartedV1,
-    tag_of,
 )
 from .units import ONE_DOLLAR
 
@@ -69,7 +70,7 @@ UPCASTERS: dict[type[EventBase], Callable[..., EventBase]] = {
     OrderPlacedV1: _order_placed_v1_to_v2,
     FillV1: _fill_v1_to_v2,
 }
-LEGACY_TAGS: tuple[bytes, ...] = tuple(tag_of(cls).encode() for cls in UPCASTERS)
+LEGACY_TYPES = frozenset(UPCASTERS)
 
 
 def upcast(event: EventBase) -> EventBase:
@@ -81,6 +82,7 @@ def upcast(event: EventBase) -> EventBase:
     return event
 
 
-def has_legacy(payload: bytes) -> bool:
-    """Cheap pre-check on encoded bytes: could this payload hold a legacy event?"""
-    return any(tag in payload for tag in LEGACY_TAGS)
+def any_legacy(events: list[Any]) -> bool:
+    """Does this decoded batch hold an event of a legacy version? (A byte scan for the legacy
+    tags cost a pass over the chunk per tag: four of them took a tenth of a replay.)"""
+    return not LEGACY_TYPES.isdisjoint(map(type, events))

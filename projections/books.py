@@ -40,8 +40,8 @@ def on_snapshot(st: State, e: BookSnapshot) -> None:
     m = st.market(e.market)
     m.yes = dict(e.yes)
     m.no = dict(e.no)
-    m.best_yes = max(m.yes) if m.yes else 0
-    m.best_no = max(m.no) if m.no else 0
+    m.top_yes = max(m.yes) if m.yes else 0
+    m.top_no = max(m.no) if m.no else 0
     m.stale = crossed(m)
     if m.stale:
         m.faults += 1
@@ -61,59 +61,69 @@ def on_snapshot(st: State, e: BookSnapshot) -> None:
             o.traded = 0
 
 
-def on_delta(st: State, e: BookDelta) -> None:
+def on_delta(st: State, e: BookDelta, _one: int = ONE_DOLLAR) -> None:
+    # (``_one``: the constant bound as a local; this is the hottest handler of every replay)
     m = st.markets.get(e.market)
     if m is None or m.stale:
         (m or st.market(e.market)).skipped_deltas += 1
         return
     price = e.price
+    # A bid added at or above the other side's $1 complement crosses the book; the other side's
+    # top is an upper bound of its best bid, so below it there is nothing to check.
     if e.side == "yes":
-        levels, before = m.yes, m.yes.get(price, 0)
+        levels = m.yes
+        before = levels.get(price, 0)
         q = before + e.delta
         if q > 0:
             levels[price] = q
-            if price > m.best_yes:
-                m.best_yes = price
-                if m.best_no and price + m.best_no >= ONE_DOLLAR:
-                    _crossed(m)
-                    return
+            if price > m.top_yes:
+                m.top_yes = price
+            if price + m.top_no >= _one and _reaches(price, bid_no(m)):
+                _crossed(m)
+                return
         elif q == 0:
             levels.pop(price, None)
-            if price == m.best_yes:
-                m.best_yes = max(levels) if levels else 0
         else:
             _contradiction(m)
             return
     else:
-        levels, before = m.no, m.no.get(price, 0)
+        levels = m.no
+        before = levels.get(price, 0)
         q = before + e.delta
         if q > 0:
             levels[price] = q
-            if price > m.best_no:
-                m.best_no = price
-                if m.best_yes and price + m.best_yes >= ONE_DOLLAR:
-                    _crossed(m)
-                    return
+            if price > m.top_no:
+                m.top_no = price
+            if price + m.top_yes >= _one and _reaches(price, bid_yes(m)):
+                _crossed(m)
+                return
         elif q == 0:
             levels.pop(price, None)
-            if price == m.best_no:
-                m.best_no = max(levels) if levels else 0
         else:
             _contradiction(m)
             return
     if m.consumed or m.resting:
-        level = (e.side, price)
-        taken = m.consumed.get(level)
-        if taken is not None and taken > q:
-            if q:
-                m.consumed[level] = q
-            else:
-                del m.consumed[level]
-        mine = m.resting.get(level)
-        if mine:
-            power = st.queue_power
-            for o in mine:
-                queue.on_level(o, before, q, power)
+        _level_changed(st, m, (e.side, price), before, q)
+
+
+def _level_changed(st: State, m: MarketState, level: tuple[str, int], before: int, q: int) -> None:
+    """What we took at the level stays taken, capped at what it shows; the queue ahead of our
+    orders there follows the queue model."""
+    taken = m.consumed.get(level)
+    if taken is not None and taken > q:
+        if q:
+            m.consumed[level] = q
+        else:
+            del m.consumed[level]
+    mine = m.resting.get(level)
+    if mine:
+        power = st.queue_power
+        for o in mine:
+            queue.on_level(o, before, q, power)
+
+
+def _reaches(price: int, other_best: int) -> bool:
+    return other_best != 0 and price + other_best >= ONE_DOLLAR
 
 
 def _contradiction(m: MarketState) -> None:
@@ -129,7 +139,24 @@ def _crossed(m: MarketState) -> None:
 
 def crossed(m: MarketState) -> bool:
     """Whether the best YES bid and the best NO bid reach $1: no live Kalshi book does."""
-    return bool(m.best_yes and m.best_no and m.best_yes + m.best_no >= ONE_DOLLAR)
+    yes, no = bid_yes(m), bid_no(m)
+    return bool(yes and no and yes + no >= ONE_DOLLAR)
+
+
+def bid_yes(m: MarketState) -> int:
+    """The best YES bid, 0 when there is none (exact: repairs ``top_yes`` if its level went)."""
+    top = m.top_yes
+    if top and top not in m.yes:
+        top = m.top_yes = max(m.yes) if m.yes else 0
+    return top
+
+
+def bid_no(m: MarketState) -> int:
+    """The best NO bid, 0 when there is none (exact: repairs ``top_no`` if its level went)."""
+    top = m.top_no
+    if top and top not in m.no:
+        top = m.top_no = max(m.no) if m.no else 0
+    return top
 
 
 def on_trade(st: State, e: PublicTrade) -> None:
@@ -186,7 +213,7 @@ def settle_book(m: MarketState) -> None:
     m.settled = True
     m.yes = {}
     m.no = {}
-    m.best_yes = m.best_no = 0
+    m.top_yes = m.top_no = 0
     m.consumed.clear()
 
 
@@ -234,19 +261,21 @@ def closed_reason(m: MarketState, ts: int) -> str | None:
 
 
 def best_yes_bid(m: MarketState) -> int | None:
-    return m.best_yes or None
+    return bid_yes(m) or None
 
 
 def best_no_bid(m: MarketState) -> int | None:
-    return m.best_no or None
+    return bid_no(m) or None
 
 
 def best_yes_ask(m: MarketState) -> int | None:
-    return ONE_DOLLAR - m.best_no if m.best_no else None
+    b = bid_no(m)
+    return ONE_DOLLAR - b if b else None
 
 
 def best_no_ask(m: MarketState) -> int | None:
-    return ONE_DOLLAR - m.best_yes if m.best_yes else None
+    b = bid_yes(m)
+    return ONE_DOLLAR - b if b else None
 
 
 def levels_desc(levels: dict[int, int]) -> list[tuple[int, int]]:

@@ -42,7 +42,8 @@ from __future__ import annotations
 from events.types import BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade
 from events.units import ONE_DOLLAR
 
-from .state import State
+from .books import bid_no, bid_yes
+from .state import MarketState, State
 
 S = 8  # fixed-point fraction bits of every accumulator
 K_SHORT = 4  # ~16-tick memory
@@ -113,8 +114,8 @@ class FlowState:
         cont = True  # does a mid change on this tick count as volatility?
         flow = 0  # signed taker count of a new print, << S
         if isinstance(e, BookDelta):
-            m = st.markets[e.market]  # its best bids are kept with the levels (``MarketState``)
-            mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no and not m.stale else 0
+            m = st.markets[e.market]
+            mid2 = _mid2(m)
         elif isinstance(e, PublicTrade):
             mid2 = self.mid2
             n = st.markets[e.market].trade_count
@@ -125,7 +126,7 @@ class FlowState:
                 flow = e.count << S if e.taker_side == "yes" else -(e.count << S)
         elif isinstance(e, BookSnapshot | MarketSettled):
             m = st.markets[e.market]
-            mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no and not m.stale else 0
+            mid2 = _mid2(m)
             cont = False
         elif isinstance(e, MarketStatus):
             mid2 = self.mid2
@@ -192,6 +193,14 @@ class FlowState:
             else:
                 self.ema_s = self.ema_l = x
         self.mid2 = mid2
+
+
+def _mid2(m: MarketState) -> int:
+    """Twice the YES mid of a live two-sided book, else 0."""
+    if m.stale:
+        return 0
+    yes, no = bid_yes(m), bid_no(m)
+    return yes + ONE_DOLLAR - no if yes and no else 0
 
 
 def update(flows: dict[str, FlowState], st: State, e: EventBase) -> None:

@@ -10,6 +10,7 @@ both call these same functions).
 
 from __future__ import annotations
 
+from .books import bid_no, bid_yes
 from .positions import payout
 from .state import Position, State
 
@@ -26,8 +27,8 @@ def mark(st: State, p: Position) -> int:
         return payout(m.result, m.settlement_value, p)
     # best_yes_bid / best_no_bid, inline: the env asks for this on every step
     if n > 0:
-        return m.best_yes * n
-    return m.best_no * -n
+        return bid_yes(m) * n
+    return bid_no(m) * -n
 
 
 def liquidation_value(st: State) -> int:

@@ -19,8 +19,10 @@ class MarketState:
     A book is *stale* until its first snapshot and again after a feed gap on its order-book
     subscription, an inconsistent delta or a crossed book (``projections.books``) until the next
     snapshot. Deltas are not applied to a stale book; a stale book is reported as stale, never
-    as live. ``best_yes``/``best_no`` are the best bids (0 when a side is empty), kept with the
-    levels so that the crossed-book check and the marks cost no scan.
+    as live. ``top_yes``/``top_no`` bound the best bids from above (0 when a side is empty): a
+    level that is added above raises them, a level that goes away leaves them where they were
+    (``projections.books.bid_yes``/``bid_no`` give the exact best bid, repairing them), so the
+    crossed-book check costs one comparison a delta and no scan.
 
     ``status`` is the lifecycle state the lifecycle messages moved the market to (``unknown``,
     ``open``, ``paused``, ``determined``, ``settled``; ``projections.books.on_status``); the close
@@ -28,8 +30,6 @@ class MarketState:
     """
 
     __slots__ = (
-        "best_no",
-        "best_yes",
         "close_ts",
         "consumed",
         "cross_no",
@@ -48,6 +48,8 @@ class MarketState:
         "skipped_deltas",
         "stale",
         "status",
+        "top_no",
+        "top_yes",
         "trade_count",
         "trade_volume",
         "yes",
@@ -57,8 +59,8 @@ class MarketState:
         self.name = name
         self.yes: dict[int, int] = {}  # YES bid price -> count
         self.no: dict[int, int] = {}  # NO bid price -> count
-        self.best_yes = 0  # max(yes), 0 when empty
-        self.best_no = 0  # max(no), 0 when empty
+        self.top_yes = 0  # >= max(yes); == it whenever that level is still there
+        self.top_no = 0  # >= max(no), likewise
         self.stale = True
         self.status = "unknown"
         self.result: Result | None = None

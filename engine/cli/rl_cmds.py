@@ -86,6 +86,8 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(rows)
         return 0
+    if rows:
+        print(f"starting cash {_usd(rows[0].starting_cash)} (the model's env config)")
     print(f"{'policy':<34} {'P&L':>12} {'fees':>10} {'fills':>6} {'sharpe':>8} {'max dd':>11}  session")
     for r in rows:
         print(f"{r.policy:<34} {_usd(r.pnl):>12} {_usd(r.fees):>10} {r.fills:>6} {r.sharpe:>8.3f} "

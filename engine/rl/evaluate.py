@@ -33,6 +33,7 @@ _MARKET = frozenset(MARKET_EVENTS)
 class EvalRow(msgspec.Struct, kw_only=True):
     policy: str
     session: str
+    starting_cash: int  # money units: the model's env config (default $1000)
     pnl: int  # money units
     fees: int
     fills: int
@@ -100,7 +101,8 @@ async def evaluate(store: EventStore, session: str, model: Path, *, market: str 
         s = await simulate(store, session, out, policy, seed=seed, cfg=cfg.exchange, starting_cash=cfg.starting_cash,
                            progress=False, markets=frozenset({market}))
         eq = await equity_curve(store, out, market, cfg.every_events or 1)
-        rows.append(EvalRow(policy=policy.name, session=out, pnl=s.portfolio_value - cfg.starting_cash, fees=s.fees,
+        rows.append(EvalRow(policy=policy.name, session=out, starting_cash=s.starting_cash,
+                            pnl=s.portfolio_value - cfg.starting_cash, fees=s.fees,
                             fills=s.fills, sharpe=sharpe(eq), max_drawdown=max_drawdown(eq), points=len(eq),
                             digest=s.digest))
     return rows

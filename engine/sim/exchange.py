@@ -47,7 +47,7 @@ from events.types import (
     concerns,
 )
 from events.units import ONE_CONTRACT, ONE_DOLLAR
-from projections.books import closed_reason
+from projections.books import bid_no, bid_yes, closed_reason
 from projections.levels import rest_level, trade_level
 from projections.orders import OPEN
 from projections.state import MarketState, Order, State
@@ -111,7 +111,8 @@ def _place(st: State, cmd: PlaceOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
     m = st.markets[market]
     oid = f"O{st.stats.orders_placed + 1:06d}"
     # best YES bid + best YES ask (``projections.books``), inline: one of these per order
-    mid2 = m.best_yes + ONE_DOLLAR - m.best_no if m.best_yes and m.best_no else None
+    yes_bid, no_bid = bid_yes(m), bid_no(m)
+    mid2 = yes_bid + ONE_DOLLAR - no_bid if yes_bid and no_bid else None
     out: list[EventBase] = [
         OrderPlaced(ts=ts, order_id=oid, client_order_id=cmd.client_order_id, market=market, action=action,
                     side=side, price=cmd.price, count=cmd.count, tif=cmd.tif, post_only=cmd.post_only, mid2=mid2,
@@ -281,7 +282,7 @@ def _delta(st: State, e: BookDelta, cfg: ExchangeConfig) -> list[EventBase]:
         return []
     if e.price < (m.cross_yes if e.side == "yes" else m.cross_no):
         return []
-    other = m.best_no if e.side == "yes" else m.best_yes
+    other = bid_no(m) if e.side == "yes" else bid_yes(m)
     if other and e.price + other >= ONE_DOLLAR:
         return []  # the displayed book crosses itself: stale (``projections.books``), nothing trades
     if closed_reason(m, e.ts) is not None:

@@ -8,7 +8,7 @@ cash is checked against what the fills would really cost (``engine.sim.fees.char
 from __future__ import annotations
 
 from events.units import ONE_CONTRACT, ONE_DOLLAR
-from projections.books import closed_reason
+from projections.books import bid_no, bid_yes, closed_reason
 from projections.state import MarketState, Order, State
 
 from .commands import PlaceOrder
@@ -30,7 +30,7 @@ def crosses(m: MarketState, cmd: PlaceOrder) -> bool:
         side, floor = ("no" if cmd.side == "yes" else "yes"), ONE_DOLLAR - cmd.price
     else:
         side, floor = cmd.side, cmd.price
-    best = m.best_no if side == "no" else m.best_yes
+    best = bid_no(m) if side == "no" else bid_yes(m)
     ours = ONE_DOLLAR - (m.cross_yes if side == "no" else m.cross_no)  # our best resting bid there
     return (best != 0 and best >= floor) or (ours > 0 and ours >= floor)
 
