@@ -69,7 +69,9 @@ class SimCore:
         log is the same as event by event."""
         st = self.state
         live = st.resting_markets
-        due = self._due()
+        due = st.next_close  # ``_due``, inline: this runs once per decision interval
+        if self._pending and (due is None or self._pending[0][0] < due):
+            due = self._pending[0][0]
         if not live:
             if due is not None:
                 for i in range(start, stop):
@@ -96,10 +98,9 @@ class SimCore:
 
     def market(self, e: EventBase, out: Sink) -> None:
         """One market event: due commands and closes first, then the event, then what it caused."""
-        due = self._due()
-        if due is not None and due <= e.ts:
-            self._run_due(e.ts, out)
         st = self.state
+        if (st.next_close is not None and st.next_close <= e.ts) or (self._pending and self._pending[0][0] <= e.ts):
+            self._run_due(e.ts, out)
         t = type(e)
         fills = None
         if st.resting_markets:
@@ -131,15 +132,6 @@ class SimCore:
         """At the end of the data: commands still in flight take effect at their time, and
         markets closed by then cancel what rests."""
         self._run_due(None, out)
-
-    def _due(self) -> int | None:
-        """The earliest time something must happen without a market event asking: a pending
-        command, or the close of a market where we rest (``State.next_close``)."""
-        close = self.state.next_close
-        if not self._pending:
-            return close
-        due = self._pending[0][0]
-        return due if close is None or due < close else close
 
     def _run_due(self, now: int | None, out: Sink) -> None:
         """Commands and closes due at or before ``now``, in time order. ``now`` None (the end of
