@@ -19,13 +19,13 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 from projections.observation import N_FEATURES, observe
 
 from .data import Recording
-from .env import EnvConfig, Episode, _pool
+from .env import EnvConfig, Episode, episode_pool
 
 
 class BatchEnv(VecEnv):
     def __init__(self, recordings: Sequence[Recording], n: int, cfg: EnvConfig | None = None, seed: int = 0) -> None:
         self.cfg = cfg or EnvConfig()
-        self.pool = _pool(recordings, self.cfg.markets, self.cfg.clock())
+        self.pool = episode_pool(recordings, self.cfg.markets, self.cfg.clock())
         self.render_mode = None  # SB3 asks
         super().__init__(n, gym.spaces.Box(-5.0, 5.0, shape=(N_FEATURES,), dtype=np.float32),
                          gym.spaces.Discrete(self.cfg.actions.n))

@@ -113,7 +113,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
     def __init__(self, recordings: Sequence[Recording], cfg: EnvConfig | None = None, *, record: bool = False) -> None:
         self.cfg = cfg or EnvConfig()
         self.recordings = list(recordings)
-        self.pool = _pool(self.recordings, self.cfg.markets, self.cfg.clock())
+        self.pool = episode_pool(self.recordings, self.cfg.markets, self.cfg.clock())
         self.action_space = gym.spaces.Discrete(self.cfg.actions.n)
         self.observation_space = gym.spaces.Box(-5.0, 5.0, shape=(N_FEATURES,), dtype=np.float32)
         self.record = record
@@ -168,7 +168,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         out.clear()
 
 
-def _pool(recs: Sequence[Recording], markets: tuple[str, ...], clock: Clock) -> list[tuple[Recording, str]]:
+def episode_pool(recs: Sequence[Recording], markets: tuple[str, ...], clock: Clock) -> list[tuple[Recording, str]]:
     if not recs:
         raise BadInput("no recorded sessions to train on")
     # an episode needs a decision point and a step after it
