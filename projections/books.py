@@ -102,17 +102,10 @@ def on_delta(st: State, e: BookDelta, _one: int = ONE_DOLLAR) -> None:
         else:
             _contradiction(m)
             return
-    # What we took at the level stays taken, capped at what it shows (only a decrease can cap
-    # it); the queue ahead of our orders there follows the queue model (the risk-averse one
-    # moves only on a decrease, the probabilistic one also forgets the prints it counted).
-    if q < before:
-        if m.consumed or m.resting:
-            _shrunk(st, m, (e.side, price), before, q)
-    elif m.resting and st.queue_power:
-        mine = m.resting.get((e.side, price))
-        if mine:
-            for o in mine:
-                queue.on_level(o, before, q, st.queue_power)
+    # What we took at the level stays taken, capped at what it shows, and the queue ahead of our
+    # orders there follows the queue model: only a decrease moves either.
+    if q < before and (m.consumed or m.resting):
+        _shrunk(st, m, (e.side, price), before, q)
 
 
 def _shrunk(st: State, m: MarketState, level: tuple[str, int], before: int, q: int) -> None:

@@ -52,13 +52,16 @@ def on_print(o: Order, count: int, power: int) -> None:
 
 
 def on_level(o: Order, before: int, after: int, power: int) -> None:
-    """The displayed count at the order's level went from ``before`` to ``after``."""
+    """The displayed count at the order's level fell from ``before`` to ``after`` (a level that
+    grows is new orders behind ours: nothing to do, and the prints counted since the last
+    decrease are still waiting for the decrease that reports them: Kalshi sends prints and book
+    deltas on separate subscriptions, so a join may come in between)."""
     if not power:
         if o.queue_ahead > after:
             o.queue_ahead = after
         return
     change = before - after - o.traded
-    o.traded = 0
+    o.traded = 0 if change >= 0 else -change  # what the decrease did not account for stays counted
     front = o.queue_ahead
     if change > 0:
         back = max(0, before - front)

@@ -206,10 +206,14 @@ class FeedCore:
         sid = frame.sid
         assert sid is not None
         out: list[EventBase] = []
+        # a terminal error ends the subscription: a gap it reveals is recorded, but no snapshot
+        # is asked of a sid that is gone (the new subscription brings fresh ones)
+        body = inc.body
+        terminal = isinstance(body, wire.ErrorMsg) and body.code in wire.TERMINAL_ERRORS
         if frame.seq is not None and sid not in self._gone:
             verdict = self.checker.check(sid, frame.seq, kind, None, ts=ts)
             if verdict.gap is not None:
-                self._gap(verdict.gap, out)
+                self._gap(verdict.gap, out, resync=not terminal)
             if not verdict.accept:
                 self.stats.dropped += 1
                 return out
@@ -295,12 +299,12 @@ class FeedCore:
             return any(m.startswith(prefix) for m in mine)
         return msg.market_ticker in mine
 
-    def _gap(self, gap: FeedGap, out: list[EventBase]) -> None:
+    def _gap(self, gap: FeedGap, out: list[EventBase], *, resync: bool = True) -> None:
         self.stats.gaps += gap.kind == "gap"
         self.stats.duplicates += gap.kind == "duplicate"
         self.stats.out_of_order += gap.kind == "out_of_order"
         out.append(gap)
-        if gap.channel == BOOK and gap.markets and self.live:
+        if resync and gap.channel == BOOK and gap.markets and self.live:
             self.stats.resyncs += 1
             self.sent.get_snapshot(gap.sid, gap.markets)
 

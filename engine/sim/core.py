@@ -135,12 +135,13 @@ class SimCore:
 
     def _run_due(self, now: int | None, out: Sink) -> None:
         """Commands and closes due at or before ``now``, in time order. ``now`` None (the end of
-        the data): every command still in flight, and the closes they have reached."""
+        the data): every command still in flight, and the closes up to the last of them (or up
+        to the log's time)."""
         st = self.state
         while True:
             cmd_at = self._pending[0][0] if self._pending else None
             close_at, market = self._next_close()
-            limit = st.ts if now is None else now
+            limit = now if now is not None else cmd_at if cmd_at is not None else st.ts
             if close_at is not None and (cmd_at is None or close_at <= cmd_at) and close_at <= limit:
                 events = cancel_resting(st, market, max(close_at, st.ts), "market closed")
                 evolve_many(st, events)

@@ -56,7 +56,7 @@ from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .config import ExchangeConfig
 from .fees import FEE_TYPES, FeeSchedule, FillCharge, charge
 from .match import Walk, walk
-from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem, schedule
+from .validate import amend_cash_problem, cash_problem, crosses, on_grid, place_problem, reserved_cash, schedule
 
 _NO_WALK = Walk([], False, [])
 
@@ -165,6 +165,8 @@ def _amend(st: State, cmd: AmendOrder, ts: int, cfg: ExchangeConfig) -> list[Eve
         return [_reject_on(o, o.order_id, ts, f"amend count {total} must be above {o.filled} filled and at most {o.count}")]
     if total % ONE_CONTRACT and not m.fractional:
         return [_reject_on(o, o.order_id, ts, f"amend count {total} is not whole contracts on {o.market}")]
+    if price != o.price and m.stale:
+        return [_reject_on(o, o.order_id, ts, "stale book: no new price until the next snapshot")]
     if price != o.price and crosses(m, probe):
         return [_reject_on(o, o.order_id, ts, "amend would cross: cancel and place a marketable order instead")]
     problem = amend_cash_problem(st, o, price, total - o.filled, cfg)
@@ -203,25 +205,35 @@ def react(st: State, e: EventBase, cfg: ExchangeConfig) -> list[EventBase]:
 
 
 def _fee_changed(st: State, e: FeeChanged, cfg: ExchangeConfig) -> list[EventBase]:
-    """An event's fee type became one the exchange cannot compute: its fills could not be charged
-    as Kalshi would, so what rests in its markets is cancelled (and new orders refused)."""
-    if e.fee_type is None or e.fee_type in FEE_TYPES:
+    """An event's fees changed while orders of ours rest in its markets. A fee type the exchange
+    cannot compute cancels them (their fills could not be charged as Kalshi would; new orders
+    are refused too); fees raised beyond what the resting buys hold in cash cancel those buys
+    (they no longer fit the cash, which a buy must when it is placed)."""
+    mine = [name for name in sorted(st.resting_markets) if concerns(e, name)]
+    if not mine:
         return []
-    out: list[EventBase] = []
-    for name in sorted(st.resting_markets):
-        if concerns(e, name):
-            out += cancel_resting(st, name, e.ts, f"fee type {e.fee_type!r} of event {e.event_ticker} is not modelled")
-    return out
+    if e.fee_type is not None and e.fee_type not in FEE_TYPES:
+        reason = f"fee type {e.fee_type!r} of event {e.event_ticker} is not modelled"
+        return [c for name in mine for c in cancel_resting(st, name, e.ts, reason)]
+    overrides = dict(st.fee_overrides)
+    if e.fee_type is None and e.multiplier_ppm is None:
+        overrides.pop(e.event_ticker, None)
+    else:
+        overrides[e.event_ticker] = (e.fee_type, e.multiplier_ppm)
+    if reserved_cash(st, cfg, overrides) <= st.cash:
+        return []
+    reason = f"fees of event {e.event_ticker} changed: the order no longer fits the cash"
+    return [c for name in mine for c in cancel_resting(st, name, e.ts, reason, buys_only=True)]
 
 
-def cancel_resting(st: State, market: str, ts: int, reason: str) -> list[EventBase]:
-    """Cancel every resting order of ``market``, level by level (Kalshi cancels resting orders
-    when a market closes: ``CloseCancel``, kalshi-protocol.md §3.5)."""
+def cancel_resting(st: State, market: str, ts: int, reason: str, *, buys_only: bool = False) -> list[EventBase]:
+    """Cancel every resting order of ``market`` (or its buys), level by level (Kalshi cancels
+    resting orders when a market closes: ``CloseCancel``, kalshi-protocol.md §3.5)."""
     m = st.markets.get(market)
     if m is None:
         return []
     return [OrderCancelled(ts=ts, order_id=o.order_id, reduced_by=o.remaining, reason=reason)
-            for level in sorted(m.resting) for o in m.resting[level]]
+            for level in sorted(m.resting) for o in m.resting[level] if not buys_only or o.action == "buy"]
 
 
 class _Maker:
@@ -259,18 +271,16 @@ def _print(st: State, e: PublicTrade, cfg: ExchangeConfig) -> list[EventBase]:
     mk = _Maker(st, cfg, e.market, e.ts)
     budget = e.count
     for p in sorted((q for s, q in m.resting if s == side and q >= price), reverse=True):
-        done = 0  # ours filled at this level so far
         for o in m.resting[(side, p)]:
             if budget == 0:
                 return mk.out
-            # through our price we were met first; at the print's price after the displayed queue
-            # ahead and our own orders before
-            ahead = 0 if p > price else o.queue_ahead + done
-            n = min(o.remaining, budget - ahead)
+            # Through our price we were met first. At the print's price, after the displayed
+            # queue ahead of the order; our own orders before it already took their share of the
+            # budget, and none of them is in that displayed queue.
+            n = min(o.remaining, budget - (0 if p > price else o.queue_ahead))
             if n > 0:
                 mk.fill(o, n)
                 budget -= n
-                done += n
     return mk.out
 
 

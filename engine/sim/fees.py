@@ -49,7 +49,10 @@ What is established (Kalshi's own documents)
   for direct members); the difference is a "rounding fee" that goes into a per-order
   accumulator, and whole precision steps of it are rebated on later fills, never making a
   fill's net fee negative, "so that the total fee converges to what a single equivalent fill
-  would cost" [ROUND]. ``settle_fill`` implements this. Sub-penny prices and fractional counts
+  would cost" [ROUND]. ``settle_fill`` implements this. The rebate a fill can take is capped by
+  its own charge, so fills whose charge is below one step (dust: fractions of a contract at
+  sub-penny prices) each keep their rounding, and such an order can cost more than one fill
+  would; ``fee_bound`` reserves for it. Sub-penny prices and fractional counts
   make fee math reach 6 decimals [FP], i.e. our money unit.
 
 What is established only by many consistent secondary sources (the PDF is not in the corpus)
@@ -253,21 +256,25 @@ _MAX_SPREAD = ONE_DOLLAR // 2 * (ONE_DOLLAR - ONE_DOLLAR // 2)  # the largest pr
 
 
 def taker_fee_bound(table: FeeTable, count: int, orders: int) -> int:
-    """An upper bound on the charges beyond their value of ``orders`` buys of ``count`` in all,
-    at any prices, in any market of ``table`` under multipliers up to the table's largest
-    (``fee_bound`` each, summed; event overrides are checked by the exact sum instead)."""
+    """An upper bound on what ``orders`` buys of ``count`` in all can cost beyond their value,
+    at any prices, in any market of ``table`` (at least the sum of their ``fee_bound``s; event
+    overrides are checked by the exact sum instead)."""
     mult, unit = table.default.multiplier_ppm, table.default.rounding
     for _, schedule in table.overrides:
         mult, unit = max(mult, schedule.multiplier_ppm), max(unit, schedule.rounding)
     exact = -(-TAKER_PPM * mult * count * _MAX_SPREAD // _DENOM)
-    return exact + orders * (unit + table.precision) + count * unit
+    return exact + orders * unit + count * (unit + table.precision)
 
 
-def fee_bound(schedule: FeeSchedule, precision: int, price: int, count: int) -> int:
+def fee_bound(schedule: FeeSchedule, precision: int, price: int, count: int, fractional: bool) -> int:
     """At least what ``count`` filled at ``price`` can cost beyond its value, in any number of
-    fills, as taker or maker: the taker fee, less than one rounding unit per fill (at most
-    ``count`` fills), and the balance rounding an order carries (less than ``precision``)."""
-    return fee(schedule, price, count, "taker") + precision + count * schedule.rounding
+    fills, as taker or maker: the taker fee at its exact value, and for each possible fill less
+    than one rounding unit of trade fee and less than one balance-precision step of rounding fee
+    (a fill whose own charge is smaller than a step cannot be rebated: [ROUND] never makes a
+    fill's net fee negative). A fill is at least 0.01 contract, or a whole contract on a market
+    without fractional trading (Kalshi's markets hold whole-contract orders only, then)."""
+    fills = count if fractional else -(-count // ONE_CONTRACT)
+    return fee(schedule, price, count, "taker") + fills * (schedule.rounding + precision)
 
 
 class FillCharge(msgspec.Struct, frozen=True, kw_only=True):
@@ -321,8 +328,8 @@ def charge(schedule: FeeSchedule, precision: int, action: str, price: int, count
 
 
 class _Entry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    fee_type: str = "quadratic"
-    multiplier: str = "1"
+    fee_type: str | None = None  # None: the series' (for an event) or the default's
+    multiplier: str | None = None
 
 
 class _FeesFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -336,8 +343,10 @@ def load_fee_table(path: pathlib.Path) -> FeeTable:
     """``--fees FILE``: a JSON object ``{"balance_precision": "0.0001", "default": {"fee_type":
     "quadratic", "multiplier": "1"}, "series": {"KXINX": {...}}, "events": {"KXBTCD-26MAY2821":
     {...}}}`` (every key optional). A series or event applies to the markets whose ticker is it
-    followed by a dash; an event's entry beats its series'. The session's own
-    ``event_fee_update`` messages beat both (``schedule_for``). Errors name the file."""
+    followed by a dash; a field an entry leaves out is inherited, as an ``event_fee_update``
+    override's null field is: an event's from its series (the longest series whose ticker and a
+    dash begin the event's), a series' from the default. The session's own ``event_fee_update``
+    messages beat all of them (``schedule_for``). Errors name the file."""
     try:
         data = pathlib.Path(path).read_bytes()
     except OSError as exc:
@@ -346,15 +355,23 @@ def load_fee_table(path: pathlib.Path) -> FeeTable:
         spec = msgspec.json.decode(data, type=_FeesFile)
         precision = parse_money(spec.balance_precision, "balance_precision")
 
-        def schedule(e: _Entry, where: str) -> FeeSchedule:
+        def schedule(e: _Entry, base: FeeSchedule, where: str) -> FeeSchedule:
             try:
-                return FeeSchedule(fee_type=e.fee_type, multiplier_ppm=parse_multiplier(e.multiplier))
+                mult = base.multiplier_ppm if e.multiplier is None else parse_multiplier(e.multiplier)
+                return FeeSchedule(fee_type=base.fee_type if e.fee_type is None else e.fee_type, multiplier_ppm=mult)
             except BadInput as exc:
                 raise BadInput(f"{where}: {exc}") from None
 
-        overrides = [(f"{k}-", schedule(v, f"series {k}")) for k, v in sorted(spec.series.items())]
-        overrides += [(f"{k}-", schedule(v, f"events {k}")) for k, v in sorted(spec.events.items())]
-        return FeeTable(default=schedule(spec.default, "default"), overrides=tuple(overrides), precision=precision)
+        default = schedule(spec.default, DEFAULT, "default")
+        series = {k: schedule(v, default, f"series {k}") for k, v in sorted(spec.series.items())}
+
+        def series_of(event: str) -> FeeSchedule:
+            found = [k for k in series if event.startswith(k + "-")]
+            return series[max(found, key=len)] if found else default
+
+        overrides = [(f"{k}-", v) for k, v in series.items()]
+        overrides += [(f"{k}-", schedule(v, series_of(k), f"events {k}")) for k, v in sorted(spec.events.items())]
+        return FeeTable(default=default, overrides=tuple(overrides), precision=precision)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BadInput(f"--fees {path}: {' '.join(str(exc).split())}") from None
     except BadInput as exc:

@@ -42,15 +42,18 @@ def schedule(st: State, cfg: ExchangeConfig, market: str) -> FeeSchedule | str:
     return schedule_for(cfg.fees, st.fee_overrides, market)
 
 
-def reserved_cash(st: State, cfg: ExchangeConfig) -> int:
+def reserved_cash(st: State, cfg: ExchangeConfig,
+                  overrides: dict[str, tuple[str | None, int | None]] | None = None) -> int:
     """Money held for resting buy orders: price x remaining plus the most their fills can cost
-    in fees (``fees.fee_bound``)."""
+    in fees (``fees.fee_bound``), under the event fee overrides in force (or ``overrides``)."""
     precision = cfg.fees.precision
+    overrides = st.fee_overrides if overrides is None else overrides
     total = 0
     for o in st.open.values():
         if o.action == "buy":
-            sched = schedule(st, cfg, o.market)
-            bound = fee_bound(sched, precision, o.price, o.remaining) if isinstance(sched, FeeSchedule) else 0
+            sched = schedule_for(cfg.fees, overrides, o.market)
+            fractional = st.markets[o.market].fractional
+            bound = fee_bound(sched, precision, o.price, o.remaining, fractional) if isinstance(sched, FeeSchedule) else 0
             total += o.price * o.remaining + bound
     return total
 
@@ -137,7 +140,8 @@ def cash_problem(st: State, cmd: PlaceOrder, charges: list[FillCharge], rest: in
         return None
     need = -sum(c.cash_change for c in charges)
     if rest:
-        need += cmd.price * rest + fee_bound(sched, cfg.fees.precision, cmd.price, rest)
+        need += cmd.price * rest + fee_bound(sched, cfg.fees.precision, cmd.price, rest,
+                                             st.markets[cmd.market].fractional)
     return _afford(st, need, cfg)
 
 
@@ -161,7 +165,7 @@ def amend_cash_problem(st: State, o: Order, price: int, remaining: int, cfg: Exc
     sched = schedule(st, cfg, o.market)
     if isinstance(sched, str):
         return sched
-    precision = cfg.fees.precision
-    old = o.price * o.remaining + fee_bound(sched, precision, o.price, o.remaining)
-    new = price * remaining + fee_bound(sched, precision, price, remaining)
+    precision, fractional = cfg.fees.precision, st.markets[o.market].fractional
+    old = o.price * o.remaining + fee_bound(sched, precision, o.price, o.remaining, fractional)
+    new = price * remaining + fee_bound(sched, precision, price, remaining, fractional)
     return _afford(st, new - old, cfg) if new > old else None

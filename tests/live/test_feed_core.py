@@ -155,6 +155,18 @@ def test_a_terminal_error_on_the_book_sid_loses_it_and_the_core_subscribes_again
     assert link.core.stats.gaps == 0
 
 
+def test_a_terminal_error_after_lost_frames_asks_no_snapshot_of_the_dead_sid() -> None:
+    """Error 25 usually follows lost frames: the gap it reveals is recorded, but the only
+    command sent is the new subscription (a get_snapshot on the gone sid would be answered with
+    error 7, a fault of our own making)."""
+    link = opened()
+    link.feed(snapshot(1, 1, A, **BOOK_A), snapshot(1, 2, B))
+    before = len(link.sent)
+    out = link.feed(error(25, "Subscription buffer overflow", sid=1, seq=9))
+    assert types(out) == ["FeedGap", "FeedFault"] and link.core.stats.resyncs == 0
+    assert [c["cmd"] for c in link.sent[before:]] == ["subscribe"]
+
+
 def test_a_terminal_error_on_the_trade_sid_touches_no_book() -> None:
     link = opened()
     link.feed(snapshot(1, 1, A, **BOOK_A), trade(2, 1, A, "0.4100", "1.00", "no"))

@@ -313,7 +313,7 @@ def test_taker_fee_bound_is_never_below_the_bounds_it_sums(orders, three):
     """``taker_fee_bound`` (what ``engine.sim.validate`` checks cash against before it sums the
     resting buys' ``fee_bound`` one by one) is at least that sum, whatever the prices and markets."""
     table = FeeTable(default=three[0], overrides=(("KX", three[1]), ("KXINX-", three[2])))
-    bounds = sum(fee_bound(table.for_market(f"{prefix}M"), table.precision, price, count)
+    bounds = sum(fee_bound(table.for_market(f"{prefix}M"), table.precision, price, count, True)
                  for price, count, prefix in orders)
     assert taker_fee_bound(table, sum(count for _, count, _ in orders), len(orders)) >= bounds
 
@@ -377,6 +377,17 @@ def test_the_fees_file(tmp_path):
                  ' "events": {"KXINX-26JAN05": {"fee_type": "quadratic_with_maker_fees", "multiplier": "0.5"}}}')
     t = load_fee_table(f)
     assert t.precision == 10_000 and t.default == DEFAULT
+    # an entry inherits what it leaves out: the event its series' multiplier, the series the
+    # default's fee type (as a null field of an event_fee_update keeps the series' value)
+    f.write_text('{"default": {"fee_type": "quadratic_with_maker_fees"}, "series": {"KXINX": {"multiplier": "0.5"}},'
+                 ' "events": {"KXINX-26JAN05": {"fee_type": "quadratic"}}}')
+    inherit = load_fee_table(f)
+    assert inherit.for_market("KXINX-26JAN06-B1") == FeeSchedule(fee_type="quadratic_with_maker_fees", multiplier_ppm=500_000)
+    assert inherit.for_market("KXINX-26JAN05-B1") == FeeSchedule(multiplier_ppm=500_000)
+    f.write_text('{"balance_precision": "0.01", "default": {"fee_type": "quadratic", "multiplier": "1"},'
+                 ' "series": {"KXINX": {"multiplier": "0.5"}},'
+                 ' "events": {"KXINX-26JAN05": {"fee_type": "quadratic_with_maker_fees", "multiplier": "0.5"}}}')
+    t = load_fee_table(f)
     assert t.for_market("KXINX-26JAN06-B1") == FeeSchedule(multiplier_ppm=500_000)
     assert t.for_market("KXINX-26JAN05-B1") == FeeSchedule(fee_type="quadratic_with_maker_fees", multiplier_ppm=500_000)
     assert t.for_market("KXINXU-26JAN05-B1") == DEFAULT

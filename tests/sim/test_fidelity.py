@@ -109,11 +109,15 @@ def test_a_one_lot_print_fills_one_contract_across_our_orders_in_time_priority()
 def test_a_print_at_our_level_fills_ours_after_the_queue_and_each_other():
     """Two of ours join the 10 shown at YES 0.45 (10 ahead of each); a 12-lot sell at 0.45 eats
     the 10 ahead and 2 of ours: the first order gets 2, the second nothing (each was measured
-    against the displayed queue only, and both got 2)."""
+    against the displayed queue only, and both got 2). A 16-lot would have filled 3 and 3."""
     f = Feed()
     f.place("buy", "yes", 4500, 500)
     f.place("buy", "yes", 4500, 500)
     assert fills(f.trade("0.4500", "12.00", "no")) == [("O000001", 4500, 200, "maker")]
+    g = Feed()
+    g.place("buy", "yes", 4500, 300)
+    g.place("buy", "yes", 4500, 300)
+    assert fills(g.trade("0.4500", "16.00", "no")) == [("O000001", 4500, 300, "maker"), ("O000002", 4500, 300, "maker")]
 
 
 # --- the market's lifecycle -------------------------------------------------------------------------
@@ -254,3 +258,42 @@ def test_an_unmodelled_fee_type_cancels_what_rests_and_refuses_orders():
     assert [(type(e), e.reason) for e in ev] == [  # type: ignore[attr-defined]
         (OrderCancelled, "fee type 'flat' of event KXTEST-26JUL01 is not modelled")]
     assert rejected(f.place("buy", "yes", 4700, 100, "ioc")) == "fee type 'flat' of event KXTEST-26JUL01 is not modelled"
+
+
+
+def test_a_new_price_on_a_stale_book_is_refused_as_a_new_order_is():
+    f = Feed()
+    f.place("buy", "yes", 4400, 500)
+    f.frame("orderbook_delta", {"market_ticker": M, "market_id": "x", "price_dollars": "0.4400",
+                                "delta_fp": "-99.00", "side": "yes"})  # below zero: the book is stale
+    assert f.state.markets[M].stale
+    from engine.sim.commands import AmendOrder
+
+    [r] = f.act(AmendOrder(order_id="O000001", price=4600))
+    assert isinstance(r, OrderRejected) and r.reason.startswith("stale book")
+
+
+def test_fees_raised_mid_session_cancel_the_buys_they_no_longer_fit():
+    """A buy rests on the cash it needs at the fees in force; an event_fee_update that raises its
+    possible fees beyond the cash cancels it rather than let a fill take the cash below zero."""
+    f = Feed(cash=2_400_000)  # $2.40
+    f.place("buy", "yes", 4600, 500)  # $2.30 + fees reserved
+    ev = f.frame("event_fee_update", {"event_ticker": "KXTEST-26JUL01", "fee_type_override": "quadratic_with_maker_fees",
+                                      "fee_multiplier_override": 20})
+    assert [(type(e), e.order_id) for e in ev] == [(OrderCancelled, "O000001")]  # type: ignore[attr-defined]
+    assert not open_orders(f.state) and f.state.cash == 2_400_000
+
+
+def test_the_demo_fills_through_the_exchange():
+    """kalshi-protocol.md §0.8, the two real taker fills, through ``decide`` on a fractional market:
+    buy 5.52 YES at $0.17 (NO bid 0.83 shown), fee_cost 0.054600; buy 1.16 NO at $0.84 (YES bid
+    0.16 shown), fee_cost 0.011000."""
+    f = Feed(book=False, lifecycle={"open_ts": T0 - 60, "close_ts": T0 + 3600,
+                                    "additional_metadata": {"fractional_trading_enabled": True}})
+    f.snapshot(yes=[("0.1600", "10.00")], no=[("0.8300", "10.00")])
+    [yes] = [e for e in f.place("buy", "yes", 1700, 552, "ioc") if isinstance(e, Fill)]
+    [no] = [e for e in f.place("buy", "no", 8400, 116, "ioc") if isinstance(e, Fill)]
+    assert (yes.price, yes.count, yes.fee, no.price, no.count, no.fee) == (1700, 552, 54_600, 8400, 116, 11_000)
+    # -0.9384 - 0.0546, then -0.9744 - 0.0110, and the 1.16 NO net against 1.16 of the YES held: +$1.16
+    assert f.state.cash == CASH - 993_000 - 985_400 + 1_160_000
+    assert f.state.positions[M].position == 552 - 116

@@ -224,3 +224,39 @@ def test_16_slippage_against_the_mid_and_fill_ratio():
     act(c, buy("yes", 4000, 1000), ts=12)  # rests, unfilled
     s = snapshot(c.state).stats
     assert s.fill_ratio_ppm == 3000 * 1_000_000 // 4000 == 750_000
+
+
+def test_17_probabilistic_queue_after_hftbacktest():
+    """``prob:2`` (hftbacktest's ProbQueueModel, PowerProbQueueFunc(2)): we join behind 10 at YES
+    0.45 (front 10, back 0). A 4-lot print at the level takes 4 off the front: 6 ahead. Someone
+    joins (+2): nothing moves, and the print still awaits the decrease that reports it. That -4
+    is the print's own: nothing more comes off the front. A cancel of 4 more (-4): the 8 shown
+    are 6 ahead and 2 behind; the front's share is 4 x 6**2 / (6**2 + 2**2) = 3.60 contracts
+    (floored to the 0.01 unit), the back's 0.40: 2.40 ahead."""
+    from engine.sim.config import ExchangeConfig
+
+    c = core(ExchangeConfig(queue="prob:2"))
+    act(c, buy("yes", 4500, 500))
+    market(c, trade(4500, 400, "no", "t1"))
+    assert c.state.orders["O000001"].queue_ahead == 600
+    market(c, delta("yes", 4500, 200))
+    market(c, delta("yes", 4500, -400, ts=31))
+    assert c.state.orders["O000001"].queue_ahead == 600
+    market(c, delta("yes", 4500, -400, ts=32))
+    assert c.state.orders["O000001"].queue_ahead == 240
+
+
+def test_18_close_time_before_a_command_still_in_flight_at_the_end():
+    """Latency 20: a cancel decided at 150 arrives at 170, after the market's close at 160. At the
+    end of the data the close still comes first (the resting order is cancelled at 160 as
+    "market closed") and the late cancel finds it gone."""
+    from engine.sim.config import ExchangeConfig
+
+    c = core(ExchangeConfig(latency_ns=20), close_ts=160)
+    act(c, buy("yes", 4400, 100), ts=100)
+    market(c, delta("yes", 4300, 100, ts=125))  # the buy arrives (at 120) before this event
+    out: list = []
+    c.act([CancelOrder(order_id="O000001")], 150, out)
+    c.flush(out)
+    done = [(e.ts, type(e).__name__, getattr(e, "reason", "")) for e in out[1:]]
+    assert done == [(160, "OrderCancelled", "market closed"), (170, "OrderRejected", "order is cancelled")]
