@@ -15,6 +15,7 @@ from .errors import UnitError
 PRICE_DECIMALS = 4
 COUNT_DECIMALS = 2
 MONEY_DECIMALS = 6
+MULTIPLIER_DECIMALS = 6  # fee multipliers, in millionths
 ONE_DOLLAR = 10_000  # price units
 ONE_CONTRACT = 100  # count units
 MONEY_PER_DOLLAR = 1_000_000  # money units
@@ -65,6 +66,12 @@ def parse_price(text: str, what: str = "price") -> int:
 def parse_count(text: str, what: str = "count", *, signed: bool = False) -> int:
     """A contracts string such as ``"113.90"`` to count units (11390)."""
     return parse_decimal(text, COUNT_DECIMALS, signed=signed, what=what)
+
+
+def parse_multiplier(text: str, what: str = "fee multiplier") -> int:
+    """A decimal multiplier such as ``"0.5"`` or ``"1"`` (Kalshi's ``fee_multiplier``) to
+    millionths (500 000, 1 000 000), exactly; more than 6 decimals or an exponent is refused."""
+    return parse_decimal(text, MULTIPLIER_DECIMALS, what=what)
 
 
 def parse_money(text: str, what: str = "money", *, signed: bool = False) -> int:

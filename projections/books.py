@@ -183,7 +183,7 @@ def on_status(st: State, e: MarketStatus) -> None:
     if e.close_ts is not None and e.close_ts != m.close_ts:
         m.close_ts = e.close_ts
         if m.resting:
-            orders.next_close(st)
+            orders.refresh_next_close(st)
     if e.price_ranges:
         m.price_ranges = e.price_ranges
     if e.fractional is not None:

@@ -144,12 +144,12 @@ def unrest(st: State, o: Order) -> None:
         if not m.resting:
             st.resting_markets.discard(o.market)
             if m.close_ts is not None and m.close_ts == st.next_close:
-                next_close(st)
+                refresh_next_close(st)
         cross_thresholds(m)
     o.level = None
 
 
-def next_close(st: State) -> None:
+def refresh_next_close(st: State) -> None:
     """Recompute ``State.next_close`` from the markets where we rest."""
     closes = [c for name in st.resting_markets if (c := st.markets[name].close_ts) is not None]
     st.next_close = min(closes) if closes else None

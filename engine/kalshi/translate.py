@@ -44,7 +44,7 @@ from events.types import (
     PublicTrade,
     Result,
 )
-from events.units import CENT, ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_decimal, parse_price
+from events.units import CENT, ONE_CONTRACT, ONE_DOLLAR, parse_count, parse_multiplier, parse_price
 
 from . import wire
 
@@ -297,7 +297,7 @@ def market_lifecycle(
 def fee_update(msg: wire.EventFeeUpdate, *, ts: int) -> FeeChanged:
     """``event_fee_update`` → ``FeeChanged``; both fields null clears the override."""
     text = bytes(msg.fee_multiplier_override).decode().strip()
-    multiplier = None if text == "null" else parse_decimal(text, 6, what="fee_multiplier_override")
+    multiplier = None if text == "null" else parse_multiplier(text, what="fee_multiplier_override")
     return FeeChanged(ts=ts, event_ticker=msg.event_ticker, fee_type=msg.fee_type_override, multiplier_ppm=multiplier)
 
 

@@ -36,6 +36,7 @@ REACTIVE = (PublicTrade, MarketSettled, MarketStatus, BookSnapshot, BookDelta)
 (a ``BookDelta`` only when it adds displayed quantity that reaches one of our prices); and any
 ``FeeChanged`` while we rest anywhere (it names an event, not a market)."""
 
+_REACT = frozenset(REACTIVE)
 _WHOLE = frozenset({PublicTrade, MarketSettled, MarketStatus, BookSnapshot})  # reactive whatever they hold
 
 
@@ -167,5 +168,3 @@ class SimCore:
         evolve_many(self.state, events)
         out.extend(events)
 
-
-_REACT = frozenset(REACTIVE)

@@ -246,14 +246,15 @@ class _Maker:
         self.left: dict[str, int] = {}
         self.carry: dict[str, int] = {}
         sched = schedule(st, cfg, market)
-        self.schedule = sched if isinstance(sched, FeeSchedule) else None
+        # nothing rests where no fee can be computed: ``validate`` refuses such orders and a
+        # ``FeeChanged`` to such a fee type cancels what rested (``_fee_changed``)
+        assert isinstance(sched, FeeSchedule), sched
+        self.schedule = sched
 
     def remaining(self, o: Order) -> int:
         return self.left.get(o.order_id, o.remaining)
 
     def fill(self, o: Order, n: int, took: int = 0) -> None:
-        if self.schedule is None:  # no fee can be computed here (``validate`` refuses orders)
-            return
         carry = self.carry.get(o.order_id, o.fee_carry)
         c = charge(self.schedule, self.cfg.fees.precision, o.action, o.price, n, "maker", carry)
         self.carry[o.order_id] = c.accumulator

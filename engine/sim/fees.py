@@ -106,7 +106,7 @@ from typing import Literal
 import msgspec
 
 from events.errors import BadInput
-from events.units import MONEY_PER_DOLLAR, ONE_CONTRACT, ONE_DOLLAR, parse_decimal, parse_money
+from events.units import MONEY_PER_DOLLAR, ONE_CONTRACT, ONE_DOLLAR, parse_money, parse_multiplier
 
 Liquidity = Literal["maker", "taker"]
 
@@ -172,12 +172,6 @@ def fee(schedule: FeeSchedule, price: int, count: int, liquidity: Liquidity) -> 
     unit = schedule.rounding
     n = coef * count * price * (ONE_DOLLAR - price)
     return -(-n // (_DENOM * unit)) * unit
-
-
-def parse_multiplier(text: str, what: str = "fee multiplier") -> int:
-    """A decimal multiplier (``"0.5"``, ``"1"``) to millionths, exactly; more than six decimals
-    is refused (``BadInput``)."""
-    return parse_decimal(text, 6, what=what)
 
 
 def from_series(fee_type: str, fee_multiplier: str | int = 1, *, rounding: int = KALSHI_TRADE_FEE_UNIT) -> FeeSchedule:

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.live.feed_core import FeedCore
 from events.types import EventBase
+from events.units import ONE_DOLLAR, format_price, parse_price
 from projections import State, evolve, initial_state
 
 A, B, C = "KXHIGHNY-26JUL01-B85.5", "KXHIGHNY-26JUL01-B87.5", "KXHIGHNY-26JUL01-T88"
@@ -49,7 +50,7 @@ def delta(sid: int, seq: int, market: str, side: str, price: str, count: str, ms
 
 def trade(sid: int, seq: int, market: str, yes: str, count: str, taker: str, ms: int = T_MS) -> bytes:
     """``ts`` whole seconds and ``ts_ms`` (AsyncAPI tradePayload)."""
-    no = f"{1 - float(yes):.4f}"
+    no = format_price(ONE_DOLLAR - parse_price(yes))
     return raw(type="trade", sid=sid, seq=seq, msg={
         "trade_id": f"t-{sid}-{seq}", "market_ticker": market, "yes_price_dollars": yes, "no_price_dollars": no,
         "count_fp": count, "taker_side": taker, "taker_outcome_side": taker,

@@ -8,6 +8,7 @@ rule that fixes it; the docstring says where the rule comes from. Book of ``Feed
 
 from __future__ import annotations
 
+from engine.sim.commands import AmendOrder, PlaceOrder
 from engine.sim.exchange import decide
 from events.types import EventBase, Fill, OrderAccepted, OrderCancelled, OrderPlaced, OrderRejected
 from projections import portfolio_value
@@ -222,8 +223,6 @@ def test_fractional_counts_only_where_fractional_trading_is_enabled():
 def test_an_order_after_the_close_is_refused_by_decide_itself():
     """The rule lives in the exchange, not in a driver: ``decide`` at a time past the close."""
     f = Feed(lifecycle={"open_ts": T0 - 60, "close_ts": T0 + 5})
-    from engine.sim.commands import PlaceOrder
-
     cmd = PlaceOrder(market=M, action="buy", side="yes", price=4700, count=100, tif="ioc")
     [r] = decide(f.state, cmd, (T0 + 5) * 10**9, f.core.cfg)
     assert isinstance(r, OrderRejected) and r.reason == "market closed"
@@ -267,8 +266,6 @@ def test_a_new_price_on_a_stale_book_is_refused_as_a_new_order_is():
     f.frame("orderbook_delta", {"market_ticker": M, "market_id": "x", "price_dollars": "0.4400",
                                 "delta_fp": "-99.00", "side": "yes"})  # below zero: the book is stale
     assert f.state.markets[M].stale
-    from engine.sim.commands import AmendOrder
-
     [r] = f.act(AmendOrder(order_id="O000001", price=4600))
     assert isinstance(r, OrderRejected) and r.reason.startswith("stale book")
 

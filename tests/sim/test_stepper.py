@@ -89,7 +89,7 @@ def drive_seqs(seed: int, latency_ns: int, observer: bool, as_range: bool) -> tu
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("latency_ns", [0, 40_000_000])
 def test_bulk_folding_with_the_chunk_index_equals_event_by_event(seed: int, latency_ns: int) -> None:
-    """Bulk folding (``SimCore.quiet_until`` with the chunk's index of prints and settlements)
+    """Bulk folding (``SimCore.quiet_until``, which stops at every event the exchange must see)
     gives what an observer's event-by-event loop gives; seqs as a range or a list alike."""
     one = drive_seqs(seed, latency_ns, observer=True, as_range=False)
     assert drive_seqs(seed, latency_ns, observer=False, as_range=False) == one

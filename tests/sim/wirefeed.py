@@ -1,6 +1,6 @@
 """A paper exchange fed with Kalshi frames in their real wire format.
 
-Frames go through the same edge the importer and the live client use (``engine.kalshi.wire``
+Frames (built by ``tests/live/wirekit.py``) go through the same edge the importer and the live client use (``engine.kalshi.wire``
 decode, ``engine.kalshi.translate``) and then through ``SimCore``, so a rule tested here is
 tested on what Kalshi sends (kalshi-protocol.md §0, §3): fixed-point dollar and count strings,
 an absent key for an empty book side, RFC 3339 ``ts`` and integer ``ts_ms`` on deltas, integer
@@ -12,9 +12,6 @@ The market's book after ``Feed()``: YES bids 0.43 x 50, 0.44 x 20, 0.45 x 10; NO
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.kalshi import wire
@@ -23,10 +20,9 @@ from engine.sim.commands import Command, PlaceOrder
 from engine.sim.config import ExchangeConfig
 from engine.sim.core import SimCore
 from events.types import MARKET_EVENTS, EventBase, SessionStarted
-from events.units import ONE_DOLLAR, format_price, parse_price
+from tests.live import wirekit as kit
 
 M = "KXTEST-26JUL01-T50"
-MARKET_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, M))
 CASH = 100_000_000  # $100
 T0 = 1_782_914_400  # 2026-07-01T14:00:00Z, Unix seconds
 _MARKET = frozenset(MARKET_EVENTS)
@@ -45,7 +41,6 @@ class Feed:
         self.tr = Translator()
         self.seq = 0
         self.now = T0
-        self.trades = 0
         if lifecycle is not None:
             self.lifecycle("created", **lifecycle)
         if book:
@@ -56,39 +51,32 @@ class Feed:
     def state(self) -> Any:
         return self.core.state
 
-    def frame(self, frame_type: str, msg: dict[str, Any]) -> list[EventBase]:
-        self.seq += 1
+    def feed(self, data: bytes) -> list[EventBase]:
+        """One frame's bytes, one second of event time after the last."""
         self.now += 1
-        raw = json.dumps({"type": frame_type, "sid": 1, "seq": self.seq, "msg": msg}).encode()
-        frame = wire.decode_frame(raw)
+        frame = wire.decode_frame(data)
         assert frame.type is not None
         out: list[EventBase] = []
         for e in self.tr.translate(frame.type, wire.decode_msg(frame.type, frame.msg), self.now * 10**9):
             self.core.market(e, out)
         return [e for e in out if type(e) not in _MARKET]
 
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def frame(self, frame_type: str, msg: dict[str, Any]) -> list[EventBase]:
+        return self.feed(kit.raw(type=frame_type, sid=1, seq=self.next_seq(), msg=msg))
+
     def snapshot(self, yes: list[tuple[str, str]], no: list[tuple[str, str]]) -> list[EventBase]:
-        msg: dict[str, Any] = {"market_ticker": M, "market_id": MARKET_ID}
-        if yes:  # an empty side's key is absent, as on Kalshi's wire
-            msg["yes_dollars_fp"] = [list(level) for level in yes]
-        if no:
-            msg["no_dollars_fp"] = [list(level) for level in no]
-        return self.frame("orderbook_snapshot", msg)
+        # an empty side's key is absent, as on Kalshi's wire (``wirekit.snapshot``)
+        return self.feed(kit.snapshot(1, self.next_seq(), M, [list(v) for v in yes], [list(v) for v in no]))
 
     def delta(self, side: str, price: str, delta: str) -> list[EventBase]:
-        stamp = datetime.fromtimestamp(self.now + 1, UTC).isoformat().replace("+00:00", "Z")
-        return self.frame("orderbook_delta", {"market_ticker": M, "market_id": MARKET_ID, "price_dollars": price,
-                                              "delta_fp": delta, "side": side, "ts": stamp,
-                                              "ts_ms": (self.now + 1) * 1000})
+        return self.feed(kit.delta(1, self.next_seq(), M, side, price, delta, ms=(self.now + 1) * 1000))
 
     def trade(self, yes_price: str, count: str, taker: str) -> list[EventBase]:
-        self.trades += 1
-        no_price = format_price(ONE_DOLLAR - parse_price(yes_price))
-        return self.frame("trade", {"trade_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"t{self.trades}")),
-                                    "market_ticker": M, "yes_price_dollars": yes_price, "no_price_dollars": no_price,
-                                    "count_fp": count, "taker_side": taker, "taker_outcome_side": taker,
-                                    "taker_book_side": "bid" if taker == "yes" else "ask", "is_block_trade": False,
-                                    "ts": self.now + 1, "ts_ms": (self.now + 1) * 1000})
+        return self.feed(kit.trade(1, self.next_seq(), M, yes_price, count, taker, ms=(self.now + 1) * 1000))
 
     def lifecycle(self, event_type: str, **fields: Any) -> list[EventBase]:
         return self.frame("market_lifecycle_v2", {"market_ticker": M, "event_type": event_type, **fields})
