@@ -64,6 +64,16 @@ class VerificationError(TradetapeError):
 
 
 class StorageFailure(TradetapeError):
-    """The store failed underneath us (disk full, I/O error, lock timeout): fail-stop."""
+    """The store failed underneath us (disk full, I/O error, lock timeout): fail-stop.
+
+    ``transient`` marks a failure that a retry can outlive: a SQLite write lock held by another
+    process past the busy timeout, or a PostgreSQL connection that was lost. Whether the append
+    committed is then unknown; a writer that retries it with the same event ids gets its original
+    seqs back if it did (the store's idempotency index), so a retry never duplicates.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

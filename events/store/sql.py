@@ -134,7 +134,9 @@ class EventStore:
         except TradetapeError:
             raise
         except (SQLAlchemyError, OSError) as exc:
-            raise StorageFailure(f"append to {session!r} in {self.url} failed: {_reason(exc)}") from None
+            raise StorageFailure(
+                f"append to {session!r} in {self.url} failed: {_reason(exc)}", transient=is_transient(exc)
+            ) from None
 
     def _sqlite_tx(self, tx: Callable[..., AppendResult], args: tuple[Any, ...]) -> AppendResult:
         """Runs in the writer thread: BEGIN IMMEDIATE, the append, COMMIT (or ROLLBACK)."""
@@ -265,11 +267,33 @@ class EventStore:
         except TradetapeError:
             raise
         except (DBAPIError, OSError) as exc:
-            raise StorageFailure(f"reading {self.url} failed: {_reason(exc)}") from None
+            raise StorageFailure(f"reading {self.url} failed: {_reason(exc)}", transient=is_transient(exc)) from None
 
 
 def _info(row: Any) -> SessionInfo:
     return SessionInfo(id=int(row.id), name=row.name, head_seq=int(row.head_seq), head_hash=bytes(row.head_hash))
+
+
+_TRANSIENT_WORDS = ("database is locked", "database table is locked", "busy", "connection", "closed",
+                    "terminating", "server closed", "broken pipe", "reset by peer", "timeout")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a failure a retry may outlive: SQLite's write lock held elsewhere past the busy
+    timeout, or a PostgreSQL connection lost (killed backend, restarted server, network)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, (ConnectionError, TimeoutError)):
+        return True
+    kind = type(orig).__name__
+    if kind in ("ConnectionDoesNotExistError", "InterfaceError", "ConnectionFailureError",
+                "AdminShutdownError", "CannotConnectNowError", "InternalClientError"):
+        return True
+    text = str(orig).lower()
+    return any(w in text for w in _TRANSIENT_WORDS) and "disk" not in text
 
 
 def _reason(exc: BaseException) -> str:
