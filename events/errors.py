@@ -77,3 +77,15 @@ class StorageFailure(TradetapeError):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class AnchorNotWritten(StorageFailure):
+    """A session was committed but its head could not be appended to the anchor file (a
+    directory, no permission, disk full). The session stays as committed; the message names it,
+    its head seq and why the anchor was not written."""
+
+
+class AnchorConflict(VerificationError):
+    """The anchor file already holds another head for the session at the same or a later seq
+    (a store that was rewritten, truncated, or replaced by another of the same name). The
+    session stays as committed; no anchor was added, since it could never verify."""

@@ -26,7 +26,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import aclosing, nullcontext, suppress
+from functools import partial
 
 import msgspec
 import structlog
@@ -45,7 +47,7 @@ from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
 from .parity import rebuild
-from .recorder import Recorder
+from .recorder import MAX_BUFFER_BYTES, MAX_STALL_S, Recorder
 from .watch import state_message
 
 log = structlog.get_logger()
@@ -77,11 +79,16 @@ async def run_live(
     batch_ms: float = 50.0,
     latencies: list[float] | None = None,
     commits: list[float] | None = None,
+    max_stall_s: float = MAX_STALL_S,
+    max_buffer_bytes: int = MAX_BUFFER_BYTES,
 ) -> LiveSummary:
     """``latencies`` (bench/live.py): seconds from receiving a frame to having appended the
-    order events it caused to the recorder (the durable commit follows in its batch)."""
+    order events it caused to the recorder (the durable commit follows in its batch).
+    ``max_stall_s``/``max_buffer_bytes``: the recorder's bound on riding out a failing store."""
+    recorder = partial(Recorder, store, name, batch_events=batch_events, batch_ms=batch_ms, max_stall_s=max_stall_s,
+                       max_buffer_bytes=max_buffer_bytes)
     if resume:
-        core, stepper, policy, rec, mode, opening = await _resume(store, name, client, batch_events, batch_ms)
+        core, stepper, policy, rec, mode, opening = await _resume(store, name, client, recorder)
     else:
         if await store.exists(name):
             raise BadInput(f"session {name!r} already exists in {store.url} (paper --resume {name} to continue it)")
@@ -92,7 +99,7 @@ async def run_live(
         core = SimCore(cfg, policy.name)
         core.fold([started])
         stepper = Stepper.for_policy(core, policy)
-        rec = Recorder(store, name, batch_events=batch_events, batch_ms=batch_ms)
+        rec = recorder()
         opening = [started]
     reason = "feed complete"
     stop = _on_signals(client)
@@ -115,7 +122,7 @@ async def run_live(
                 if broadcaster is not None and any(type(e) is Fill for e in out):
                     _publish(broadcaster, core, out)
                 out.clear()
-                await rec.maybe_flush()
+                rec.maybe_flush()  # hands a full batch to the writer; never waits on the store
     except BaseException as exc:
         failure = exc
         raise
@@ -148,8 +155,8 @@ async def run_live(
                        **outcome(st, name, actions))  # type: ignore[arg-type]
 
 
-async def _resume(store: EventStore, name: str, client: FeedClient, batch_events: int,
-                  batch_ms: float) -> tuple[SimCore, Stepper, Policy, Recorder, str, list[EventBase]]:
+async def _resume(store: EventStore, name: str, client: FeedClient,
+                  recorder: Callable[..., Recorder]) -> tuple[SimCore, Stepper, Policy, Recorder, str, list[EventBase]]:
     info = await store.session(name)
     recorded: list[EventBase] = []
     async with aclosing(store.read(name)) as batches:
@@ -165,7 +172,7 @@ async def _resume(store: EventStore, name: str, client: FeedClient, batch_events
     markets = tuple(sorted(set(client.markets)))
     if r.started.config.get("markets") != ",".join(markets):
         raise BadInput(f"session {name!r} traded {r.started.config.get('markets')}: resume it with those --markets")
-    rec = Recorder(store, name, version=info.head_seq, batch_events=batch_events, batch_ms=batch_ms)
+    rec = recorder(version=info.head_seq, last_id=await _last_id(store, name, info.head_seq))
     opening = r.log[len(recorded):]  # what the crash cut off, implied by recorded market data
     lost = FeedFault(ts=max(client.now(), r.core.state.ts), kind="disconnect", detail="resumed after a crash",
                      markets=markets)
@@ -177,12 +184,21 @@ async def _resume(store: EventStore, name: str, client: FeedClient, batch_events
     return r.core, r.stepper, r.policy, rec, r.started.mode, opening
 
 
+async def _last_id(store: EventStore, name: str, head: int) -> int:
+    """The id of the session's last event: the recorder's new ids go above it."""
+    last = 0
+    async with aclosing(store.read_chunks(name, head, head)) as chunks:
+        async for ch in chunks:
+            last = max(last, *ch.id_list())
+    return last
+
+
 async def _open(rec: Recorder, opening: list[EventBase]) -> bool:
-    """Append the events that open the session, durably, before the first batch's; start the
-    recorder's flush timer."""
+    """Append the events that open the session, durably, before the first batch's (the one
+    wait on the store in a session: it rides out a transient failure within the recorder's
+    bound)."""
     rec.add(opening)
     await rec.flush()
-    rec.start_timer()
     return True
 
 

@@ -1,6 +1,6 @@
 """The event store and how to open it."""
 
-from .open import DEFAULT_DB, default_url, open_store, redact, remove_sqlite_files, resolve_url
+from .open import DEFAULT_DB, default_url, discard_created, open_store, redact, resolve_url
 from .records import AppendResult, RawChunk, SessionInfo
 from .sql import EventStore
 
@@ -11,8 +11,8 @@ __all__ = [
     "RawChunk",
     "SessionInfo",
     "default_url",
+    "discard_created",
     "open_store",
     "redact",
-    "remove_sqlite_files",
     "resolve_url",
 ]

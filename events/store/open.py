@@ -13,7 +13,6 @@ verifiers that must not be able to change what they check.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from ..errors import BadInput, StoreOpenError
+from .owner import Hold, discard_if_unused, held_descriptor, hold
 from .schema import FORMAT, FORMAT_VERSION, metadata, tt_meta
 from .sql import EventStore
 
@@ -68,14 +68,15 @@ def default_url(url: str | None = None) -> str:
 async def open_store(url: str | None = None, *, create: bool = False, readonly: bool = False) -> EventStore:
     """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``).
 
-    ``create`` makes a missing store; ``readonly`` opens it so that no write can succeed.
+    ``create`` makes a missing store; ``readonly`` opens it so that no write can succeed. A
+    SQLite store is held (``owner.hold``) until ``close``: no other command can remove it then.
     """
     if create and readonly:
         raise BadInput("a store cannot be both created and opened read-only")
     url = default_url(url)
     sa_url, dialect, path = resolve_url(url)
     shown = redact(url)
-    created_file = False
+    held: Hold | None = None
     if path is not None:
         if path.exists():
             _check_sqlite_file(path, shown)
@@ -83,30 +84,35 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
             raise StoreOpenError(f"{shown}: no such store (import or record a session first)")
         elif not path.parent.exists():
             raise StoreOpenError(f"{shown}: directory {path.parent} does not exist")
-        else:
-            created_file = True
+        try:
+            held = hold(path, create=create)
+        except FileNotFoundError:
+            raise StoreOpenError(f"{shown}: no such store (import or record a session first)") from None
+        except OSError as exc:
+            raise StoreOpenError(f"{shown}: cannot open: {exc.strerror or exc}") from None
     engine = _engine(sa_url, dialect, path, readonly)
     writer = _sqlite_writer_engine(path) if path is not None and not readonly else None
-    store = EventStore(engine, shown, dialect, writer)
+    store = EventStore(engine, shown, dialect, writer, held=held)
     try:
         await _check_format(store, create, readonly)
-    except BaseException:
-        await engine.dispose()
-        if writer is not None:
-            writer.dispose()
-        if created_file:
-            remove_sqlite_files(path)
+    except BaseException as exc:
+        kept = await discard_created(store, path)
+        if kept is not None and isinstance(exc, StoreOpenError):
+            raise StoreOpenError(f"{exc}; {kept}") from None
         raise
     return store
 
 
-def remove_sqlite_files(path: Path | None) -> None:
-    """Remove a SQLite store and its WAL files (used when a command that created it failed)."""
-    if path is None:
-        return
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{path}{suffix}")
+async def discard_created(store: EventStore, path: Path | None) -> str | None:
+    """Close ``store`` and, if this process created its SQLite file, remove the file when it is
+    empty and no other process uses it (``owner.discard_if_unused``). Returns None when there
+    was nothing to keep, else one clause saying what was left and why."""
+    held = store.held
+    await store.close()
+    if held is None or path is None or not held.created:
+        return None
+    why = discard_if_unused(path, held.key)
+    return None if why is None else f"kept the new store {store.url}: {why}"
 
 
 def _engine(sa_url: str, dialect: str, path: Path | None, readonly: bool) -> Any:
@@ -114,18 +120,59 @@ def _engine(sa_url: str, dialect: str, path: Path | None, readonly: bool) -> Any
         target: str | URL = sa_url
         if readonly and path is not None:
             # A SQLite URI so that the file itself is opened read-only: even a bug cannot write.
-            target = URL.create(
-                "sqlite+aiosqlite",
-                database=f"file:{quote(str(path.absolute()))}",
-                query={"mode": "ro", "uri": "true"},
-            )
+            query = {"mode": "ro", "uri": "true"}
+            if _unwritable_without_wal(path):
+                # On a read-only disk or directory SQLite cannot make the WAL index it reads a WAL
+                # store through; with no WAL file there, no writer can be at work (one would need
+                # to create it), so the file is read as it stands.
+                query["immutable"] = "1"
+            target = URL.create("sqlite+aiosqlite", database=f"file:{quote(str(path.absolute()))}", query=query)
         engine = create_async_engine(target, isolation_level="AUTOCOMMIT")
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args: dict[str, Any] = {}
+    sa_url, connect_args = pg_connect_args(sa_url)
     if readonly:
-        connect_args["server_settings"] = {"default_transaction_read_only": "on"}
+        connect_args.setdefault("server_settings", {})["default_transaction_read_only"] = "on"
     return create_async_engine(sa_url, pool_pre_ping=False, connect_args=connect_args)
+
+
+def _unwritable_without_wal(path: Path) -> bool:
+    return not os.path.exists(f"{path}-wal") and not os.access(path.absolute().parent, os.W_OK)
+
+
+# PostgreSQL URL parameters (libpq's names) and what asyncpg calls them.
+_PG_PARAMS = {
+    "sslmode": "ssl", "ssl": "ssl", "connect_timeout": "timeout", "command_timeout": "command_timeout",
+    "application_name": "application_name",
+}
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def pg_connect_args(sa_url: str) -> tuple[str, dict[str, Any]]:
+    """The URL without its query, and asyncpg's connect arguments for the parameters in it:
+    ``sslmode`` (libpq's values), ``connect_timeout``, ``command_timeout``, ``application_name``.
+    Any other parameter is refused by name, in one line (asyncpg would raise a TypeError)."""
+    u = make_url(sa_url)
+    args: dict[str, Any] = {}
+    for key, value in u.query.items():
+        name = _PG_PARAMS.get(key)
+        text_value = value if isinstance(value, str) else value[-1]
+        if name is None:
+            raise StoreOpenError(
+                f"database URL parameter {key!r} is not supported (use {', '.join(sorted(_PG_PARAMS))})"
+            )
+        if name == "ssl" and text_value not in _SSLMODES:
+            raise StoreOpenError(f"database URL: {key}={text_value!r} is not one of {', '.join(_SSLMODES)}")
+        if name in ("timeout", "command_timeout"):
+            try:
+                args[name] = float(text_value)
+            except ValueError:
+                raise StoreOpenError(f"database URL: {key}={text_value!r} is not a number of seconds") from None
+        elif name == "application_name":
+            args.setdefault("server_settings", {})["application_name"] = text_value
+        else:
+            args[name] = text_value
+    return u.set(query={}).render_as_string(hide_password=False), args
 
 
 def _sqlite_writer_engine(path: Path) -> Engine:
@@ -157,12 +204,22 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
     if path.is_dir():
         raise StoreOpenError(f"{shown}: is a directory, not a store")
     try:
-        with open(path, "rb") as f:
-            head = f.read(16)
+        head = _head_bytes(path)
     except OSError as exc:
         raise StoreOpenError(f"{shown}: cannot read: {exc.strerror}") from None
     if head and head != SQLITE_MAGIC:
         raise StoreOpenError(f"{shown}: not a SQLite database")
+
+
+def _head_bytes(path: Path) -> bytes:
+    """The file's first 16 bytes, read through this process's descriptor where it holds the
+    file already: closing another one would drop SQLite's own locks on it (see ``owner``)."""
+    st = os.stat(path)
+    fd = held_descriptor((st.st_dev, st.st_ino))
+    if fd is not None:
+        return os.pread(fd, 16, 0)
+    with open(path, "rb") as f:
+        return f.read(16)
 
 
 async def _check_format(store: EventStore, create: bool, readonly: bool) -> None:

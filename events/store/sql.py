@@ -34,6 +34,7 @@ from ..errors import (
 from ..ids import IdSource
 from ..types import Event, EventBase
 from .append import Batch, append_derived_tx, append_tx
+from .owner import Hold
 from .records import AppendResult, RawChunk, SessionInfo
 from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
 from .spans import Resolver, is_derived
@@ -43,21 +44,29 @@ class EventStore:
     """Append-only, hash-chained event streams, one per session."""
 
     def __init__(
-        self, engine: AsyncEngine, url: str, dialect: str, sync_engine: Engine | None = None
+        self, engine: AsyncEngine, url: str, dialect: str, sync_engine: Engine | None = None, *,
+        held: Hold | None = None,
     ) -> None:
         self.engine = engine
+        self.held = held  # a SQLite store's file lock (``owner``), released at close
         # SQLite: writes go through one pysqlite engine in one writer thread (see append.py).
         self._sync_engine = sync_engine
         self._writer = ThreadPoolExecutor(1, "tradetape-writer") if sync_engine is not None else None
         self.url = url  # for messages; never holds a password (see open.redact)
         self.dialect = dialect
         self._ids = IdSource()
+        self._closed = False
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._writer is not None and self._sync_engine is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer, self._sync_engine.dispose)
             self._writer.shutdown(wait=True)
         await self.engine.dispose()
+        if self.held is not None:
+            self.held.release()
 
     # --- sessions ------------------------------------------------------------------------
 
