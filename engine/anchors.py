@@ -1,19 +1,34 @@
 """Chain anchors kept outside the database.
 
 A chain stored in the same database cannot reveal a truncated tail or a chain recomputed by
-whoever rewrote the rows. Writers therefore append the session head (``session seq hash``) to
-an anchor file beside a SQLite store (``tradetape.db.anchors``), one line per acknowledged
-write; ``audit verify --anchor`` checks the stored chain against it (parsed by
-``events.store.verify.parse_anchor``).
+whoever rewrote the rows. Writers therefore append the session head to an anchor file beside a
+SQLite store (``tradetape.db.anchors``), one line per acknowledged write: a JSON object
+``{"session": ..., "seq": N, "hash": "hex"}`` in UTF-8 (``events.chain.format_anchor``).
+``audit verify --anchor`` checks the stored chain against EVERY line for the session
+(``events.store.verify.parse_anchors``); a session that is extended (a resumed live session)
+collects one line per head, at rising seqs.
+
+The write happens after the session's commit, so nothing here may undo it: every failure is one
+error that says the session is committed and the anchor is not —
+``AnchorNotWritten`` (exit 3: the file is a directory, not writable, the disk is full, or it
+holds a line that is not an anchor) or ``AnchorConflict`` (exit 1: the file already anchors the
+session at the same seq with another hash, or at a later seq — an earlier store of that name,
+or a rewritten or truncated session; the line is refused, since it could never verify beside
+the other). The file is read and appended under an exclusive ``flock``, so two writers never
+interleave a check and an append. Writing a head that is already there is a no-op.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shlex
 from pathlib import Path
 
 from events.chain import format_anchor
+from events.errors import AnchorConflict, AnchorNotWritten, BadInput
 from events.store import EventStore, resolve_url
+from events.store.verify import anchor_lines
 
 
 def anchor_path(store: EventStore) -> Path | None:
@@ -29,11 +44,74 @@ async def anchor_session(store: EventStore, session: str) -> Path | None:
 
 
 def write_anchor(store: EventStore, session: str, seq: int, head: bytes) -> Path | None:
+    """Append the anchor ``(session, seq, head)`` to the store's anchor file (module docstring)."""
     path = anchor_path(store)
     if path is None:
         return None
-    with open(path, "a", encoding="ascii") as f:
-        f.write(format_anchor(session, seq, head) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+
+    def not_written(why: str) -> AnchorNotWritten:
+        return AnchorNotWritten(
+            f"session {session!r} is committed (head seq {seq}) but its anchor was not written to {path}: {why}; "
+            f"the session is intact: `tradetape audit anchor {shlex.quote(session)}` prints its head to keep elsewhere"
+        )
+
+    try:
+        line = (format_anchor(session, seq, head) + "\n").encode("utf-8")
+    except UnicodeError as exc:
+        raise not_written(f"the name cannot be written in UTF-8 ({exc})") from None
+    try:
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = _read_all(fd)
+            try:
+                lines = anchor_lines(data, str(path))
+            except BadInput as exc:
+                raise not_written(str(exc).removeprefix(f"{path}: ")) from None
+            for n, a in lines:
+                if a.session != session:
+                    continue
+                if a.seq == seq and a.hash == head.hex():
+                    return path  # already anchored
+                if a.seq >= seq:
+                    raise AnchorConflict(
+                        f"session {session!r} is committed (head seq {seq}) but {path} line {n} already anchors it "
+                        f"at seq {a.seq} with another head (an earlier store of that name, or a rewritten or "
+                        f"truncated session); no anchor was added: move the anchor file aside, or run "
+                        f"`tradetape audit verify {shlex.quote(session)} --anchor {shlex.quote(str(path))}`"
+                    )
+            if data and not data.endswith(b"\n"):
+                line = b"\n" + line  # a torn last line stays a line of its own
+            _write_all(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # drops the flock
+        if created:
+            _fsync_dir(path.parent)
+    except OSError as exc:
+        raise not_written(exc.strerror or str(exc)) from None
     return path
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        parts.append(chunk)
+        offset += len(chunk)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

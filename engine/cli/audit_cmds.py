@@ -30,11 +30,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = asub.add_parser("verify", parents=[common], help="verify the hash chain (exit 1 names the first bad seq)")
     p.add_argument("session")
-    p.add_argument("--anchor", metavar="FILE|SEQ:HASH|HASH", help="a head kept outside the database")
+    p.add_argument("--anchor", metavar="FILE|LINE|SEQ:HASH|HASH",
+                   help="heads kept outside the database: an anchor file (every line for the session must hold), "
+                        "one anchor line, SEQ:HASH, or a bare hash (at the stored head)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_verify)
 
-    p = asub.add_parser("anchor", parents=[common], help="print the session head: SESSION SEQ HASH")
+    p = asub.add_parser("anchor", parents=[common],
+                        help='print the session head as an anchor line: {"session": ..., "seq": N, "hash": "hex"}')
     p.add_argument("session")
     p.set_defaults(run=cmd_anchor)
 
@@ -64,16 +67,16 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace) -> int:
-    from events.store.verify import parse_anchor, verify_session
+    from events.store.verify import parse_anchors, verify_session
 
-    anchor = parse_anchor(args.anchor, session=args.session) if args.anchor else None
+    anchors = parse_anchors(args.anchor, session=args.session) if args.anchor else []
     async with store_for(args.db, readonly=True) as store:
-        report = await verify_session(store, args.session, anchor=anchor)
+        report = await verify_session(store, args.session, anchors=anchors)
     if args.json:
         emit_json(report)
     elif report.ok:
         print(f"ok: session {args.session!r}: {report.events_checked} events, chain valid, "
-              f"head {report.head_seq} {report.head_hash.hex()}" + (" (matches anchor)" if anchor else ""))
+              f"head {report.head_seq} {report.head_hash.hex()}" + (f" (matches {len(anchors)} anchor{'s' * (len(anchors) != 1)})" if anchors else ""))
     else:
         print(f"FAILED: session {args.session!r}: first bad seq {report.first_bad_seq}: {report.problem}",
               file=sys.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from events.store import open_store
-from events.store.verify import parse_anchor, verify_session
+from events.store.verify import parse_anchors, verify_session
 from events.tape import export_tape, import_tape
 from events.units import format_money
 from projections import digest, view
@@ -67,7 +67,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         step(4, "audit: verify the hash chain against the anchor kept outside the database")
         anchors = anchor_path(store)
         assert anchors is not None
-        report = await verify_session(store, args.session, anchor=parse_anchor(str(anchors), session=args.session))
+        report = await verify_session(store, args.session, anchors=parse_anchors(str(anchors), session=args.session))
         print(f"   {'ok' if report.ok else 'FAILED'}: {report.events_checked} events checked, anchor file {anchors}")
 
         step(5, "audit: the first feed gap and the settlements")
@@ -157,7 +157,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         step(9 + 3 * n, f"audit: verify the live session's chain ({name})")
         anchors = anchor_path(store)
         assert anchors is not None
-        checked = await verify_session(store, name, anchor=parse_anchor(str(anchors), session=name))
+        checked = await verify_session(store, name, anchors=parse_anchors(str(anchors), session=name))
         print(f"   {'ok' if checked.ok else 'FAILED'}: {checked.events_checked} events checked")
 
         step(10 + 3 * n, f"parity: re-simulate {name} from its own market events with its recorded policy")

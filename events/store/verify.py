@@ -10,7 +10,9 @@ checks, in order of seq:
 - each event's hash equals ``SHA-256(previous hash || event bytes)`` recomputed from
   ``GENESIS``, and each event decodes strictly;
 - the session row's head (seq, hash) equals the end of the walked chain;
-- with an ``anchor`` (seq, hash) kept OUTSIDE the database, the chain holds that hash at that seq.
+- with ``anchors`` (seq, hash) kept OUTSIDE the database, the chain holds each hash at its seq
+  (every one of them: a session extended later has several, and a forged or stale line must not
+  be able to outvote the others).
 
 The limit, stated plainly: a chain kept in the same database as the events catches corruption and
 naive edits, but NOT a truncated tail (rows deleted and the session head moved back to match) nor
@@ -24,6 +26,8 @@ anchor's seq (the rewrite started there or earlier: one anchor cannot say where)
 from __future__ import annotations
 
 import os
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from contextlib import aclosing
 
 import msgspec
@@ -59,20 +63,25 @@ class _Bad(Exception):
         self.problem = problem
 
 
-async def verify_session(store: EventStore, name: str, *, anchor: tuple[int, bytes] | None = None) -> VerifyReport:
-    """Walk ``name``'s chain; see the module docstring for what is and is not caught."""
+async def verify_session(
+    store: EventStore, name: str, *, anchors: Sequence[tuple[int, bytes]] = ()
+) -> VerifyReport:
+    """Walk ``name``'s chain and check it against every one of ``anchors`` (``parse_anchors``);
+    see the module docstring for what is and is not caught."""
     info = await store.session(name)
     walk = _Walk()
-    if anchor is not None:
-        walk.anchor_seq = info.head_seq if anchor[0] == AT_HEAD else anchor[0]
-        if walk.anchor_seq < 0:
-            raise BadInput(f"anchor seq {anchor[0]} is not a sequence number")
+    resolved: list[tuple[int, bytes]] = []
+    for seq, want in anchors:
+        if seq != AT_HEAD and seq < 0:
+            raise BadInput(f"anchor seq {seq} is not a sequence number")
+        resolved.append((info.head_seq if seq == AT_HEAD else seq, want))
+    resolved.sort(key=lambda a: a[0])
+    walk.want([seq for seq, _ in resolved])
     try:
         await walk.run(store, name, info.head_seq)
         walk.check_head(info.head_seq, info.head_hash)
         await _check_beyond(store, name, info.head_seq)
-        if anchor is not None:
-            walk.check_anchor(anchor[1], info.head_seq)
+        walk.check_anchors(resolved, info.head_seq)
         for base, seq in walk.bases.items():
             rep = await verify_session(store, base)
             if not rep.ok:
@@ -97,9 +106,17 @@ class _Walk:
         self.seq = 0  # last verified seq
         self.prev = chain.GENESIS  # its hash
         self.checked = 0
-        self.anchor_seq = 0  # 0: no anchor (or the trivial one at GENESIS)
-        self.anchor_hash = chain.GENESIS  # the recomputed hash at anchor_seq, once walked
+        self.wanted: list[int] = []  # anchor seqs above 0, sorted, without repeats
+        self.wanted_set: frozenset[int] = frozenset()
+        self.seen: dict[int, bytes] = {0: chain.GENESIS}  # the recomputed hash at each, once walked
         self.bases: dict[str, int] = {}  # base sessions of spans -> the first seq referring to each
+
+    def want(self, seqs: list[int]) -> None:
+        self.wanted = sorted({s for s in seqs if s > 0})
+        self.wanted_set = frozenset(self.wanted)
+
+    def _wanted_in(self, lo: int, hi: int) -> list[int]:
+        return self.wanted[bisect_left(self.wanted, lo) : bisect_right(self.wanted, hi)]
 
     async def run(self, store: EventStore, name: str, head_seq: int) -> None:
         """Every row that starts at or before the session head, in first_seq order."""
@@ -173,8 +190,8 @@ class _Walk:
             end = seq + count - 1
             if end > ch.last_seq:
                 break
-            if seq <= self.anchor_seq <= end:
-                self.anchor_hash = h if end == self.anchor_seq else b"inside a span"
+            for s in self._wanted_in(seq, end):
+                self.seen[s] = h if s == end else b"inside a span"
             self.seq, self.prev = end, h
             self.checked += count
         if self.seq != ch.last_seq:
@@ -207,8 +224,8 @@ class _Walk:
             raise _Bad(next_first, f"stored twice: a row at seq {next_first} overlaps the row at seq {first}..{last}")
 
     def _advance(self, first: int, n: int, hashes: list[bytes]) -> None:
-        if first <= self.anchor_seq <= first + n - 1:
-            self.anchor_hash = hashes[self.anchor_seq - first]
+        for s in self._wanted_in(first, first + n - 1):
+            self.seen[s] = hashes[s - first]
         self.seq, self.prev = first + n - 1, hashes[-1]
         self.checked += n
 
@@ -231,8 +248,8 @@ class _Walk:
             problem = _decode_problem(payload)
             if problem:
                 raise _Bad(seq, problem)
-            if seq == self.anchor_seq:
-                self.anchor_hash = h
+            if seq in self.wanted_set:
+                self.seen[seq] = h
             self.seq, self.prev, pos = seq, h, end
             self.checked += 1
         if good_until == ch.last_seq and (count != n or pos != len(data) or len(ids) != n or len(hashes) != n):
@@ -250,14 +267,16 @@ class _Walk:
         if head_hash != self.prev:
             raise _Bad(head_seq, "the session row's head hash does not match the chain")
 
-    def check_anchor(self, want: bytes, head_seq: int) -> None:
-        seq = self.anchor_seq
-        if seq > head_seq:
-            raise _Bad(
-                head_seq + 1, f"missing: the anchor is at seq {seq} but the session ends at {head_seq} (truncated tail)"
-            )
-        if self.anchor_hash != want:
-            raise _Bad(seq, f"the chain differs from the anchor (rewritten at seq {seq} or earlier)")
+    def check_anchors(self, anchors: list[tuple[int, bytes]], head_seq: int) -> None:
+        """Every anchor, in seq order (the first that fails is reported)."""
+        for seq, want in anchors:
+            if seq > head_seq:
+                raise _Bad(
+                    head_seq + 1,
+                    f"missing: an anchor is at seq {seq} but the session ends at {head_seq} (truncated tail)",
+                )
+            if self.seen.get(seq) != want:
+                raise _Bad(seq, f"the chain differs from the anchor at seq {seq} (rewritten at seq {seq} or earlier)")
 
 
 async def _check_beyond(store: EventStore, name: str, head_seq: int) -> None:
@@ -381,38 +400,62 @@ def _skip(data: bytes, pos: int) -> int:
 # --- anchors -------------------------------------------------------------------------------
 
 
-def parse_anchor(text: str, *, session: str | None = None) -> tuple[int, bytes]:
-    """An anchor ``(seq, hash)`` from a file or inline text.
+def parse_anchors(text: str, *, session: str | None = None) -> list[tuple[int, bytes]]:
+    """The anchors ``(seq, hash)`` to check, from an anchor file or inline text.
 
-    A file holds anchor lines ``SESSION SEQ HEX`` (``events.chain.format_anchor``); the last line
-    (for ``session``, when given) wins. Inline: ``SESSION SEQ HEX``, ``SEQ:HEX``, or a bare 64-digit
+    A file holds anchor lines (``events.chain.format_anchor``; old ``SESSION SEQ HEX`` lines
+    are read as ``parse_anchor_line`` says): EVERY line for ``session`` is returned, in file
+    order, and every one must hold. Without ``session`` the file must hold one session's
+    anchors only. Inline: one anchor line (JSON or old format), ``SEQ:HEX``, or a bare 64-digit
     hex hash, whose seq is then the stored head (``AT_HEAD``).
     """
     if os.path.isfile(text):
-        found: tuple[int, str] | None = None
         try:
-            with open(text, encoding="ascii", errors="replace") as f:
-                for n, line in enumerate(f, 1):
-                    parts = line.split()
-                    if len(parts) == 3 and (session is None or parts[0] == session):
-                        found = (n, line)
+            with open(text, "rb") as f:
+                data = f.read()
         except OSError as exc:
             raise BadInput(f"anchor file {text}: cannot read: {exc.strerror or exc}") from None
-        if found is None:
+        lines = anchor_lines(data, f"anchor file {text}")
+        names = {a.session for _, a in lines}
+        if session is None and len(names) > 1:
+            raise BadInput(f"anchor file {text}: holds anchors of {len(names)} sessions; name the session")
+        found = [(n, a) for n, a in lines if session is None or a.session == session]
+        if not found:
             whose = f" for session {session!r}" if session is not None else ""
             raise BadInput(f"anchor file {text}: no anchor line{whose}")
-        n, line = found
-        _, seq_text, hex_text = line.split()
-        return _anchor(seq_text, hex_text, f"{text}:{n}")
-    parts = text.split()
-    if len(parts) == 3:
-        if session is not None and parts[0] != session:
-            raise BadInput(f"anchor {text!r} is for session {parts[0]!r}, not {session!r}")
-        return _anchor(parts[1], parts[2], "anchor")
-    seq_text, sep, hex_text = text.strip().partition(":")
+        return [_anchor(str(a.seq), a.hash, f"{text}:{n}") for n, a in found]
+    if os.path.exists(text):
+        raise BadInput(f"anchor {text}: not a regular file")
+    stripped = text.strip()
+    if stripped.startswith("{") or len(stripped.split()) == 3:
+        try:
+            line = chain.parse_anchor_line(stripped.encode("utf-8", "surrogateescape"))
+        except ValueError as exc:
+            raise BadInput(f"anchor {text[:80]!r}: {exc}") from None
+        if line is None:
+            raise BadInput(f"anchor {text[:80]!r}: not an anchor line, SEQ:HASH or HASH")
+        if session is not None and line.session != session:
+            raise BadInput(f"anchor {text[:80]!r} is for session {line.session!r}, not {session!r}")
+        return [_anchor(str(line.seq), line.hash, "anchor")]
+    seq_text, sep, hex_text = stripped.partition(":")
     if not sep:
-        return _anchor(None, seq_text, "anchor")
-    return _anchor(seq_text, hex_text, "anchor")
+        return [_anchor(None, seq_text, "anchor")]
+    return [_anchor(seq_text, hex_text, "anchor")]
+
+
+def anchor_lines(data: bytes, where: str) -> list[tuple[int, chain.Anchor]]:
+    """``(line number, anchor)`` for each anchor line in an anchor file's bytes. Lines are split
+    on ``\n`` only (a name cannot hold one: JSON escapes it); a line that starts with ``{``
+    but is not an anchor object is ``BadInput`` naming ``where`` and the line."""
+    out: list[tuple[int, chain.Anchor]] = []
+    for n, line in enumerate(data.split(b"\n"), 1):
+        try:
+            anchor = chain.parse_anchor_line(line)
+        except ValueError as exc:
+            raise BadInput(f"{where}: line {n}: {exc}; repair or remove the line") from None
+        if anchor is not None:
+            out.append((n, anchor))
+    return out
 
 
 def _anchor(seq_text: str | None, hex_text: str, where: str) -> tuple[int, bytes]:
@@ -424,6 +467,6 @@ def _anchor(seq_text: str | None, hex_text: str, where: str) -> tuple[int, bytes
         raise BadInput(f"{where}: {hex_text[:80]!r} is not a 64-digit hex chain hash")
     if seq_text is None:
         return AT_HEAD, head
-    if not seq_text.isdigit():
+    if not (seq_text.isascii() and seq_text.isdigit()):
         raise BadInput(f"{where}: {seq_text[:40]!r} is not a sequence number")
     return int(seq_text), head

@@ -12,6 +12,7 @@ import zstandard
 from .. import chain
 from ..codec import split_array
 from ..errors import BadInput, DecodeError, VerificationError
+from ..names import check_session_name
 from ..store.records import SessionInfo
 from ..store.spans import bases_of
 from ..store.sql import EventStore
@@ -42,7 +43,11 @@ async def export_tape(
     A derived session (``events.store.spans``) is verified first (with its base) and written
     self-contained: every event in place, chained event by event as in a plain session, so the
     tape's head is that of the same events stored plainly, not the derived session's span chain.
+
+    A session whose name ``events.names`` refuses (stored by an older version) is refused with
+    ``BadInput`` before anything is written: whatever export writes, import accepts.
     """
+    check_session_name(session, "export (a name that import would refuse)")
     info = await store.session(session)
     if await bases_of(store, session):
         rep = await verify_session(store, session)

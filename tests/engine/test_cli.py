@@ -68,9 +68,9 @@ def test_export_import_roundtrip_through_the_cli(small_store: Path, tmp_path: Pa
     b = json.loads(run("--db", other, "replay", "s", "--json").out)["digest"]
     c = json.loads(run("replay", str(tape), "--json").out)["digest"]
     assert a == b == c
-    anchor = run("--db", str(small_store), "audit", "anchor", "s").out.split()
-    assert anchor[0] == "s" and anchor[1] == "3000" and len(anchor[2]) == 64
-    assert run("--db", other, "audit", "verify", "s", "--anchor", f"{anchor[1]}:{anchor[2]}").code == 0
+    anchor = json.loads(run("--db", str(small_store), "audit", "anchor", "s").out)
+    assert anchor["session"] == "s" and anchor["seq"] == 3000 and len(anchor["hash"]) == 64
+    assert run("--db", other, "audit", "verify", "s", "--anchor", f"{anchor['seq']}:{anchor['hash']}").code == 0
 
 
 BAD = [

@@ -26,7 +26,7 @@ from events.chain import format_anchor
 from events.codec import decode, encode, join_array, split_array
 from events.errors import BadInput
 from events.store import EventStore, open_store
-from events.store.verify import AT_HEAD, VerifyReport, parse_anchor, verify_session
+from events.store.verify import AT_HEAD, VerifyReport, parse_anchors, verify_session
 
 from .builders import make_events
 
@@ -197,7 +197,7 @@ async def verify_copy(
     store = await open_store(str(path), readonly=True)
     try:
         plain = await verify_session(store, "s")
-        anchored = await verify_session(store, "s", anchor=anchor) if anchor else None
+        anchored = await verify_session(store, "s", anchors=[anchor]) if anchor else None
     finally:
         await store.close()
     return expected, plain, anchored
@@ -234,7 +234,7 @@ async def test_self_consistent_rewrites_need_the_outside_anchor(
     anchor_line = format_anchor("s", HEAD, template[1])
     anchor_file = tmp_path / "anchors"
     anchor_file.write_text(f"other 3 {'ab' * 32}\n{anchor_line}\nother 9 {'cd' * 32}\n")
-    anchor = parse_anchor(str(anchor_file), session="s")
+    [anchor] = parse_anchors(str(anchor_file), session="s")
     assert anchor == (HEAD, template[1])
     for rep in range(REPS):
         if kind == "truncate the tail":
@@ -277,13 +277,13 @@ async def test_a_clean_session_verifies_and_nothing_is_written(template: tuple[P
     store = await open_store(str(copy), readonly=True)
     try:
         for anchor in (None, (HEAD, head), (AT_HEAD, head), (1, hash_at(sqlite3.connect(copy), 1)), (0, chain.GENESIS)):
-            r = await verify_session(store, "s", anchor=anchor)
+            r = await verify_session(store, "s", anchors=[anchor] if anchor else [])
             assert r.ok and r.first_bad_seq is None and r.problem == "", (anchor, r)
             assert (r.events_checked, r.head_seq, r.head_hash) == (HEAD, HEAD, head)
-        wrong = await verify_session(store, "s", anchor=(AT_HEAD, bytes(32)))
+        wrong = await verify_session(store, "s", anchors=[(AT_HEAD, bytes(32))])
         assert not wrong.ok and wrong.first_bad_seq == HEAD
         with pytest.raises(BadInput):
-            await verify_session(store, "s", anchor=(-5, head))
+            await verify_session(store, "s", anchors=[(-5, head)])
     finally:
         await store.close()
     assert (hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns) == before
@@ -311,20 +311,20 @@ async def test_verify_on_both_backends(store: EventStore) -> None:
 
 def test_parse_anchor_forms(tmp_path: Path) -> None:
     h = bytes(range(32))
-    assert parse_anchor(f"12:{h.hex()}") == (12, h)
-    assert parse_anchor(h.hex()) == (AT_HEAD, h)
-    assert parse_anchor(format_anchor("s", 4, h)) == (4, h)
+    assert parse_anchors(f"12:{h.hex()}") == [(12, h)]
+    assert parse_anchors(h.hex()) == [(AT_HEAD, h)]
+    assert parse_anchors(format_anchor("s", 4, h)) == [(4, h)]
     f = tmp_path / "a"
     f.write_text(f"s 1 {'00' * 32}\nt 2 {h.hex()}\ns 3 {h.hex()}\n")
-    assert parse_anchor(str(f)) == (3, h)
-    assert parse_anchor(str(f), session="t") == (2, h)
+    assert parse_anchors(str(f), session="s") == [(1, bytes(32)), (3, h)]  # every line, not the last
+    assert parse_anchors(str(f), session="t") == [(2, h)]
     for bad in ("12:abc", "x:" + h.hex(), "nothex", f"-1:{h.hex()}"):
         with pytest.raises(BadInput):
-            parse_anchor(bad)
+            parse_anchors(bad)
     with pytest.raises(BadInput, match="no anchor line"):
-        parse_anchor(str(f), session="u")
+        parse_anchors(str(f), session="u")
     with pytest.raises(BadInput, match="not 's'"):
-        parse_anchor(format_anchor("t", 4, h), session="s")
+        parse_anchors(format_anchor("t", 4, h), session="s")
 
 
 async def test_verify_during_live_appends_reports_no_false_damage(store: EventStore, store_url: str) -> None:
