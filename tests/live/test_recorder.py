@@ -1,5 +1,6 @@
-"""The live recorder against a real store: appends launched by its flush timer and by the caller
-never overlap, and a failure the timer meets is raised to the caller (fail-stop)."""
+"""The live recorder against a real store: its one writer appends full batches and timed-out
+ones in order while the caller keeps adding, and a failure the writer meets is raised to the
+caller (fail-stop). Riding out a failing store: tests/live/test_recorder_resilience.py."""
 
 from __future__ import annotations
 
@@ -17,18 +18,19 @@ from events.types import EventBase
 from tests.live.feedkit import events
 
 
-async def test_timer_and_caller_appends_never_overlap(tmp_path: Path) -> None:
+async def test_full_and_timed_batches_land_in_order(tmp_path: Path) -> None:
     evs = list(events())
     store = await open_store(str(tmp_path / "r.db"), create=True)
     try:
-        # small batches and a 1 ms timer: the timer fires while the caller waits on an append
+        # small batches and a 1 ms timer: full batches and timed ones, the caller adding meanwhile
         rec = Recorder(store, "r", batch_events=50, batch_ms=1.0)
-        rec.start_timer()
         for i in range(0, len(evs), 7):
             rec.add(evs[i:i + 7])
-            await rec.maybe_flush()
+            rec.maybe_flush()
             if i % 3 == 0:
                 await asyncio.sleep(0)
+            if i % 70 == 0:
+                await asyncio.sleep(0.002)
         await rec.close()
         assert rec.version == rec.acked == len(evs) and len(rec.commit_seconds) > 10
         stored: list[EventBase] = []
@@ -40,24 +42,23 @@ async def test_timer_and_caller_appends_never_overlap(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_a_failure_met_by_the_timer_is_raised_to_the_caller(tmp_path: Path) -> None:
+async def test_a_failure_met_by_the_writer_is_raised_to_the_caller(tmp_path: Path) -> None:
     evs = list(events())
     store = await open_store(str(tmp_path / "r.db"), create=True)
     try:
         rec = Recorder(store, "r", batch_ms=1.0)
         rec.add(evs[:10])
         await rec.flush()
-        rec.start_timer()
         await store.append("r", evs[10:11], expected_version=10)  # another writer: the recorder is behind
         rec.add(evs[11:20])
-        for _ in range(400):  # the timer's append fails with a stale expected version ...
+        for _ in range(400):  # the writer's append fails with a stale expected version ...
             await asyncio.sleep(0.005)
             try:
                 rec.add([])
             except ConcurrencyError:
                 break  # ... and the next add raises it
         else:
-            pytest.fail("the timer's failed append was never raised")
+            pytest.fail("the writer's failed append was never raised")
         with pytest.raises(ConcurrencyError):
             rec.add(evs[20:21])
         with pytest.raises(ConcurrencyError):
