@@ -1,5 +1,5 @@
-"""Writing a synthetic session into the store: streamed, in one transaction, with ids derived
-from the seed so that the same command twice is recognised as the same events."""
+"""Writing a synthetic session into the store: streamed, committed in batches and published
+once complete (``events.store.staging``), with ids derived from the seed."""
 
 from __future__ import annotations
 
@@ -32,4 +32,4 @@ async def write_synthetic(
                 yield buf, event_ids(seed, n_events, start, len(buf), n_markets=n_markets)
                 pbar.update(len(buf))
 
-    return await store.append_batches(session, batches(), expected_version=0)
+    return await store.append_new(session, batches())

@@ -26,12 +26,12 @@ every ``subscribe`` command in the file (a first pass, so they apply to the whol
 with the ``params`` argument, and stored in ``SessionStarted.params`` as "true"/"false".
 Two values for one parameter are ``BadInput``: a session has one meaning.
 
-Output, appended with ONE ``append_batches`` call at ``expected_version=0`` (one transaction):
+Output, appended as one new session with ``append_new`` (committed in batches that never hold
+the write lock long, visible only once complete: ``events.store.staging``):
 ``SessionStarted(mode="import")``, the market events in file order (a ``FeedGap`` just before
 the frame that revealed it; duplicate and out-of-order frames dropped), ``SessionEnded``.
 Event ids are ``derived_ids("import:" + sha256(file), position, n)``. Importing into a session
-that already exists is ``BadInput`` (checked first; a concurrent identical import that the
-store reports as a duplicate is the same error). Any ``BadInput`` (a malformed private frame
+that already exists is ``BadInput`` (checked first, and again when the session is published). Any ``BadInput`` (a malformed private frame
 too) names file and line, and nothing is written. Counting: ``frames`` = translated (frames
 that became events) + ``dropped`` + sum(``skipped``) + sum(``private``).
 """
@@ -102,9 +102,7 @@ async def import_jsonl(
     if await store.exists(name):
         raise BadInput(f"session {name!r} already exists in {store.url}; import into a new session name")
     sha, parsed = await asyncio.to_thread(_parse, path, name, dict(params or {}), progress)
-    result = await store.append_batches(name, parsed.batches, expected_version=0)
-    if result.duplicate:
-        raise BadInput(f"session {name!r} already exists in {store.url} (this file was already imported into it)")
+    result = await store.append_new(name, parsed.batches)  # batched, published at the end
     return ImportSummary(
         session=name,
         source_sha256=sha,

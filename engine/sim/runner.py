@@ -227,44 +227,45 @@ async def simulate(
     check = getattr(policy, "check", None)
     if check is not None:
         check(info.head_seq)
-    if await store.exists(name):
-        raise BadInput(f"session {name!r} already exists in {store.url}")
-    core = SimCore(cfg, policy.name)
-    log = _Log(store, name, source)
-    stepper = Stepper.for_policy(core, policy, emit_market=False)
-    started = False
-    actions = 0
+    # the new session is written in batches under a staged name and appears only once complete:
+    # a killed or failed simulation leaves no partial session (events.store.staging)
+    async with store.staged(name) as staged:
+        core = SimCore(cfg, policy.name)
+        log = _Log(store, staged, source)
+        stepper = Stepper.for_policy(core, policy, emit_market=False)
+        started = False
+        actions = 0
 
-    with bar(info.head_seq, f"simulate {source}", enabled=progress) as pbar:
-        async with aclosing(store.read_logical(source)) as chunks:
-            async for ch in chunks:
-                events = decode_array(ch.payload, where=f"session {source!r} chunk at seq {ch.first_seq}")
-                seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
-                if not started:
-                    first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
-                    require_cash(first.starting_cash, policy, source if starting_cash is None else None)
-                    core.fold([first])
-                    log.events([first])
-                    started = True
-                keep = _kept(events, markets)
-                if keep is not None:
-                    # the source's own start, end and agent events are not replayed
-                    events, seqs = [events[k] for k in keep], [seqs[k] for k in keep]
-                raws = _Raws(ch.payload, keep)
-                stepper.feed(events, seqs)
-                actions += stepper.drive(policy)
-                _drain(stepper.out, ch, seqs, raws, log)
-                await log.flush()
-                pbar.update(ch.last_seq - ch.first_seq + 1)
-    if not started:
-        raise BadInput(f"session {source!r} is empty")
-    stepper.finish()
-    assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
-    ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
-    core.fold([ended])
-    log.events([*stepper.out, ended])  # type: ignore[list-item]
-    stepper.out.clear()
-    await log.flush(final=True)
+        with bar(info.head_seq, f"simulate {source}", enabled=progress) as pbar:
+            async with aclosing(store.read_logical(source)) as chunks:
+                async for ch in chunks:
+                    events = decode_array(ch.payload, where=f"session {source!r} chunk at seq {ch.first_seq}")
+                    seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
+                    if not started:
+                        first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
+                        require_cash(first.starting_cash, policy, source if starting_cash is None else None)
+                        core.fold([first])
+                        log.events([first])
+                        started = True
+                    keep = _kept(events, markets)
+                    if keep is not None:
+                        # the source's own start, end and agent events are not replayed
+                        events, seqs = [events[k] for k in keep], [seqs[k] for k in keep]
+                    raws = _Raws(ch.payload, keep)
+                    stepper.feed(events, seqs)
+                    actions += stepper.drive(policy)
+                    _drain(stepper.out, ch, seqs, raws, log)
+                    await log.flush()
+                    pbar.update(ch.last_seq - ch.first_seq + 1)
+        if not started:
+            raise BadInput(f"session {source!r} is empty")
+        stepper.finish()
+        assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
+        ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
+        core.fold([ended])
+        log.events([*stepper.out, ended])  # type: ignore[list-item]
+        stepper.out.clear()
+        await log.flush(final=True)
     st = core.state
     return SimSummary(source=source, policy=policy.name, seed=seed, market_events=stepper.count,
                       **outcome(st, name, actions))  # type: ignore[arg-type]

@@ -22,10 +22,12 @@ from .. import chain
 from ..codec import join_array
 from ..errors import BadInput, ConcurrencyError, DuplicateEventError, UnknownSession
 from ..ids import IdSource
+from ..names import check_session_name
 from .idindex import Run, runs, stored_seq
 from .records import AppendResult, RawChunk, pack_ids
 from .schema import CHUNK_EVENTS, tt_chunks, tt_id_ranges, tt_sessions
 from .spans import element_end_hash
+from .staging import is_staged
 
 Batch = tuple[Sequence[bytes], Sequence[int] | None]
 
@@ -203,6 +205,8 @@ def _lock_head(conn: Connection, dialect: str, session: str, expected: int) -> _
     if row is None:
         if expected != 0:
             raise UnknownSession(f"no session named {session!r} (expected version {expected})")
+        if not is_staged(session):
+            check_session_name(session, "session name")  # the one edge every new session passes
         values = {"name": session, "head_seq": 0, "head_hash": chain.GENESIS}
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
