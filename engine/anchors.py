@@ -69,18 +69,21 @@ def write_anchor(store: EventStore, session: str, seq: int, head: bytes) -> Path
                 lines = anchor_lines(data, str(path))
             except BadInput as exc:
                 raise not_written(str(exc).removeprefix(f"{path}: ")) from None
+            present = False
             for n, a in lines:
-                if a.session != session:
+                if a.session != session or a.seq < seq:
                     continue
                 if a.seq == seq and a.hash == head.hex():
-                    return path  # already anchored
-                if a.seq >= seq:
+                    present = True
+                else:
                     raise AnchorConflict(
                         f"session {session!r} is committed (head seq {seq}) but {path} line {n} already anchors it "
                         f"at seq {a.seq} with another head (an earlier store of that name, or a rewritten or "
                         f"truncated session); no anchor was added: move the anchor file aside, or run "
                         f"`tradetape audit verify {shlex.quote(session)} --anchor {shlex.quote(str(path))}`"
                     )
+            if present:
+                return path  # already anchored, and nothing disagrees
             if data and not data.endswith(b"\n"):
                 line = b"\n" + line  # a torn last line stays a line of its own
             _write_all(fd, line)
