@@ -172,7 +172,7 @@ class Recorder:
                 batch, self._buf = self._buf, []
                 self._inflight_events, self._inflight_bytes = len(batch), self._buf_bytes
                 self._buf_bytes = 0  # the next add restarts the batch timer (_since)
-                first = max(self._ids.next(len(batch))[0], self._last_id + 1)  # consecutive ids: one run
+                first = max(self._ids.next()[0], self._last_id + 1)  # consecutive ids: one run in the index
                 self._last_id = first + len(batch) - 1
                 await self._commit(batch, range(first, first + len(batch)))
                 self._inflight_events = self._inflight_bytes = 0

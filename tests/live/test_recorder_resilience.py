@@ -15,6 +15,7 @@ import sqlite3
 import time
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -111,7 +112,7 @@ async def test_paper_on_postgresql_rides_out_killed_connections(src: Path, key: 
     session reconnects, ends normally, and passes parity with no event twice."""
     slate = await new_slate()
     try:
-        db = slate.url
+        db: Any = slate.url  # the CLI helpers take a store as a Path; a URL string works the same
         with serve_feed(src, tmp_path, speed=4) as (url, _):
             p = live(tmp_path, "paper", db, "paper", url, "--session", "pg", "--policy", "random", "--seed", "5",
                      "--every", "5", key=key)
@@ -129,14 +130,14 @@ async def test_paper_on_postgresql_rides_out_killed_connections(src: Path, key: 
         assert r.code == 0, r.err
         summary = json.loads(r.out)
         assert summary["reason"] == "feed complete" and summary["actions"] > 50
-        assert summary["events"] == sessions(db)["pg"]  # type: ignore[arg-type]
+        assert summary["events"] == sessions(db)["pg"]
         assert r.err.count("storage recovered") >= 1, r.err
         assert r.err.count("storage unavailable") == r.err.count("storage recovered") <= 3, r.err
-        verified(db, "pg")  # type: ignore[arg-type]
-        parity_ok(db, "pg")  # type: ignore[arg-type]  (a duplicated event would diverge)
-        seqs = [e["seq"] for e in show(db, "pg")]  # type: ignore[arg-type]
+        verified(db, "pg")
+        parity_ok(db, "pg")  # (a duplicated event would diverge)
+        seqs = [e["seq"] for e in show(db, "pg")]
         assert seqs == list(range(1, summary["events"] + 1))
-        assert show(db, "pg", "--type", "session_ended")[-1]["reason"] == "feed complete"  # type: ignore[arg-type]
+        assert show(db, "pg", "--type", "session_ended")[-1]["reason"] == "feed complete"
     finally:
         await slate.drop()
         await slate.admin.close()
