@@ -23,7 +23,7 @@ from .format import (
     FORMAT_VERSION,
     MAGIC,
     MAX_HEADER_BYTES,
-    MAX_SESSION_NAME,
+    MAX_HEADER_NAME,
     TRAILER,
     Batch,
     TapeHeader,
@@ -96,7 +96,7 @@ def _read_header(f: BinaryIO, name: str) -> tuple[TapeHeader, int]:
 def _header_problem(h: TapeHeader, compressed: bool) -> str:
     if h.compressed != compressed:
         return f"says compressed={h.compressed} but the flags byte says {compressed}"
-    if not h.session or len(h.session) > MAX_SESSION_NAME:
+    if not h.session or len(h.session) > MAX_HEADER_NAME:
         return f"bad session name {h.session[:40]!r}"
     if h.events < 1 or h.head_seq != h.events:
         return f"event count {h.events} and head seq {h.head_seq} do not describe a whole session"
