@@ -54,7 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def cmd_show(args: argparse.Namespace) -> int:
     types = resolve_types(args.type)
-    async with store_for(args.db) as store:
+    async with store_for(args.db, readonly=True) as store:
         async for seq, e in iter_events(
             store, args.session, types=types, market=args.market, from_seq=args.from_seq, to_seq=args.to_seq
         ):
@@ -84,14 +84,14 @@ async def cmd_verify(args: argparse.Namespace) -> int:
 
 
 async def cmd_anchor(args: argparse.Namespace) -> int:
-    async with store_for(args.db) as store:
+    async with store_for(args.db, readonly=True) as store:
         info = await store.session(args.session)
     print(format_anchor(info.name, info.head_seq, info.head_hash))
     return 0
 
 
 async def cmd_diff(args: argparse.Namespace) -> int:
-    async with store_for(args.db) as store:
+    async with store_for(args.db, readonly=True) as store:
         result = await diff_sessions(store, args.a, args.b)
     if args.json:
         emit_json(result)

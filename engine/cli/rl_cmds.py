@@ -74,10 +74,14 @@ async def cmd_train(args: argparse.Namespace) -> int:
 
 
 async def cmd_evaluate(args: argparse.Namespace) -> int:
+    from events.names import check_session_name
+
     from ..anchors import anchor_session
     from ..rl.evaluate import evaluate
 
     name = args.name or f"{args.session}-eval-{args.model.stem}"
+    for label in ("model", "hold", "random"):  # the sessions evaluate writes: NAME-LABEL
+        check_session_name(f"{name}-{label}", "--as" if args.name else "evaluate's default name (give --as NAME)")
     async with store_for(args.db) as store:
         rows = await evaluate(store, args.session, args.model, market=args.market, name=name, seed=args.seed,
                               baselines=not args.no_baselines)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
+from events.names import check_session_name
 
 from ..anchors import anchor_session
 from .common import store_for
@@ -59,7 +60,8 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
         policy = make_policy(args.policy, args.seed, args.every)  # a bad script fails before anything is written
     cash = None if args.cash is None else parse_money(args.cash, "--cash")
     kind = "model" if args.policy.endswith(".zip") else args.policy.split(":", 1)[0]
-    name = args.name or f"{args.session}-sim-{kind}-{args.seed}"
+    name = check_session_name(args.name or f"{args.session}-sim-{kind}-{args.seed}",
+                              "--as" if args.name else "simulate's default name (give --as NAME)")
     fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
     cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
     async with store_for(args.db) as store:

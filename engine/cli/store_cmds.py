@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from events.errors import BadInput
+from events.names import check_session_name
 from events.store import EventStore
 from projections import view
 
@@ -24,6 +25,12 @@ log = structlog.get_logger()
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("sessions", parents=[common], help="list the sessions in the store")
     p.add_argument("--json", action="store_true")
+    left = p.add_mutually_exclusive_group()
+    left.add_argument("--incomplete", action="store_true",
+                      help="list sessions an import, generate or simulate was writing when it was killed (never "
+                           "listed, read or verified otherwise) and those being written now")
+    left.add_argument("--drop-incomplete", action="store_true",
+                      help="remove the incomplete sessions whose writer is no longer running on this host")
     p.set_defaults(run=cmd_sessions)
 
     p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session (or a .tape file)")
@@ -62,7 +69,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def cmd_sessions(args: argparse.Namespace) -> int:
-    async with store_for(args.db) as store:
+    if args.incomplete or args.drop_incomplete:
+        return await _incomplete(args)
+    async with store_for(args.db, readonly=True) as store:
         sessions = await store.sessions()
     rows = [{"session": s.name, "events": s.head_seq, "head": s.head_hash.hex()} for s in sessions]
     if args.json:
@@ -70,6 +79,28 @@ async def cmd_sessions(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['session']:<40} {r['events']:>10} events  head {r['head'][:16]}")
+    return 0
+
+
+async def _incomplete(args: argparse.Namespace) -> int:
+    """List (or remove) the staged sessions of ``events.store.staging``. Removal skips one whose
+    writer may still be at work: a live pid on this host, or another host's."""
+    async with store_for(args.db, readonly=not args.drop_incomplete) as store:
+        found = await store.incomplete()
+        rows = []
+        for x in found:
+            alive = x.writer_alive()
+            dropped = args.drop_incomplete and not alive
+            if dropped:
+                await store.discard(x.stored)
+            rows.append({"session": x.name, "events": x.events, "writer": f"{x.host}:{x.pid}",
+                         "writer_running": alive, "dropped": dropped})
+    if args.json:
+        emit_json(rows)
+    else:
+        for r in rows:
+            state = "dropped" if r["dropped"] else ("being written" if r["writer_running"] else "writer gone")
+            print(f"{r['session']:<40} {r['events']:>10} events  writer {r['writer']}  {state}")
     return 0
 
 
@@ -81,7 +112,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         name, state = replay_tape(Path(args.session), **seek)
     else:
         name = args.session
-        async with store_for(args.db) as store:
+        async with store_for(args.db, readonly=True) as store:
             state = await replay(store, args.session, **seek)
     v = view(state)
     v["session"] = name
@@ -97,6 +128,8 @@ async def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     params = _params(args.param)
+    if args.session is not None:
+        check_session_name(args.session, "--session")
     async with store_for(args.db, create=True) as store:
         if path.suffix == ".tape":
             from events.tape import import_tape
@@ -116,7 +149,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
 async def cmd_export(args: argparse.Namespace) -> int:
     from events.tape import export_tape
 
-    async with store_for(args.db) as store:
+    async with store_for(args.db, readonly=True) as store:
         summary = await export_tape(store, args.session, args.file, compress=not args.no_compress)
     emit_json(summary)
     return 0
@@ -127,6 +160,7 @@ async def cmd_generate(args: argparse.Namespace) -> int:
 
     if args.events < 2:
         raise BadInput(f"--events {args.events}: a session needs at least 2 events")
+    check_session_name(args.session, "generate")
     async with store_for(args.db, create=True) as store:
         result = await write_synthetic(store, args.session, seed=args.seed, n_events=args.events, n_markets=args.markets)
         await _anchor(store, args.session)

@@ -52,6 +52,7 @@ from engine.live.feed_core import REPLIES, FeedCore
 from events.codec import encode
 from events.errors import BadInput
 from events.ids import derived_ids
+from events.names import check_session_name
 from events.store import EventStore
 from events.types import SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
@@ -96,9 +97,10 @@ async def import_jsonl(
 ) -> ImportSummary:
     """Import ``path`` into ``session`` (default: the file's stem); see the module docstring."""
     path = pathlib.Path(path)
-    name = session if session is not None else path.stem
-    if not name:
-        raise BadInput(f"{path}: empty session name")
+    if session is not None:
+        name = check_session_name(session, "--session")
+    else:
+        name = check_session_name(path.stem, f"{path}: the file name (import it with --session NAME)")
     if await store.exists(name):
         raise BadInput(f"session {name!r} already exists in {store.url}; import into a new session name")
     sha, parsed = await asyncio.to_thread(_parse, path, name, dict(params or {}), progress)

@@ -85,7 +85,7 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
         elif not path.parent.exists():
             raise StoreOpenError(f"{shown}: directory {path.parent} does not exist")
         try:
-            held = hold(path, create=create)
+            held = hold(path, create=create, tidy=readonly and not os.path.exists(f"{path}-wal"))
         except FileNotFoundError:
             raise StoreOpenError(f"{shown}: no such store (import or record a session first)") from None
         except OSError as exc:

@@ -34,10 +34,17 @@ _held: dict[tuple[int, int], list[int]] = {}  # (dev, inode) -> [descriptor, hol
 
 
 class Hold:
-    """A shared lock on an open SQLite store's file; ``created`` when this process made it."""
+    """A shared lock on an open SQLite store's file; ``created`` when this process made it.
 
-    def __init__(self, key: tuple[int, int], created: bool) -> None:
-        self.key, self.created = key, created
+    ``tidy``: a read-only open that found no WAL file. SQLite's read-only connections make the
+    WAL and its index and cannot remove them when they close, so the last holder in this process
+    removes them again the way SQLite does (a read-write connection closed at once: the last
+    connection to close deletes them) — only when no other process has the store open, and only
+    where it could create them (a read-only disk gets ``immutable`` opens that make nothing).
+    """
+
+    def __init__(self, key: tuple[int, int], created: bool, path: Path, tidy: bool = False) -> None:
+        self.key, self.created, self.path, self.tidy = key, created, path, tidy
         self._released = False
 
     def release(self) -> None:
@@ -50,10 +57,25 @@ class Hold:
         entry[1] -= 1
         if entry[1] == 0:
             del _held[self.key]
+            if self.tidy and os.path.exists(f"{self.path}-wal"):
+                _tidy_wal(entry[0], self.path)
             os.close(entry[0])
 
 
-def hold(path: Path, *, create: bool) -> Hold:
+def _tidy_wal(fd: int, path: Path) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # someone else has it open: the WAL is theirs too
+    with contextlib.suppress(sqlite3.Error, OSError):
+        conn = sqlite3.connect(path, timeout=0)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file and its WAL
+        finally:
+            conn.close()
+
+
+def hold(path: Path, *, create: bool, tidy: bool = False) -> Hold:
     """Take the shared lock on the store at ``path``, creating an empty file first when
     ``create`` and nothing is there (``created`` then says this process made it)."""
     for _ in range(100):
@@ -74,7 +96,7 @@ def hold(path: Path, *, create: bool) -> Hold:
         if entry is not None:
             os.close(fd)  # a file this process holds already: count, never close its descriptor
             entry[1] += 1
-            return Hold(key, created)
+            return Hold(key, created, path)
         fcntl.flock(fd, fcntl.LOCK_SH)
         try:
             now = os.stat(path)
@@ -82,7 +104,7 @@ def hold(path: Path, *, create: bool) -> Hold:
             now = None
         if now is not None and (now.st_dev, now.st_ino) == key:
             _held[key] = [fd, 1]
-            return Hold(key, created)
+            return Hold(key, created, path, tidy)
         os.close(fd)  # removed (or replaced) between our open and our lock: open the path again
     raise OSError(f"{path}: the file keeps being replaced while it is opened")
 
@@ -118,7 +140,7 @@ def discard_if_unused(path: Path, key: tuple[int, int]) -> str | None:
         except sqlite3.Error as exc:
             return f"cannot check what it holds ({exc})"
         if sessions:
-            return f"it holds {sessions} session(s) that another process wrote"
+            return f"it holds {sessions} session(s)"
         os.unlink(path)
         for suffix in WAL_SUFFIXES:
             with contextlib.suppress(FileNotFoundError):
