@@ -109,8 +109,8 @@ async def discard_created(store: EventStore, path: Path | None) -> str | None:
     was nothing to keep, else one clause saying what was left and why."""
     held = store.held
     await store.close()
-    if held is None or path is None or not held.created:
-        return None
+    if held is None or path is None or not held.created or store.committed:
+        return None  # not ours to remove, or it holds what this command committed: the error says so
     why = discard_if_unused(path, held.key)
     return None if why is None else f"kept the new store {store.url}: {why}"
 

@@ -61,6 +61,7 @@ class EventStore:
         self.dialect = dialect
         self._ids = IdSource()
         self._closed = False
+        self.committed = False  # this process committed events that stand (not staged rows)
 
     async def close(self) -> None:
         if self._closed:
@@ -193,9 +194,13 @@ class EventStore:
         try:
             if self._writer is not None:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._writer, self._sqlite_tx, tx, args)
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(tx, self.dialect, *args, self._ids)
+                result = await loop.run_in_executor(self._writer, self._sqlite_tx, tx, args)
+            else:
+                async with self.engine.begin() as conn:
+                    result = await conn.run_sync(tx, self.dialect, *args, self._ids)
+            if not is_staged(session):
+                self.committed = True
+            return result
         except TradetapeError:
             raise
         except (SQLAlchemyError, OSError) as exc:

@@ -51,13 +51,13 @@ def _simulate(db: str, name: str, err: Path) -> subprocess.Popen[bytes]:
                                  "--as", name], stdout=subprocess.DEVNULL, stderr=f, env=_env())
 
 
-async def _state(db: str) -> tuple[dict[str, int], list[int]]:
-    """(complete sessions -> events, each verified; events of each incomplete one)."""
+async def _state(db: str, verify: bool = False) -> tuple[dict[str, int], list[int]]:
+    """(complete sessions -> events, each verified when ``verify``; events of each incomplete one)."""
     store = await open_store(db, readonly=True)
     try:
         done = {}
         for info in await store.sessions():
-            assert (await verify_session(store, info.name)).ok
+            assert not verify or (await verify_session(store, info.name)).ok
             done[info.name] = info.head_seq
         return done, [x.events for x in await store.incomplete()]
     finally:
@@ -82,12 +82,13 @@ def test_a_killed_simulate_leaves_no_visible_session_and_its_name_free(source: P
             continue
         assert done == {"src": 400000}, f"seed {SEED} trial {trial}: {done}"
         partial += len(incomplete) > before  # killed after its first commit, before its last
-        # what a user sees: no session named sim anywhere
-        listed = json.loads(run("--db", db, "sessions", "--json").out)
-        assert [s["session"] for s in listed] == ["src"]
-        for cmd in (("replay", "sim"), ("audit", "verify", "sim")):
-            r = run("--db", db, *cmd)
-            assert r.code == 2 and "no session named 'sim'" in r.err, (cmd, r.err)
+        if partial == 1 and len(incomplete) > before:
+            # what a user sees (checked once, each check costs a process): no session named sim
+            listed = json.loads(run("--db", db, "sessions", "--json").out)
+            assert [s["session"] for s in listed] == ["src"]
+            for cmd in (("replay", "sim"), ("audit", "verify", "sim")):
+                r = run("--db", db, *cmd)
+                assert r.code == 2 and "no session named 'sim'" in r.err, (cmd, r.err)
     assert partial >= TRIALS // 4, f"seed {SEED}: only {partial} kills landed mid-write; the trials test little"
     # the leftovers are listed as incomplete, with their writer gone, and can be removed
     left = json.loads(run("--db", db, "sessions", "--incomplete", "--json").out)
@@ -99,7 +100,7 @@ def test_a_killed_simulate_leaves_no_visible_session_and_its_name_free(source: P
     # and the name was free all along: the same simulation now completes under it
     p = _simulate(db, "sim", err)
     assert p.wait(timeout=120) == 0, err.read_text()
-    done, incomplete = asyncio.run(_state(db))
+    done, incomplete = asyncio.run(_state(db, verify=True))
     assert set(done) == {"src", "sim"} and incomplete == []
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
