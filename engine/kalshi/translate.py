@@ -7,7 +7,8 @@ preferred over the legacy integers when a transitional frame carries both.
 Invariants of what comes out:
 - ``ts`` is the frame's receive time (given by the caller); ``ts_exch`` is the exchange's
   timestamp: ``ts_ms`` * 10**6, else ``ts`` (Unix seconds, or RFC3339 on legacy deltas) exactly,
-  else 0;
+  else 0; every time fits a signed 64-bit ns count (``wire`` bounds the integers, ``rfc3339_ns``
+  the strings: a time before 1970 or after 2262-04-11 is ``BadInput``);
 - book prices lie strictly inside (0, $1), level counts are positive, a snapshot side has no
   repeated price and is sorted by ascending price;
 - NO bids are always in NO-leg prices: with ``use_yes_price`` the wire reports them in YES-leg
@@ -83,7 +84,10 @@ def rfc3339_ns(text: str, what: str = "ts") -> int:
     if zone not in "Zz":
         sign = 1 if zone[0] == "+" else -1
         secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return secs * NS_PER_S + int(frac[:9].ljust(9, "0"))
+    ns = secs * NS_PER_S + int(frac[:9].ljust(9, "0"))
+    if not 0 <= ns <= wire.MAX_NS:
+        raise BadInput(f"{what} {text!r} is outside the nanosecond range of an event time (1970 to 2262)")
+    return ns
 
 
 def exchange_ns(ts_ms: int | None, ts_s: int | None = None, ts_text: str | None = None) -> int:

@@ -7,6 +7,13 @@ Decoding rules:
   a price is a string in the fixed-point format and an int in the legacy one, never either;
 - a line is at most ``MAX_FRAME_BYTES``; pathological nesting (``RecursionError``) and every
   msgspec error become a one-line ``BadInput``;
+- every integer that reaches an event fits it (``events.codec`` stores signed 64-bit integers):
+  ``sid``/``seq``/``id`` lie in [0, 2**53 - 1] (the integers every JSON reader holds exactly,
+  RFC 8259 §6; ``seq + 1`` still fits), exchange times in seconds or milliseconds are
+  non-negative and fit int64 nanoseconds, legacy whole-contract counts have at most 15 digits
+  (as a fixed-point string may, ``events.units``); a number out of range is ``BadInput``;
+- a frame that names a key twice in one object is ``BadInput`` (``jsonkeys``), never "the
+  last one wins";
 - a frame is decoded in two steps: the envelope (``Frame``, with ``msg`` kept raw), then ``msg``
   by the frame's ``type`` (``decode_msg``). ``ok`` replies carry a list in ``msg``, which is why.
 
@@ -17,7 +24,7 @@ Both formats are declared side by side: current fixed-point strings (``*_dollars
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -25,7 +32,21 @@ from events.codec import DECODE_ERRORS, one_line
 from events.errors import BadInput
 from events.units import parse_decimal
 
+from .jsonkeys import repeated_key
+
 MAX_FRAME_BYTES = 1 << 20  # one JSON line
+MAX_NS = 2**63 - 1  # event times: signed 64-bit nanoseconds since the epoch
+MAX_COUNTER = 2**53 - 1
+MAX_CONTRACTS = 10**15 - 1
+
+Counter = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNTER)]
+"""A ``sid``, ``seq`` or command ``id``."""
+Seconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_NS // 10**9)]
+"""Unix seconds whose nanoseconds fit an event time."""
+Millis = Annotated[int, msgspec.Meta(ge=0, le=MAX_NS // 10**6)]
+"""Unix milliseconds whose nanoseconds fit an event time."""
+Contracts = Annotated[int, msgspec.Meta(ge=-MAX_CONTRACTS, le=MAX_CONTRACTS)]
+"""A legacy whole-contract count (signed for a delta; its sign is checked where it is read)."""
 
 T = TypeVar("T")
 MarketSide = Literal["yes", "no"]
@@ -38,13 +59,13 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True):
     absent) and are decoded by ``decode_msg``/``decode_params``/``decode_frame``."""
 
     type: str | None = None
-    sid: int | None = None
-    seq: int | None = None
-    id: int | None = None
+    sid: Counter | None = None
+    seq: Counter | None = None
+    id: Counter | None = None
     msg: msgspec.Raw = msgspec.Raw()
     cmd: str | None = None
     params: msgspec.Raw = msgspec.Raw()
-    ts_recv: int | None = None
+    ts_recv: Annotated[int, msgspec.Meta(le=MAX_NS)] | None = None
     frame: msgspec.Raw = msgspec.Raw()
 
 
@@ -58,8 +79,8 @@ class CommandParams(msgspec.Struct, frozen=True, kw_only=True):
     channels: list[str] | None = None
     market_ticker: str | None = None
     market_tickers: list[str] | None = None
-    sid: int | None = None
-    sids: list[int] | None = None
+    sid: Counter | None = None
+    sids: list[Counter] | None = None
     action: str | None = None
 
     def tickers(self) -> tuple[str, ...]:
@@ -77,11 +98,11 @@ class OrderbookSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     market_id: str = ""
     yes_dollars_fp: list[tuple[str, str]] | None = None
     no_dollars_fp: list[tuple[str, str]] | None = None
-    yes_dollars: list[tuple[str, int | str]] | None = None
-    no_dollars: list[tuple[str, int | str]] | None = None
-    yes: list[tuple[int, int]] | None = None
-    no: list[tuple[int, int]] | None = None
-    ts_ms: int | None = None
+    yes_dollars: list[tuple[str, Contracts | str]] | None = None
+    no_dollars: list[tuple[str, Contracts | str]] | None = None
+    yes: list[tuple[int, Contracts]] | None = None
+    no: list[tuple[int, Contracts]] | None = None
+    ts_ms: Millis | None = None
 
 
 class OrderbookDelta(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,11 +115,11 @@ class OrderbookDelta(msgspec.Struct, frozen=True, kw_only=True):
     price_dollars: str | None = None
     delta_fp: str | None = None
     price: int | None = None
-    delta: int | None = None
+    delta: Contracts | None = None
     client_order_id: str | None = None
     subaccount: int | None = None
     ts: str | None = None
-    ts_ms: int | None = None
+    ts_ms: Millis | None = None
 
 
 class Trade(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,13 +132,13 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     count_fp: str | None = None
     yes_price: int | None = None
     no_price: int | None = None
-    count: int | None = None
+    count: Contracts | None = None
     taker_side: MarketSide | None = None
     taker_outcome_side: MarketSide | None = None
     taker_book_side: BookSide | None = None
     is_block_trade: bool = False
-    ts: int | None = None
-    ts_ms: int | None = None
+    ts: Seconds | None = None
+    ts_ms: Millis | None = None
 
 
 class PriceRange(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,10 +165,10 @@ class MarketLifecycle(msgspec.Struct, frozen=True, kw_only=True):
 
     market_ticker: str
     event_type: str
-    open_ts: int | None = None
-    close_ts: int | None = None
-    determination_ts: int | None = None
-    settled_ts: int | None = None
+    open_ts: Seconds | None = None
+    close_ts: Seconds | None = None
+    determination_ts: Seconds | None = None
+    settled_ts: Seconds | None = None
     result: str | None = None
     settlement_value: str | None = None
     is_deactivated: bool | None = None
@@ -155,8 +176,8 @@ class MarketLifecycle(msgspec.Struct, frozen=True, kw_only=True):
     price_ranges: list[PriceRange] | None = None
     additional_metadata: LifecycleMetadata | None = None
     fractional_trading_enabled: bool | None = None
-    ts: int | None = None
-    ts_ms: int | None = None
+    ts: Seconds | None = None
+    ts_ms: Millis | None = None
 
 
 class EventFeeUpdate(msgspec.Struct, frozen=True, kw_only=True):
@@ -198,13 +219,19 @@ _msg_decoders = {name: msgspec.json.Decoder(cls) for name, cls in MSG_TYPES.item
 
 
 def decode_frame(data: bytes | msgspec.Raw) -> Frame:
-    """Decode one line's envelope (or a wrapper's inner frame); ``BadInput`` on any fault."""
+    """Decode one line's envelope (or a wrapper's inner frame); ``BadInput`` on any fault, a
+    key named twice in one object included (checked over the whole text, ``msg`` too)."""
     if len(data) > MAX_FRAME_BYTES:
         raise BadInput(f"frame of {len(data)} bytes is above the {MAX_FRAME_BYTES}-byte limit")
     try:
-        return _frame_decoder.decode(data)
+        frame = _frame_decoder.decode(data)
     except DECODE_ERRORS as exc:
         raise BadInput(f"invalid frame: {one_line(exc)}") from None
+    key = repeated_key(data if isinstance(data, bytes) else bytes(data))
+    if key is not None:
+        raise BadInput(f"invalid frame: key {key[:40]!r} repeated in one object")
+    return frame
+
 
 
 def decode_msg(frame_type: str, raw: msgspec.Raw) -> Msg:
@@ -238,7 +265,7 @@ class Subscribed(msgspec.Struct, frozen=True, kw_only=True):
     """``subscribed``'s msg: the new subscription's channel and sid."""
 
     channel: str
-    sid: int
+    sid: Counter
 
 
 class OkUpdate(msgspec.Struct, frozen=True, kw_only=True):
@@ -275,7 +302,7 @@ class UserFill(msgspec.Struct, frozen=True, kw_only=True):
     count_fp: str
     fee_cost: str
     post_position_fp: str
-    ts_ms: int
+    ts_ms: Millis
     outcome_side: MarketSide | None = None
     book_side: BookSide | None = None
     side: MarketSide | None = None
@@ -284,7 +311,7 @@ class UserFill(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str | None = None
     exchange_index: int | None = None
     subaccount: int | None = None
-    ts: int | None = None
+    ts: Seconds | None = None
 
 
 class UserOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -306,8 +333,8 @@ class UserOrder(msgspec.Struct, frozen=True, kw_only=True):
     maker_fill_cost_dollars: str | None = None
     taker_fees_dollars: str | None = None
     maker_fees_dollars: str | None = None
-    created_ts_ms: int | None = None
-    last_updated_ts_ms: int | None = None
+    created_ts_ms: Millis | None = None
+    last_updated_ts_ms: Millis | None = None
     last_update_reason: str | None = None
 
 

@@ -18,6 +18,10 @@ connection number, one draw per sequenced frame, so a run is reproducible.
   pongs (reading stops), until the client gives up.
 - ``oversize`` = N / ``malformed`` = N: once, after the N-th frame, one text frame larger than
   1 MiB (valid JSON) / one text frame that is not JSON. Neither carries a seq.
+- ``bignum`` = N: once, after the N-th frame, two copies of it that carry numbers no event can
+  hold: one with ``seq`` 2**64 - 1, one (same seq: a duplicate) whose ``msg.ts_ms`` is beyond
+  the nanosecond range of an event time. Valid JSON, so only a client that bounds its numbers
+  sees them as malformed; neither consumes a seq.
 - ``error10`` = N / ``error25`` = N: once, after the N-th frame, Kalshi's terminal error 10
   (channel error) / 25 (subscription buffer overflow) on the subscription of that frame, with
   its sid and next seq, and the server drops that subscription (AsyncAPI "Terminal Errors":
@@ -43,7 +47,8 @@ MALFORMED_FRAME = b'{"type":"orderbook_delta","sid":1,"seq":'  # cut short: not 
 DISCONNECT, SILENCE = "disconnect", "silence"
 TERMINAL = {"error10": 10, "error25": 25}  # fault name -> Kalshi error code
 _FLOATS = ("drop", "dup", "reorder")
-_INTS = ("disconnect", "silence", "oversize", "malformed", "error10", "error25")
+_INTS = ("disconnect", "silence", "oversize", "malformed", "bignum", "error10", "error25")
+_json = msgspec.json.Decoder(dict[str, object])
 
 
 class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,6 +62,7 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     silence: int = 0
     oversize: int = 0
     malformed: int = 0
+    bignum: int = 0
     error10: int = 0
     error25: int = 0
 
@@ -134,9 +140,9 @@ class FaultInjector:
             self._held[sid] = data
         else:
             out = [data]
-        return out, self._after(out)
+        return out, self._after(out, data)
 
-    def _after(self, out: list[bytes]) -> str | None:
+    def _after(self, out: list[bytes], data: bytes) -> str | None:
         n, spec = self.frames, self.spec
         if n == spec.oversize:
             out.append(OVERSIZE_FRAME)
@@ -144,6 +150,9 @@ class FaultInjector:
         if n == spec.malformed:
             out.append(MALFORMED_FRAME)
             self.injected["malformed"] += 1
+        if n == spec.bignum:
+            out += bignums(data)
+            self.injected["bignum"] += 1
         for name in TERMINAL:
             if n == getattr(spec, name):
                 self.injected[name] += 1
@@ -162,3 +171,11 @@ class FaultInjector:
         out = [data for sid, data in self._held.items() if sid in sids]
         self._held.clear()
         return out
+
+
+def bignums(data: bytes) -> list[bytes]:
+    """Two copies of the sequenced frame ``data`` with out-of-range numbers (``bignum``)."""
+    frame = _json.decode(data)
+    msg = frame.get("msg")
+    late = dict(msg, ts_ms=2**63 // 1000) if isinstance(msg, dict) else msg
+    return [msgspec.json.encode(dict(frame, seq=2**64 - 1)), msgspec.json.encode(dict(frame, msg=late))]

@@ -116,7 +116,7 @@ async def run_live(
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
                 out = stepper.out
-                rec.add_encoded(encode(e) for e in out)  # type: ignore[arg-type]
+                rec.add_encoded([encode(e) for e in out])  # type: ignore[arg-type]  # all of a batch or none
                 if latencies is not None and any(type(e) is OrderPlaced for e in out):
                     latencies.append(time.perf_counter() - client.recv_perf)
                 if broadcaster is not None and any(type(e) is Fill for e in out):
@@ -139,6 +139,10 @@ async def run_live(
             with suppress(Exception) if failure is not None else nullcontext():
                 if not opened:  # the feed ended (or a signal came) before any frame: an empty session
                     opened = await _open(rec, opening)
+                if failure is not None:
+                    # the batch that failed was not appended; what came before it still is,
+                    # and the session still ends (its reason says why)
+                    stepper.out.clear()
                 stepper.finish()
                 ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
                 core.fold([ended])
