@@ -7,6 +7,7 @@ import argparse
 import os
 import secrets
 import sys
+from collections.abc import Coroutine
 from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from events.errors import BadInput, TradetapeError
 from events.units import parse_money
 
 from ..anchors import anchor_session
+from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
 from .output import emit_json
 
@@ -26,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("session")
     s.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
     s.add_argument("--speed", type=float, default=0.0, help="event time / X; 0 = as fast as the client reads")
-    s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N,"
+    s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N,bignum=N,"
                    "error10=N,error25=N")
     s.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
     s.add_argument("--public-key", type=Path, help="verify the signed upgrade headers with this PEM public key "
@@ -49,7 +51,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
         p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
         p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
-        p.add_argument("--max-reconnects", type=int, default=None, help="give up after N failed reconnects")
+        p.add_argument("--connect-for", type=float, default=CONNECT_FOR, metavar="SECONDS",
+                       help=f"a feed that never answered: give up after SECONDS of attempts, exit 2 and no session "
+                            f"(default {CONNECT_FOR:g})")
+        p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS",
+                       help=f"a feed lost mid-session: retry with capped backoff for SECONDS, then end the session "
+                            f"'failed: ...' and exit 3 (default {RECONNECT_FOR:g})")
+        p.add_argument("--max-reconnects", type=int, default=None,
+                       help="also give up after N failed attempts in a row (default: only the time bounds)")
         if name == "paper":
             p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
             p.add_argument("--seed", type=int, default=0)
@@ -83,7 +92,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
                         require_auth=not args.allow_unsigned, recorded_times=args.recorded_times)
     try:
-        port = await server.start("127.0.0.1", args.port)
+        port = await _listen(server.start("127.0.0.1", args.port), "--port", args.port)
         # one line scripts can read: where to point record/paper --feed
         print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
               file=sys.stderr, flush=True)
@@ -127,7 +136,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
     else:
         policy, entries, cash, seed, cfg = Hold(), {"policy_spec": "hold"}, 0, 0, ExchangeConfig()
     client = FeedClient(args.feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,
-                        max_reconnects=args.max_reconnects)
+                        max_reconnects=args.max_reconnects, connect_for=args.connect_for,
+                        reconnect_for=args.reconnect_for)
     name = resume or args.session or f"{args.mode}-{secrets.token_hex(4)}"
     broadcaster = None
     if getattr(args, "broadcast", None) is not None:
@@ -138,7 +148,7 @@ async def cmd_live(args: argparse.Namespace) -> int:
         # a watcher may connect as soon as the port is printed, before run_live (which sets the
         # hello again, with the resumed session's mode): its first message is still the hello
         broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": args.mode}))
-        port = await broadcaster.start()
+        port = await _listen(broadcaster.start(), "--broadcast", args.broadcast)
         where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
         print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr, flush=True)
     failed: Exception | None = None
@@ -166,6 +176,16 @@ async def cmd_live(args: argparse.Namespace) -> int:
         raise failed
     emit_json(summary)
     return 0
+
+
+async def _listen(starting: Coroutine[Any, Any, int], flag: str, port: int) -> int:
+    """Await a server's ``start``; a port that cannot be bound (in use, privileged, out of
+    range) is one line, exit 2, naming the flag and the address."""
+    try:
+        return await starting
+    except (OSError, OverflowError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInput(f"{flag} {port}: cannot listen on 127.0.0.1:{port}: {why}") from None
 
 
 async def _head(store: Any, name: str) -> int:

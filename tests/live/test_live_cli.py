@@ -581,12 +581,12 @@ def test_a_feed_nobody_serves_leaves_no_session(src: Path, tmp_path: Path) -> No
 
 
 def test_a_signal_while_the_feed_is_unreachable_stops_at_once(tmp_path: Path) -> None:
-    """No --max-reconnects: the client retries for ever, backing off up to 5 s; SIGTERM cuts
+    """--connect-for 60: the client retries for a minute, backing off up to 5 s; SIGTERM cuts
     the backoff short. The user started a session and stopped it: it is recorded as an empty,
     properly ended session (exit 0), like any session a signal ends."""
     url = f"ws://127.0.0.1:{free_port()}/trade-api/ws/v2"
     db = tmp_path / "live.db"
-    p = live(tmp_path, "paper", db, "paper", url, "--session", "w")
+    p = live(tmp_path, "paper", db, "paper", url, "--session", "w", "--connect-for", "60")
     try:
         deadline = time.monotonic() + 30
         while not db.exists():  # the store is open: run_live (and its signal handlers) next
