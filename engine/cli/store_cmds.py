@@ -30,7 +30,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                       help="list sessions an import, generate or simulate was writing when it was killed (never "
                            "listed, read or verified otherwise) and those being written now")
     left.add_argument("--drop-incomplete", action="store_true",
-                      help="remove the incomplete sessions whose writer is no longer running on this host")
+                      help="remove the incomplete sessions whose writer is gone (SQLite: when no other process "
+                           "has the store open; PostgreSQL: when the writer's lock is free)")
     p.set_defaults(run=cmd_sessions)
 
     p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session (or a .tape file)")
@@ -58,6 +59,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument("file", type=Path)
     p.add_argument("--no-compress", action="store_true", help="write the body without zstd")
+    p.add_argument("--replace", action="store_true", help="overwrite FILE if it is a .tape (nothing else is "
+                                                          "ever overwritten)")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic Kalshi-like session")
@@ -83,23 +86,21 @@ async def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 async def _incomplete(args: argparse.Namespace) -> int:
-    """List (or remove) the staged sessions of ``events.store.staging``. Removal skips one whose
-    writer may still be at work: a live pid on this host, or another host's."""
+    """List (or remove) the staged sessions of ``events.store.staging``. Removal takes only
+    those whose writer is gone, as a lock tells (``EventStore.drop_incomplete``)."""
     async with store_for(args.db, readonly=not args.drop_incomplete) as store:
-        found = await store.incomplete()
-        rows = []
-        for x in found:
-            alive = x.writer_alive()
-            dropped = args.drop_incomplete and not alive
-            if dropped:
-                await store.discard(x.stored)
-            rows.append({"session": x.name, "events": x.events, "writer": f"{x.host}:{x.pid}",
-                         "writer_running": alive, "dropped": dropped})
+        if args.drop_incomplete:
+            found = await store.drop_incomplete()
+        else:
+            found = [(x, False) for x in await store.incomplete()]
+    rows = [{"session": x.name, "events": x.events, "writer": f"{x.host}:{x.pid}", "dropped": dropped}
+            for x, dropped in found]
     if args.json:
         emit_json(rows)
     else:
+        kept = "kept: its writer is still at work (SQLite: another process has the store open)"
         for r in rows:
-            state = "dropped" if r["dropped"] else ("being written" if r["writer_running"] else "writer gone")
+            state = "dropped" if r["dropped"] else (kept if args.drop_incomplete else "incomplete")
             print(f"{r['session']:<40} {r['events']:>10} events  writer {r['writer']}  {state}")
     return 0
 
@@ -150,7 +151,8 @@ async def cmd_export(args: argparse.Namespace) -> int:
     from events.tape import export_tape
 
     async with store_for(args.db, readonly=True) as store:
-        summary = await export_tape(store, args.session, args.file, compress=not args.no_compress)
+        summary = await export_tape(store, args.session, args.file, compress=not args.no_compress,
+                                      replace=args.replace)
     emit_json(summary)
     return 0
 

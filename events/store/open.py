@@ -13,6 +13,7 @@ verifiers that must not be able to change what they check.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,11 @@ def resolve_url(url: str) -> tuple[str, str, Path | None]:
         return f"sqlite+aiosqlite:///{path}", "sqlite", path
     try:
         u = make_url(url)
-    except ArgumentError:
+        port = u.port
+    except (ArgumentError, ValueError):
         raise StoreOpenError(f"cannot parse database URL {redact(url)!r}") from None
+    if port is not None and not 0 < port < 65536:
+        raise StoreOpenError(f"database URL {redact(url)!r}: port {port} is not 1..65535")
     backend = u.get_backend_name()
     if backend == "sqlite":
         db = u.database or ""
@@ -56,7 +60,7 @@ def redact(url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True) if "://" in url else url
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable url>"
 
 
@@ -84,6 +88,11 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
             raise StoreOpenError(f"{shown}: no such store (import or record a session first)")
         elif not path.parent.exists():
             raise StoreOpenError(f"{shown}: directory {path.parent} does not exist")
+        if readonly and _wal_without_index(path):
+            raise StoreOpenError(
+                f"{shown}: cannot be read in place: its WAL file holds commits, its index ({path.name}-shm) is "
+                "missing and the directory is not writable; copy the store with its -wal file somewhere writable"
+            )
         try:
             held = hold(path, create=create, tidy=readonly and not os.path.exists(f"{path}-wal"))
         except FileNotFoundError:
@@ -136,6 +145,11 @@ def _engine(sa_url: str, dialect: str, path: Path | None, readonly: bool) -> Any
     return create_async_engine(sa_url, pool_pre_ping=False, connect_args=connect_args)
 
 
+def _wal_without_index(path: Path) -> bool:
+    return (os.path.exists(f"{path}-wal") and not os.path.exists(f"{path}-shm")
+            and not os.access(path.absolute().parent, os.W_OK))
+
+
 def _unwritable_without_wal(path: Path) -> bool:
     return not os.path.exists(f"{path}-wal") and not os.access(path.absolute().parent, os.W_OK)
 
@@ -165,9 +179,12 @@ def pg_connect_args(sa_url: str) -> tuple[str, dict[str, Any]]:
             raise StoreOpenError(f"database URL: {key}={text_value!r} is not one of {', '.join(_SSLMODES)}")
         if name in ("timeout", "command_timeout"):
             try:
-                args[name] = float(text_value)
+                seconds = float(text_value)
             except ValueError:
-                raise StoreOpenError(f"database URL: {key}={text_value!r} is not a number of seconds") from None
+                seconds = math.nan
+            if not 0 < seconds < math.inf:
+                raise StoreOpenError(f"database URL: {key}={text_value!r} is not a number of seconds above 0")
+            args[name] = seconds
         elif name == "application_name":
             args.setdefault("server_settings", {})["application_name"] = text_value
         else:

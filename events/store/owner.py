@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 WAL_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -109,6 +110,30 @@ def hold(path: Path, *, create: bool, tidy: bool = False) -> Hold:
     raise OSError(f"{path}: the file keeps being replaced while it is opened")
 
 
+@contextlib.contextmanager
+def sole(held: Hold) -> Iterator[bool]:
+    """Whether this process alone has the store open (its shared lock made exclusive without
+    waiting), for the block; the shared lock is back afterwards. Converting a ``flock`` is not
+    atomic, so a refused attempt retakes the shared lock before the block runs."""
+    entry = _held.get(held.key)
+    if entry is None:
+        yield False
+        return
+    fd = entry[0]
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        alone = True
+    except BlockingIOError:
+        alone = False
+    try:
+        if not alone:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        yield alone
+    finally:
+        if alone:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+
+
 def held_descriptor(key: tuple[int, int]) -> int | None:
     """This process's descriptor of a held file, or None."""
     entry = _held.get(key)
@@ -141,10 +166,12 @@ def discard_if_unused(path: Path, key: tuple[int, int]) -> str | None:
             return f"cannot check what it holds ({exc})"
         if sessions:
             return f"it holds {sessions} session(s)"
-        os.unlink(path)
+        # The WAL files first, the database last: once the database's name is gone, a new store
+        # may be created at the path at once, and its WAL files would have these names.
         for suffix in WAL_SUFFIXES:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{path}{suffix}")
+        os.unlink(path)
         return None
     finally:
         os.close(fd)  # no SQLite connection of this process is open on it (``key not in _held``)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -35,11 +35,11 @@ from ..ids import IdSource
 from ..names import check_session_name
 from ..types import Event, EventBase
 from .append import Batch, append_derived_tx, append_tx
-from .owner import Hold
+from .owner import Hold, sole
 from .records import AppendResult, RawChunk, SessionInfo
 from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
 from .spans import Resolver, is_derived
-from .staging import Incomplete, discard_tx, is_staged, parse_staged, publish_tx, staged_name
+from .staging import Incomplete, discard_tx, is_staged, parse_staged, publish_tx, stage_lock_key, staged_name
 
 COMMIT_EVENTS = 16384  # events per transaction of a batched new session (measured: well under 0.1 s)
 T = TypeVar("T")
@@ -94,6 +94,50 @@ class EventStore:
         """Remove a staged session's rows (one transaction)."""
         await self._write(staged, discard_tx, (staged,))
 
+    async def drop_incomplete(self) -> list[tuple[Incomplete, bool]]:
+        """Remove the staged sessions whose writer is gone; (session, dropped) for each found.
+
+        Gone is decided by a lock, never by a pid: on SQLite, no other process has the store open
+        (``owner.sole``); on PostgreSQL, the writer's advisory lock on its staged name is free
+        (``staged`` holds it on a connection of its own for as long as it writes)."""
+        found = await self.incomplete()
+        out: list[tuple[Incomplete, bool]] = []
+        if self.dialect == "sqlite":
+            assert self.held is not None
+            with sole(self.held) as alone:
+                for x in found:
+                    if alone:
+                        await self.discard(x.stored)
+                    out.append((x, alone))
+            return out
+        for x in found:
+            async with self.engine.connect() as conn:
+                key = {"k": stage_lock_key(x.stored)}
+                free = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key)).scalar())
+                try:
+                    if free:
+                        await self.discard(x.stored)
+                finally:
+                    if free:
+                        await conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+                    await conn.commit()
+            out.append((x, free))
+        return out
+
+    async def _stage_lock(self, staged: str) -> AsyncConnection | None:
+        """PostgreSQL: a connection holding the advisory lock that marks ``staged``'s writer as
+        alive (``drop_incomplete``); it ends with the connection, whatever ends it."""
+        if self.dialect != "postgresql":
+            return None
+        conn = await self.engine.connect()
+        try:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": stage_lock_key(staged)})
+            await conn.commit()
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
     @asynccontextmanager
     async def staged(self, name: str) -> AsyncIterator[str]:
         """Write a new session ``name`` in as many transactions as it takes, visible only once the
@@ -104,12 +148,20 @@ class EventStore:
             raise BadInput(f"session {name!r} already exists in {self.url}")
         tmp = staged_name(name)
         try:
+            lock = await self._stage_lock(tmp)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageFailure(f"writing {name!r} to {self.url} failed: {_reason(exc)}") from None
+        try:
             yield tmp
             await self._write(name, publish_tx, (tmp, name))
         except BaseException:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.discard(tmp))
             raise
+        finally:
+            if lock is not None:
+                with contextlib.suppress(Exception):
+                    await lock.close()  # the session lock ends with it
 
     async def append_new(self, name: str, batches: Iterable[Batch], *, commit_events: int = COMMIT_EVENTS) -> AppendResult:
         """Append ``batches`` as the new session ``name``: all of them or nothing, committed
@@ -138,6 +190,8 @@ class EventStore:
         return row is not None
 
     async def session(self, name: str) -> SessionInfo:
+        if is_staged(name):  # being written (or left by a killed writer): not a session yet
+            raise UnknownSession(f"no session named {name!r} in {self.url}")
         async with self._read() as conn:
             row = (await conn.execute(select(tt_sessions).where(tt_sessions.c.name == name))).first()
         if row is None:

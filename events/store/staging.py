@@ -7,7 +7,8 @@ name that no user name can equal: ``\\x1f`` (a control character, refused in ses
 last transaction renames it to the intended name; until then the session is in no listing, no
 replay and no verification, and its name stays free. A writer that fails removes its staged
 rows; one that is killed leaves them, and ``tradetape sessions --incomplete`` lists them and
-``--drop-incomplete`` removes those whose writer is gone.
+``--drop-incomplete`` removes those whose writer is gone (``EventStore.drop_incomplete``: a lock
+says so, not a pid, which another host or PID namespace may reuse).
 
 The rename and the removal are sync functions over a SQLAlchemy ``Connection`` run inside the
 store's write transaction, like the appends (``append``).
@@ -15,6 +16,7 @@ store's write transaction, like the appends (``append``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
@@ -32,7 +34,7 @@ HOST = socket.gethostname()[:32]
 
 
 class Incomplete(msgspec.Struct, frozen=True, kw_only=True):
-    """A staged session left behind: what it was to be called, who was writing it."""
+    """A staged session: what it is to be called, who is (or was) writing it."""
 
     stored: str
     name: str
@@ -40,18 +42,10 @@ class Incomplete(msgspec.Struct, frozen=True, kw_only=True):
     pid: int
     events: int
 
-    def writer_alive(self) -> bool:
-        """True when the writer may still be at work: a live pid on this host, or another host
-        (which this process cannot see into)."""
-        if self.host != HOST:
-            return True
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+
+def stage_lock_key(stored: str) -> int:
+    """The PostgreSQL advisory-lock key that marks a staged session's writer as alive."""
+    return int.from_bytes(hashlib.sha256(stored.encode()).digest()[:8], "big", signed=True)
 
 
 def staged_name(name: str) -> str:

@@ -32,7 +32,7 @@ from .format import (
 
 
 async def export_tape(
-    store: EventStore, session: str, path: str | os.PathLike[str], *, compress: bool = True
+    store: EventStore, session: str, path: str | os.PathLike[str], *, compress: bool = True, replace: bool = False
 ) -> TapeSummary:
     """Write ``session`` (seqs 1..its head when the export starts) to ``path``.
 
@@ -46,8 +46,12 @@ async def export_tape(
 
     A session whose name ``events.names`` refuses (stored by an older version) is refused with
     ``BadInput`` before anything is written: whatever export writes, import accepts.
+
+    An existing ``path`` is refused unless ``replace``, and even then only a ``.tape`` file is
+    replaced: an export never overwrites a store, its WAL or anchors, or anyone's other file.
     """
     check_session_name(session, "export (a name that import would refuse)")
+    _check_target(os.fspath(path), replace)
     info = await store.session(session)
     if await bases_of(store, session):
         rep = await verify_session(store, session)
@@ -105,6 +109,20 @@ async def _plain_head(store: EventStore, session: str, head_seq: int) -> bytes:
             hashes = chain.extend(prev, split_array(ch.payload)) if not ch.hashes else ch.hash_list()
             prev = hashes[-1]
     return prev
+
+
+def _check_target(target: str, replace: bool) -> None:
+    if not os.path.lexists(target):
+        return
+    if not replace:
+        raise BadInput(f"{target}: already exists (give --replace to overwrite a .tape file)")
+    try:
+        with open(target, "rb") as f:
+            head = f.read(len(MAGIC))
+    except OSError as exc:
+        raise BadInput(f"{target}: cannot check what it is: {exc.strerror or exc}") from None
+    if head != MAGIC:
+        raise BadInput(f"{target}: exists and is not a .tape file; refusing to replace it")
 
 
 async def _write_body(store: EventStore, session: str, head_seq: int, head_hash: bytes, out: BinaryIO) -> None:

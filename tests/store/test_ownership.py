@@ -120,3 +120,24 @@ def test_a_failing_first_import_still_leaves_nothing(cut_tape: Path, tmp_path: P
     r = run("--db", str(db), "import", str(cut_tape))
     assert r.code == 2 and "zstd stream ends early" in r.err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_export_never_overwrites_what_is_not_a_tape(tmp_path: Path) -> None:
+    """``export one e.db`` used to replace the store itself with the tape (os.replace onto any
+    path): the other sessions were gone. An existing file is refused; ``--replace`` overwrites
+    only a .tape."""
+    db = tmp_path / "e.db"
+    assert run("--db", str(db), "generate", "one", "--events", "300").code == 0
+    assert run("--db", str(db), "generate", "two", "--events", "300", "--seed", "2").code == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for target in (db, tmp_path / "e.db.anchors"):
+        for extra in ((), ("--replace",)):
+            r = run("--db", str(db), "export", "one", str(target), *extra)
+            assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert asyncio.run(_verified_sessions(db)) == {"one": 300, "two": 300}
+    tape = tmp_path / "one.tape"
+    assert run("--db", str(db), "export", "one", str(tape)).code == 0
+    again = run("--db", str(db), "export", "two", str(tape))
+    assert again.code == 2 and "already exists" in again.err
+    assert run("--db", str(db), "export", "two", str(tape), "--replace").code == 0

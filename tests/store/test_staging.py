@@ -92,7 +92,7 @@ def test_a_killed_simulate_leaves_no_visible_session_and_its_name_free(source: P
     assert partial >= TRIALS // 4, f"seed {SEED}: only {partial} kills landed mid-write; the trials test little"
     # the leftovers are listed as incomplete, with their writer gone, and can be removed
     left = json.loads(run("--db", db, "sessions", "--incomplete", "--json").out)
-    assert len(left) == len(asyncio.run(_state(db))[1]) and all(not x["writer_running"] for x in left)
+    assert len(left) == len(asyncio.run(_state(db))[1]) and not any(x["dropped"] for x in left)
     assert all(x["session"] == "sim" for x in left)
     dropped = json.loads(run("--db", db, "sessions", "--drop-incomplete", "--json").out)
     assert all(x["dropped"] for x in dropped)
@@ -205,3 +205,96 @@ def test_generate_and_import_never_hold_the_write_lock_long(tmp_path: Path) -> N
         th.join()
     assert failures == [], failures[:3]
     print(f"neighbour: {len(waits)} lock takes, longest wait {max(waits) * 1000:.0f} ms")
+
+
+def test_a_staged_session_cannot_be_reached_by_its_stored_name(source: Path, tmp_path: Path) -> None:
+    """Even typed on purpose, the staged name of a killed writer's rows is no session: not for
+    replay, verify, export or as a simulation's source (whose spans would then point at rows
+    that --drop-incomplete removes)."""
+    db = tmp_path / "k.db"
+    assert run("--db", str(db), "generate", "base", "--events", "1000").code == 0
+    p = subprocess.Popen([*CMD, "--db", str(db), "generate", "big", "--events", "600000"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        deadline = time.monotonic() + 60
+        while not (stored := _staged_names(db)) or not _staged_rows(db):
+            assert p.poll() is None and time.monotonic() < deadline, "the writer never committed a batch"
+            time.sleep(0.02)
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+    [name] = stored
+    for cmd in (("replay", name), ("audit", "verify", name), ("export", name, str(tmp_path / "x.tape")),
+                ("simulate", name, "--as", "derived")):
+        r = run("--db", str(db), *cmd)
+        assert r.code == 2, (cmd, r.out, r.err)
+    assert [s["session"] for s in json.loads(run("--db", str(db), "sessions", "--json").out)] == ["base"]
+
+
+def _staged_names(db: Path) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        return [r[0] for r in con.execute("SELECT name FROM tt_sessions") if r[0].startswith("\x1f")]
+    finally:
+        con.close()
+
+
+def _staged_rows(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM tt_chunks c JOIN tt_sessions s ON s.id = c.session_id "
+                               "WHERE substr(s.name, 1, 1) = char(31)").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_drop_incomplete_never_takes_a_session_still_being_written(tmp_path: Path) -> None:
+    """Whether a writer is gone is a lock's answer, not a pid's (a pid from another PID
+    namespace or host says nothing): while a generate writes, --drop-incomplete keeps its rows,
+    and the generate completes; once no one has the store open, leftovers go."""
+    db = tmp_path / "d.db"
+    assert run("--db", str(db), "generate", "seed", "--events", "100").code == 0
+    err = tmp_path / "gen.err"
+    with open(err, "wb") as f:
+        p = subprocess.Popen([*CMD, "--db", str(db), "generate", "victim", "--events", "500000"],
+                             stdout=subprocess.DEVNULL, stderr=f, env=_env())
+    deadline = time.monotonic() + 60
+    while not _staged_rows(db):
+        assert p.poll() is None and time.monotonic() < deadline, err.read_text()
+        time.sleep(0.02)
+    r = run("--db", str(db), "sessions", "--drop-incomplete", "--json")
+    assert r.code == 0 and [x["dropped"] for x in json.loads(r.out)] == [False], r.out
+    assert p.wait(timeout=120) == 0, err.read_text()
+    assert asyncio.run(_state(str(db), verify=True)) == ({"seed": 100, "victim": 500000}, [])
+
+
+async def test_drop_incomplete_on_postgresql_asks_the_writers_lock(pg_slate: PgSlate, tmp_path: Path) -> None:
+    url = pg_slate.url
+    err = tmp_path / "gen.err"
+    with open(err, "wb") as f:
+        p = subprocess.Popen([*CMD, "--db", url, "generate", "victim", "--events", "400000"],
+                             stdout=subprocess.DEVNULL, stderr=f, env=_env())
+    q = f"SELECT count(*) FROM {pg_slate.role}.tt_sessions WHERE left(name, 1) = chr(31) AND head_seq > 0"
+    deadline = time.monotonic() + 60
+    while not await _pg_count(pg_slate, q):
+        assert p.poll() is None and time.monotonic() < deadline, err.read_text()
+        await asyncio.sleep(0.02)
+    r = await asyncio.to_thread(run, "--db", url, "sessions", "--drop-incomplete", "--json")
+    assert r.code == 0 and [x["dropped"] for x in json.loads(r.out)] == [False], (r.out, r.err)
+    p.kill()  # the writer dies: its connection, and the lock with it
+    await asyncio.to_thread(p.wait, 30)
+    deadline = time.monotonic() + 30
+    while True:
+        r = await asyncio.to_thread(run, "--db", url, "sessions", "--drop-incomplete", "--json")
+        if [x["dropped"] for x in json.loads(r.out)] == [True] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)  # the server notices the dead connection after a moment
+    assert [x["dropped"] for x in json.loads(r.out)] == [True], r.out
+    assert await _pg_count(pg_slate, q.replace(" AND head_seq > 0", "")) == 0
+
+
+async def _pg_count(slate: PgSlate, q: str) -> int:
+    try:
+        return int(await slate.admin.fetchval(q))
+    except asyncpg.UndefinedTableError:  # the writer has not created the store yet
+        return 0
