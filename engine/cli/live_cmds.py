@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from events.errors import BadInput, TradetapeError
+from events.names import check_session_name
 from events.units import parse_money
 
 from ..anchors import anchor_session
@@ -70,7 +71,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             p.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
             p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
                            "(0: any free port; the port and token are printed on stderr)")
-            p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash")
+        p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash (in the mode it was "
+                                                           "recorded in, with its own policy and settings)")
         p.set_defaults(run=cmd_live, mode=name)
 
 
@@ -125,6 +127,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
             raise BadInput("signing needs both --key-id and --key-file")
         key = ApiKey.load(args.key_id, Path(args.key_file))
     resume = getattr(args, "resume", None)
+    if args.session is not None:
+        check_session_name(args.session, "--session")  # before any connection is made
     if args.mode == "paper" and not resume:
         if args.every < 1 or args.latency_ms < 0:
             raise BadInput("--every must be at least 1 and --latency-ms not negative")

@@ -190,8 +190,7 @@ def test_kill_9_then_resume_trials(mode: str, feeds: Feeds, key: Path, tmp_path:
             outcomes["ended before the kill"] += 1
         else:
             before = asyncio.run(_rows(db, name))
-            # (``record`` has no --resume: ``paper --resume`` carries a session on in its own mode)
-            r = live(tmp_path, f"{name}-resume", db, "paper", feeds.serve(0), "--resume", name, key=key).wait(timeout=60)
+            r = live(tmp_path, f"{name}-resume", db, mode, feeds.serve(0), "--resume", name, key=key).wait(timeout=60)
             feeds.close_all()
             assert r.code == 0, f"{where}: resume failed: {r.err}"
             summary = json.loads(r.out)

@@ -244,3 +244,26 @@ def test_a_port_in_use_is_one_line_and_exit_2(src: Path, tmp_path: Path) -> None
         assert r.code == 2, r.err
         assert f"--broadcast {port}: cannot listen on 127.0.0.1:{port}: " in r.error_line()
         assert not db.exists()
+
+
+# --- item 2: nothing after the commit undoes the commit ---------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["record", "paper"])
+def test_a_unicode_session_name_records_anchors_and_verifies(src: Path, key: Path, tmp_path: Path,
+                                                             mode: str) -> None:
+    """``record --session enregistré-1`` used to raise writing the anchor line (ASCII) after the
+    commit, and the new store was deleted with the whole recording."""
+    name = "enregistré-1 ☂"
+    db = tmp_path / "u.db"
+    with serve_feed(src, tmp_path) as (url, _):
+        r = live(tmp_path, mode, db, mode, url, "--session", name, *(PAPER if mode == "paper" else ()),
+                 key=key).wait()
+    assert r.code == 0, r.err
+    assert sessions(db) == {name: sessions(db)[name]} and sessions(db)[name] > 4000
+    lines = (tmp_path / "u.db.anchors").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["session"] for line in lines] == [name]
+    v = tt("--db", db, "audit", "verify", name, "--anchor", tmp_path / "u.db.anchors")
+    assert v.code == 0 and "matches" in v.out, (v.out, v.err)
+    if mode == "paper":
+        parity_ok(db, name)
