@@ -82,17 +82,20 @@ class Recorder:
     def add_encoded(self, payloads: Iterable[bytes]) -> None:
         if self._failed is not None:
             raise self._failed
-        was_empty = not self._buf
-        n = len(self._buf)
-        self._buf.extend(payloads)
-        added = self._buf[n:]
-        self._added += len(added)
-        self._buf_bytes += sum(map(len, added))
-        if was_empty and self._buf:
+        buf = self._buf
+        n = len(buf)
+        buf.extend(payloads)
+        added = len(buf) - n
+        if not added:
+            return
+        self._added += added
+        self._buf_bytes += sum(map(len, buf[n:])) if added > 1 else len(buf[n])
+        if n == 0:
             self._since = time.perf_counter()
             self._start()
             self._wake.set()  # the writer times the batch from now
-        self._check_bound()
+        if self._stalled_since is not None or self._buf_bytes + self._inflight_bytes > self.max_buffer_bytes:
+            self._check_bound()  # the per-frame path skips it while the store keeps up
 
     def add(self, events: Iterable[EventBase]) -> None:
         self.add_encoded(encode(e) for e in events)
