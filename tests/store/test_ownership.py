@@ -141,3 +141,13 @@ def test_export_never_overwrites_what_is_not_a_tape(tmp_path: Path) -> None:
     again = run("--db", str(db), "export", "two", str(tape))
     assert again.code == 2 and "already exists" in again.err
     assert run("--db", str(db), "export", "two", str(tape), "--replace").code == 0
+
+
+def test_demo_never_removes_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    """``demo --out DIR`` recreated DIR with ``rmtree`` whatever it held."""
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    r = run("demo", "--out", str(keep))
+    assert r.code == 2 and "is not a demo's output" in r.err, r.err
+    assert (keep / "notes.txt").read_text() == "mine"
