@@ -34,19 +34,21 @@ from .output import state_text
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", help="import, replay, verify, train, serve, paper-trade live, prove parity, report")
     p.add_argument("--session", default="small", help="shipped session under replays/ (default small)")
-    p.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo writes (recreated when a demo made it)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the demo writes (recreated when a demo made it)")
     p.add_argument("--train-steps", type=int, default=4096, help="PPO steps for the demo's policy")
     p.set_defaults(run=cmd_demo)
 
 
 MARKER = ".tradetape-demo"  # the demo removes only a directory holding it
+DEFAULT_OUT = Path("out/demo")
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     [source] = golden.sessions(golden.REPLAYS, [args.session])
     out: Path = args.out
     if out.exists():
-        if not (out / MARKER).is_file() and (not out.is_dir() or any(out.iterdir())):
+        ours = (out / MARKER).is_file() or (out == DEFAULT_OUT and (out / "tradetape.db").is_file())  # or an older demo's
+        if not ours and (not out.is_dir() or any(out.iterdir())):
             raise BadInput(f"--out {out}: exists and is not a demo's output; give another --out (the demo "
                            "recreates only a directory it made)")
         shutil.rmtree(out)
