@@ -13,7 +13,6 @@ verifiers that must not be able to change what they check.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from ..errors import BadInput, StoreOpenError
 from .owner import Hold, discard_if_unused, held_descriptor, hold
+from .pgurl import pg_connect_args
 from .schema import FORMAT, FORMAT_VERSION, metadata, tt_meta
 from .sql import EventStore
 
@@ -152,44 +152,6 @@ def _wal_without_index(path: Path) -> bool:
 
 def _unwritable_without_wal(path: Path) -> bool:
     return not os.path.exists(f"{path}-wal") and not os.access(path.absolute().parent, os.W_OK)
-
-
-# PostgreSQL URL parameters (libpq's names) and what asyncpg calls them.
-_PG_PARAMS = {
-    "sslmode": "ssl", "ssl": "ssl", "connect_timeout": "timeout", "command_timeout": "command_timeout",
-    "application_name": "application_name",
-}
-_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-def pg_connect_args(sa_url: str) -> tuple[str, dict[str, Any]]:
-    """The URL without its query, and asyncpg's connect arguments for the parameters in it:
-    ``sslmode`` (libpq's values), ``connect_timeout``, ``command_timeout``, ``application_name``.
-    Any other parameter is refused by name, in one line (asyncpg would raise a TypeError)."""
-    u = make_url(sa_url)
-    args: dict[str, Any] = {}
-    for key, value in u.query.items():
-        name = _PG_PARAMS.get(key)
-        text_value = value if isinstance(value, str) else value[-1]
-        if name is None:
-            raise StoreOpenError(
-                f"database URL parameter {key!r} is not supported (use {', '.join(sorted(_PG_PARAMS))})"
-            )
-        if name == "ssl" and text_value not in _SSLMODES:
-            raise StoreOpenError(f"database URL: {key}={text_value!r} is not one of {', '.join(_SSLMODES)}")
-        if name in ("timeout", "command_timeout"):
-            try:
-                seconds = float(text_value)
-            except ValueError:
-                seconds = math.nan
-            if not 0 < seconds < math.inf:
-                raise StoreOpenError(f"database URL: {key}={text_value!r} is not a number of seconds above 0")
-            args[name] = seconds
-        elif name == "application_name":
-            args.setdefault("server_settings", {})["application_name"] = text_value
-        else:
-            args[name] = text_value
-    return u.set(query={}).render_as_string(hide_password=False), args
 
 
 def _sqlite_writer_engine(path: Path) -> Engine:
