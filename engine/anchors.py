@@ -5,7 +5,7 @@ whoever rewrote the rows. Writers therefore append the session head to an anchor
 SQLite store (``tradetape.db.anchors``), one line per acknowledged write: a JSON object
 ``{"session": ..., "seq": N, "hash": "hex"}`` in UTF-8 (``events.chain.format_anchor``).
 ``audit verify --anchor`` checks the stored chain against EVERY line for the session
-(``events.store.verify.parse_anchors``); a session that is extended (a resumed live session)
+(``events.anchorfile.parse_anchors``); a session that is extended (a resumed live session)
 collects one line per head, at rising seqs.
 
 The write happens after the session's commit, so nothing here may undo it: every failure is one
@@ -25,10 +25,10 @@ import os
 import shlex
 from pathlib import Path
 
+from events.anchorfile import anchor_lines
 from events.chain import format_anchor
 from events.errors import AnchorConflict, AnchorNotWritten, BadInput
 from events.store import EventStore, resolve_url
-from events.store.verify import anchor_lines
 
 
 def anchor_path(store: EventStore) -> Path | None:

@@ -67,7 +67,8 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace) -> int:
-    from events.store.verify import parse_anchors, verify_session
+    from events.anchorfile import parse_anchors
+    from events.store.verify import verify_session
 
     anchors = parse_anchors(args.anchor, session=args.session) if args.anchor else []
     async with store_for(args.db, readonly=True) as store:

@@ -17,9 +17,10 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+from events.anchorfile import parse_anchors
 from events.errors import BadInput
 from events.store import open_store
-from events.store.verify import parse_anchors, verify_session
+from events.store.verify import verify_session
 from events.tape import export_tape, import_tape
 from events.units import format_money
 from projections import digest, view

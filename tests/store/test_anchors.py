@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from engine.anchors import write_anchor
+from events.anchorfile import parse_anchors
 from events.chain import format_anchor
 from events.errors import AnchorConflict, BadInput
 from events.store import open_store
-from events.store.verify import parse_anchors, verify_session
+from events.store.verify import verify_session
 
 from ..engine.conftest import run
 from .builders import make_events

@@ -22,11 +22,12 @@ import msgspec
 import pytest
 
 from events import chain
+from events.anchorfile import AT_HEAD, parse_anchors
 from events.chain import format_anchor
 from events.codec import decode, encode, join_array, split_array
 from events.errors import BadInput
 from events.store import EventStore, open_store
-from events.store.verify import AT_HEAD, VerifyReport, parse_anchors, verify_session
+from events.store.verify import VerifyReport, verify_session
 
 from .builders import make_events
 
