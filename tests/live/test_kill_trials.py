@@ -41,7 +41,6 @@ from events.store import open_store
 from events.types import FeedFault, SessionEnded
 from tests.live.feedkit import SMALL, events
 from tests.live.test_live_cli import (
-    key,  # noqa: F401 (a fixture)
     live,
 )
 
@@ -158,7 +157,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, st
 
 
 @pytest.mark.parametrize("mode", ["record", "paper"])
-def test_kill_9_then_resume_trials(mode: str, feeds: Feeds, key: Path, tmp_path: Path,  # noqa: F811
+def test_kill_9_then_resume_trials(mode: str, feeds: Feeds, key: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(f"{SEED}:{mode}")
     args = ("--policy", "random", "--seed", "5", "--every", "5") if mode == "paper" else ()

@@ -179,23 +179,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway Ed25519 API key (PEM, 0600): every serve-feed below requires signed upgrades."""
-    from engine.live.auth import generate_keypair
-
-    return generate_keypair(tmp_path_factory.mktemp("key"), key_type="ed25519")[0]
-
-
-@pytest.fixture(scope="module")
-def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("src") / "src.db"
-    r = tt("--db", db, "import", SMALL)
-    assert r.code == 0, r.err
-    assert sessions(db) == {"small": 4000}
-    return db
-
-
 # --- 1. record ---------------------------------------------------------------------------------
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from .feedkit import SMALL
 from .test_live_cli import (
     MARKETS,
     free_port,
@@ -38,21 +37,6 @@ from .test_live_cli import (
 
 pytestmark = pytest.mark.timeout(120)
 
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.live.auth import generate_keypair
-
-    return generate_keypair(tmp_path_factory.mktemp("key"), key_type="ed25519")[0]
-
-
-@pytest.fixture(scope="module")
-def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("src") / "src.db"
-    r = tt("--db", db, "import", SMALL)
-    assert r.code == 0, r.err
-    assert sessions(db) == {"small": 4000}
-    return db
 
 PAPER = ("--policy", "random", "--seed", "5", "--every", "5")
 

@@ -33,14 +33,12 @@ from tests.live.feedkit import KEY, SMALL, events
 from tests.live.test_live_cli import (
     MARKETS,
     Proc,
-    key,  # noqa: F401 (a fixture)
     live,
     parity_ok,
     replay,
     serve_feed,
     sessions,
     show,
-    src,  # noqa: F401 (a fixture)
     verified,
     wait_for_events,
 )
@@ -60,7 +58,7 @@ def _books(state: dict[str, object]) -> dict[str, dict[str, object]]:
             for b in state["books"]}  # type: ignore[attr-defined]
 
 
-def test_record_rides_out_a_write_lock_held_past_the_busy_timeout(src: Path, key: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_record_rides_out_a_write_lock_held_past_the_busy_timeout(src: Path, key: Path, tmp_path: Path) -> None:
     """A neighbour (an import, a generate) holds SQLite's write lock for 12 s, past the 10 s busy
     timeout: the recording buffers, retries and completes with every event."""
     db = tmp_path / "live.db"
@@ -107,7 +105,7 @@ async def _pg_wait_for_events(slate: PgSlate, name: str, at_least: int, proc: Pr
     raise AssertionError(f"{name} never reached {at_least} events")
 
 
-async def test_paper_on_postgresql_rides_out_killed_connections(src: Path, key: Path, tmp_path: Path) -> None:  # noqa: F811
+async def test_paper_on_postgresql_rides_out_killed_connections(src: Path, key: Path, tmp_path: Path) -> None:
     """Every backend of the live writer is terminated, three times mid-session: the paper
     session reconnects, ends normally, and passes parity with no event twice."""
     slate = await new_slate()
