@@ -15,11 +15,12 @@ from events.codec import encode
 from events.errors import BadInput
 from events.types import BookDelta, FeedFault
 
-from .wirekit import T_MS, A, Link, raw, snapshot, subscribed
+from .wirekit import T_MS, A, Link, error, ok, raw, snapshot, subscribed
 
 BOOK_A: dict[str, Any] = dict(yes=[["0.4000", "100.00"]], no=[["0.5700", "80.00"]])
+# a delta as the real recording has it (kalshi-protocol.md §0.1): ts RFC 3339 and ts_ms an integer
 MSG: dict[str, Any] = {"market_ticker": A, "market_id": "id-A", "price_dollars": "0.4000", "delta_fp": "1.00",
-                       "side": "yes", "ts_ms": T_MS}
+                       "side": "yes", "ts": "2026-07-01T12:00:00.000Z", "ts_ms": T_MS}
 
 
 def opened() -> Link:
@@ -39,6 +40,8 @@ def book_delta(seq: int = 2, sid: int = 1, **msg: Any) -> bytes:
     (book_delta(seq=2**53), "$.seq"),
     (book_delta(seq=-1), "$.seq"),
     (book_delta(sid=2**64 - 1), "$.sid"),
+    (ok(1, 2**64 - 1, 5, [A]), "$.seq"),  # ok replies are numbered in the sid's sequence (§0.1)
+    (error(6, "already subscribed", sid=1, seq=2**64 - 1, cmd_id=5), "$.seq"),
     (raw(id=2**64, type="subscribed", msg={"channel": "trade", "sid": 9}), "$.id"),
     (raw(id=7, type="subscribed", msg={"channel": "trade", "sid": 2**63}), "$.msg.sid"),
     (book_delta(ts_ms=2**63 // 1000), "$.msg.ts_ms"),
