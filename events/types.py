@@ -11,33 +11,28 @@ is upcast on read by ``events.upcast``. Stored bytes are never rewritten.
 
 from __future__ import annotations
 
-from typing import Literal
-
-import msgspec
-
-Side = Literal["yes", "no"]
-Action = Literal["buy", "sell"]
-TimeInForce = Literal["gtc", "ioc", "fok"]
-Liquidity = Literal["maker", "taker"]
-Result = Literal["yes", "no", "void", "scalar"]
-SelfTradePrevention = Literal["taker_at_cross", "maker"]
-GapKind = Literal["gap", "duplicate", "out_of_order"]
-FaultKind = Literal["disconnect", "dead_link", "malformed", "oversize", "error", "subscription_lost", "reconnected"]
-Level = tuple[int, int]  # (price, count)
-
-
-class EventBase(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True, gc=False
-):
-    """Every event carries ``ts``: event time in integer nanoseconds.
-
-    ``gc=False``: events are immutable values holding only ints, strings, tuples and string
-    dicts, so they can never be part of a reference cycle; keeping them out of the cyclic
-    garbage collector's lists saves about a tenth of a replay's time (measured in bench/replay).
-    """
-
-    ts: int
-
+from .base import (
+    Action,
+    EventBase,
+    FaultKind,
+    GapKind,
+    Level,
+    Liquidity,
+    Result,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from .venue_types import (
+    Reconciled,
+    RiskRefused,
+    TradingHalted,
+    VenueAnswer,
+    VenueFill,
+    VenueOrderUpdate,
+    VenuePosition,
+    VenueRequest,
+)
 
 # --- session -------------------------------------------------------------------------------
 
@@ -320,6 +315,14 @@ Event = (
     | OrderCancelled
     | OrderAmended
     | Fill
+    | VenueRequest
+    | VenueAnswer
+    | VenueOrderUpdate
+    | VenueFill
+    | VenuePosition
+    | Reconciled
+    | RiskRefused
+    | TradingHalted
 )
 """The current vocabulary: what readers of the store are handed."""
 
@@ -349,6 +352,14 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     OrderCancelled,
     OrderAmended,
     Fill,
+    VenueRequest,
+    VenueAnswer,
+    VenueOrderUpdate,
+    VenueFill,
+    VenuePosition,
+    Reconciled,
+    RiskRefused,
+    TradingHalted,
 )
 
 
@@ -375,3 +386,55 @@ def concerns(event: EventBase, market: str) -> bool:
     if isinstance(event, FeeChanged):
         return market.startswith(event.event_ticker + "-")
     return getattr(event, "market", None) == market
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "MARKET_EVENTS",
+    "Action",
+    "ActionTaken",
+    "AnyEvent",
+    "BookDelta",
+    "BookSnapshot",
+    "Event",
+    "EventBase",
+    "FaultKind",
+    "FeeChanged",
+    "FeedFault",
+    "FeedGap",
+    "Fill",
+    "FillV1",
+    "GapKind",
+    "LegacyEvent",
+    "Level",
+    "Liquidity",
+    "MarketSettled",
+    "MarketStatus",
+    "MarketStatusV1",
+    "OrderAccepted",
+    "OrderAmended",
+    "OrderCancelled",
+    "OrderPlaced",
+    "OrderPlacedV1",
+    "OrderRejected",
+    "PublicTrade",
+    "Reconciled",
+    "Result",
+    "RiskRefused",
+    "SelfTradePrevention",
+    "SessionEnded",
+    "SessionStarted",
+    "SessionStartedV1",
+    "Side",
+    "TimeInForce",
+    "TradingHalted",
+    "VenueAnswer",
+    "VenueFill",
+    "VenueOrderUpdate",
+    "VenuePosition",
+    "VenueRequest",
+    "concerns",
+    "market_of",
+    "tag_of",
+    "type_name",
+]

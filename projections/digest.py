@@ -203,19 +203,54 @@ def snapshot(st: State) -> Snapshot:
     )
 
 
-def digest_of(snap: Snapshot) -> str:
-    """SHA-256 (hex) of the snapshot's canonical MessagePack encoding."""
-    return sha256(_encoder.encode(snap)).hexdigest()
+class VenueView(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue's side of a venue session (``projections.venue``): our order ids with the
+    venue's, the positions it reported (market, position, cost, realized, fees), the orders
+    whose create is still unanswered, why trading halted, the risk refusals and the
+    reconciliations (trigger, decision, differences)."""
+
+    ids: tuple[tuple[str, str], ...]
+    reported: tuple[tuple[str, int, int, int, int], ...]
+    unknown: tuple[str, ...]
+    halted: str
+    refusals: int
+    reconciled: tuple[tuple[str, str, int], ...]
+
+
+def venue_view(st: State) -> VenueView | None:
+    v = st.venue
+    if v is None:
+        return None
+    return VenueView(
+        ids=tuple(sorted(v.ids.items())),
+        reported=tuple((m, *v.reported[m]) for m in sorted(v.reported)),
+        unknown=tuple(sorted(v.unknown)),
+        halted=v.halted,
+        refusals=v.refusals,
+        reconciled=tuple(v.reconciled),
+    )
+
+
+def digest_of(snap: Snapshot, venue: VenueView | None = None) -> str:
+    """SHA-256 (hex) of the snapshot's canonical MessagePack encoding, followed by the venue
+    view's in a venue session (a session without one digests as it always did)."""
+    data = _encoder.encode(snap)
+    if venue is not None:
+        data += _encoder.encode(venue)
+    return sha256(data).hexdigest()
 
 
 def digest(st: State) -> str:
-    return digest_of(snapshot(st))
+    return digest_of(snapshot(st), venue_view(st))
 
 
 def view(st: State) -> dict[str, Any]:
     """The snapshot as plain JSON-able dicts, with its digest and the units of every number."""
     snap = snapshot(st)
+    venue = venue_view(st)
     out: dict[str, Any] = msgspec.to_builtins(snap)
-    out["digest"] = digest_of(snap)
+    if venue is not None:
+        out["venue"] = msgspec.to_builtins(venue)
+    out["digest"] = digest_of(snap, venue)
     out["units"] = dict(UNITS)
     return out

@@ -35,8 +35,18 @@ from events.types import (
     SessionEnded,
     SessionStarted,
 )
+from events.venue_types import (
+    Reconciled,
+    RiskRefused,
+    TradingHalted,
+    VenueAnswer,
+    VenueFill,
+    VenueOrderUpdate,
+    VenuePosition,
+    VenueRequest,
+)
 
-from . import books, orders, positions
+from . import books, orders, positions, venue
 from .state import State
 
 
@@ -62,6 +72,14 @@ HANDLERS: dict[type[EventBase], Callable[[State, Any], None]] = {
     OrderCancelled: orders.on_cancelled,
     OrderAmended: orders.on_amended,
     Fill: positions.on_fill,
+    VenueRequest: venue.on_request,
+    VenueAnswer: venue.on_answer,
+    VenueOrderUpdate: venue.on_order_update,
+    VenueFill: venue.on_fill,
+    VenuePosition: venue.on_position,
+    Reconciled: venue.on_reconciled,
+    RiskRefused: venue.on_refused,
+    TradingHalted: venue.on_halted,
 }
 
 

@@ -27,14 +27,14 @@ by the exchange (their cash is free again), and the position stays on the books 
 from __future__ import annotations
 
 from events.errors import InvariantError
-from events.types import Fill, MarketSettled, MarketStatus, Result, SessionStarted
+from events.types import Action, Fill, Liquidity, MarketSettled, MarketStatus, Result, SessionStarted, Side
 from events.units import MONEY_PER_DOLLAR, ONE_DOLLAR
 
 from . import books
 from .levels import take_level
 from .orders import close, open_order
 from .queue import parse_queue
-from .state import Position, State
+from .state import Order, Position, State
 
 CENT_MONEY = MONEY_PER_DOLLAR // 100  # money units in one cent
 
@@ -71,27 +71,35 @@ def on_fill(st: State, e: Fill) -> None:
         m = st.market(e.market)
         level = (take_level(e.action, e.side, e.price)[0], e.took)
         m.consumed[level] = m.consumed.get(level, 0) + e.count
+    book_fill(st, o, e.market, e.action, e.side, e.price, e.count, e.fee, e.liquidity, e.ts)
 
-    yes_price = e.price if e.side == "yes" else ONE_DOLLAR - e.price
-    up = (e.action == "buy") == (e.side == "yes")
-    p = st.position(e.market)
-    apply_trade(st, p, up, yes_price, e.count)
-    p.fees += e.fee
-    p.volume += e.count
-    st.cash -= e.fee
+
+def book_fill(st: State, o: Order | None, market: str, action: Action, side: Side, price: int, count: int, fee: int,
+              liquidity: Liquidity, ts: int) -> None:
+    """What an execution does to the position, cash and execution stats: the one money path of
+    paper fills (``Fill``) and venue fills (``VenueFill``, ``projections.venue``). ``o`` is our
+    order when we know it (fill time and slippage are measured from it)."""
+    yes_price = price if side == "yes" else ONE_DOLLAR - price
+    up = (action == "buy") == (side == "yes")
+    p = st.position(market)
+    apply_trade(st, p, up, yes_price, count)
+    p.fees += fee
+    p.volume += count
+    st.cash -= fee
 
     s = st.stats
     s.fills += 1
-    if e.liquidity == "maker":
+    if liquidity == "maker":
         s.maker_fills += 1
     else:
         s.taker_fills += 1
-    s.volume += e.count
-    s.notional += e.price * e.count
-    s.fees += e.fee
-    s.fill_time_total += e.ts - o.placed_ts
-    if o.mid2 is not None:
-        s.slippage2 += (2 * yes_price - o.mid2) * e.count if up else (o.mid2 - 2 * yes_price) * e.count
+    s.volume += count
+    s.notional += price * count
+    s.fees += fee
+    if o is not None:
+        s.fill_time_total += ts - o.placed_ts
+        if o.mid2 is not None:
+            s.slippage2 += (2 * yes_price - o.mid2) * count if up else (o.mid2 - 2 * yes_price) * count
 
 
 def apply_trade(st: State, p: Position, up: bool, yes_price: int, n: int) -> None:

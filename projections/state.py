@@ -197,6 +197,24 @@ class ExecStats:
         self.slippage2 = 0
 
 
+class VenueBook:
+    """The venue's side of a venue session: our order ids to the venue's, the venue's trade ids
+    seen, the positions it reported (market -> (position, cost, realized, fees)), the orders
+    whose create got no answer (outcome unknown until the venue reports them), why trading
+    halted ("" while it has not), and counts of risk refusals and reconciliations."""
+
+    __slots__ = ("halted", "ids", "reconciled", "refusals", "reported", "trade_ids", "unknown")
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self.trade_ids: set[str] = set()  # membership only; never iterated into output
+        self.reported: dict[str, tuple[int, int, int, int]] = {}
+        self.unknown: set[str] = set()  # sorted when shown
+        self.halted = ""
+        self.refusals = 0
+        self.reconciled: list[tuple[str, str, int]] = []  # (trigger, decision, differences)
+
+
 class State:
     """Everything ``evolve`` maintains. ``seq`` is the number of events folded so far."""
 
@@ -221,6 +239,7 @@ class State:
         "stats",
         "trade_ids",
         "ts",
+        "venue",
     )
 
     def __init__(self) -> None:
@@ -253,6 +272,9 @@ class State:
         # The queue model (``projections.queue``), from the session's config: 0 is the
         # risk-averse model, n >= 1 the probabilistic model with f(x) = x ** n.
         self.queue_power = 0
+        # What a venue session knows of the venue (``projections.venue``); None in paper and
+        # replay-only sessions, so their digests are what they always were.
+        self.venue: VenueBook | None = None
 
     def market(self, name: str) -> MarketState:
         m = self.markets.get(name)

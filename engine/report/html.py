@@ -24,7 +24,7 @@ import msgspec
 
 from events.types import EventBase
 from events.units import ONE_DOLLAR, format_count, format_fixed, format_money, format_price
-from projections.digest import BookView, Snapshot, digest_of, snapshot
+from projections.digest import BookView, Snapshot, digest_of, snapshot, venue_view
 
 from ..timefmt import format_ns
 from .plots import book_png, equity_png
@@ -58,7 +58,7 @@ def write_report(events: Sequence[EventBase], path: Path, *, title: str, sample:
     when the caller has it; ``max_markets`` caps the per-market sections."""
     f = fold_session(events, sample=sample, max_markets=max_markets)
     snap = snapshot(f.state)
-    digest = digest_of(snap)
+    digest = digest_of(snap, venue_view(f.state))
     equity = _img(equity_png(f.equity_ts, f.equity, snap.starting_cash), "portfolio value")
     markets = [_market(s.name, _img(book_png(s), f"best YES bid and ask of {s.name}"), snap, len(s.fills))
                for s in f.markets]
