@@ -44,3 +44,11 @@ Command = PlaceOrder | CancelOrder | AmendOrder
 def describe(cmd: Command) -> str:
     """A short, deterministic description for ``ActionTaken.action``."""
     return msgspec.json.encode(cmd).decode()
+
+
+_command = msgspec.json.Decoder(Command)
+
+
+def parse_command(text: str) -> Command:
+    """The command ``describe`` wrote (``ActionTaken.action``)."""
+    return _command.decode(text)
