@@ -63,8 +63,8 @@ class Shadow:
         out = self.out
         for i in range(self._seen, len(out)):
             e = out[i]
-            if type(e) is OrderPlaced and e.client_order_id:  # type: ignore[attr-defined]
-                self._twins[e.client_order_id] = e.order_id  # type: ignore[attr-defined]
+            if isinstance(e, OrderPlaced) and e.client_order_id:
+                self._twins[e.client_order_id] = e.order_id
         self._seen = len(out)
         return self._twins.get(order_id, order_id)
 
