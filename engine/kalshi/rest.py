@@ -12,6 +12,8 @@ Retries (``RetryPolicy``):
 - a read (GET) is retried on a 5xx, a failed connection or a timeout, a bounded number of times;
 - a write is never retried on anything but a 429: a timeout is ``VenueTimeout`` (outcome
   unknown) and the caller reconciles, re-sending a create only with the SAME client order id.
+A 2xx whose body does not parse raises ``BadInput`` naming the field; after a write the change
+may then have been made, so the caller reconciles as after a timeout.
 Token buckets (``ratelimit``) pace requests before they are sent. Nothing here logs; no
 exception carries a header.
 """
