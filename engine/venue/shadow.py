@@ -25,6 +25,7 @@ from events.types import (
     ActionTaken,
     EventBase,
     OrderPlaced,
+    OrderRejected,
     RiskRefused,
     SessionStarted,
     TradingHalted,
@@ -71,8 +72,8 @@ class Shadow:
 
 def shadow_of(events: Iterable[EventBase]) -> Shadow:
     """Rebuild a venue session's shadow from its log: market events in order, and each command
-    the venue was sent (an ``ActionTaken`` not answered at once by ``RiskRefused`` or
-    ``TradingHalted``)."""
+    the venue was sent (an ``ActionTaken`` not answered at once by ``RiskRefused``,
+    ``TradingHalted`` or ``OrderRejected``)."""
     shadow: Shadow | None = None
     pending: list[tuple[int, Command]] = []
     for e in events:
@@ -92,8 +93,8 @@ def shadow_of(events: Iterable[EventBase]) -> Shadow:
             _release(shadow, pending)
             assert isinstance(e, ActionTaken)
             pending.append((e.ts, parse_command(e.action)))
-        elif t is RiskRefused or t is TradingHalted:
-            pending.clear()  # refused, or the halt: that command never left
+        elif t is RiskRefused or t is TradingHalted or t is OrderRejected:
+            pending.clear()  # refused, the halt, or a cancel of an order not open: it never left
         else:
             _release(shadow, pending)
     if shadow is None:

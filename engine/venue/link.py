@@ -1,0 +1,245 @@
+"""The venue link: our commands out as signed REST requests, the venue's answers and private
+frames back in as events.
+
+``send`` takes what ``VenueCore`` queued, returns a ``VenueRequest`` per command at once (the
+driver appends it before the request leaves) and sends each in its own task; every answer, or
+its absence, becomes a ``VenueAnswer`` in ``inbox``, and ``ready`` is set. ``private`` turns a
+private frame (kalshi-protocol.md §3.4-3.6, §0.7) into a ``VenueFill``, ``VenueOrderUpdate`` or
+``VenuePosition``.
+
+Which order a frame is about: the venue names its own order ids; ours (the client order id)
+come back in the create's answer and in ``user_order`` frames, but not in ``fill`` frames (the
+real demo fills carry no ``client_order_id``, §0.7). A fill can also arrive before the create's
+answer. So a fill of an order the link cannot name yet waits while creates are in flight, and
+goes out, named, right after the answer that names its order; when nothing is in flight it is
+not ours and goes out with ``order_id=""`` (it still moves the position: the venue's fills are
+the truth).
+
+No request is retried here with a new id: ``KalshiRest`` retries a 429 with the same body, and
+an unanswered create (``VenueTimeout``) is ``status=0``, its outcome unknown until the venue's
+reports or a reconciliation say (``projections.venue``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+import structlog
+
+from events.types import Action, EventBase, Side, VenueAnswer, VenueFill, VenueOrderUpdate, VenuePosition, VenueRequest
+from events.units import ONE_DOLLAR, parse_decimal
+from projections.state import State
+
+from ..kalshi import order_wire, wire
+from ..kalshi.rest import KalshiRest
+from ..kalshi.rest_errors import VenueError
+from ..sim.commands import AmendOrder, CancelOrder, PlaceOrder
+from .core import Outgoing
+
+log = structlog.get_logger()
+CREATE = "/portfolio/events/orders"
+
+
+class VenueLink:
+    def __init__(self, rest: KalshiRest, venue: str, clock: Callable[[], int], state: State) -> None:
+        self.rest = rest
+        self.state = state  # the session's (read only): our orders' sides
+        self.venue = venue
+        self.clock = clock
+        self.inbox: list[EventBase] = []
+        self.ready = asyncio.Event()
+        self.ours: dict[str, str] = {}  # venue order id -> our order id
+        self.creating: set[str] = set()  # our ids whose create is in flight
+        self.held: list[tuple[wire.UserFill, int]] = []  # fills (and their receive time) awaiting a name
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.sent_perf: list[float] = []  # bench: perf_counter when each request left
+
+    def learn(self, st: State) -> None:
+        """Our ids and the venue's from a state (a resumed session's)."""
+        if st.venue is not None:
+            for ours, theirs in st.venue.ids.items():
+                self.ours[theirs] = ours
+
+    # --- out ------------------------------------------------------------------------------------
+
+    def send(self, items: list[Outgoing], st: State) -> list[EventBase]:
+        requests: list[EventBase] = []
+        for item in items:
+            requests.append(self._request(item, st))
+        return requests
+
+    def _request(self, item: Outgoing, st: State) -> EventBase:
+        cmd, oid = item
+        now = self.clock()
+        venue_id = st.venue.ids.get(oid, "") if st.venue is not None else ""
+        if isinstance(cmd, PlaceOrder):
+            body = order_wire.create_body(cmd, oid)
+            req = VenueRequest(ts=now, venue=self.venue, method="POST", path=CREATE, order_id=oid,
+                               body=msgspec.json.encode(body).decode())
+            self.creating.add(oid)
+            self._spawn(self._create(cmd, oid, req))
+            return req
+        path = f"{CREATE}/{venue_id or '?'}" + ("/amend" if isinstance(cmd, AmendOrder) else "")
+        method = "DELETE" if isinstance(cmd, CancelOrder) else "POST"
+        req = VenueRequest(ts=now, venue=self.venue, method=method, path=path, order_id=oid,
+                           body="" if isinstance(cmd, CancelOrder) else msgspec.json.encode(cmd).decode())
+        if not venue_id:  # the venue has not named the order yet: nothing can address it
+            self._answer(req, 0, code="not_sent", message="the venue has not named this order yet")
+        elif isinstance(cmd, CancelOrder):
+            self._spawn(self._cancel(venue_id, req))
+        else:
+            assert isinstance(cmd, AmendOrder)
+            o = st.orders[oid]
+            self._spawn(self._amend(cmd, venue_id, o.market, o.action, o.side, o.price, o.filled + o.remaining, req))
+        return req
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        self.sent_perf.append(time.perf_counter())
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _create(self, cmd: PlaceOrder, oid: str, req: VenueRequest) -> None:
+        t0 = time.perf_counter_ns()
+        try:
+            ack = await self.rest.create_order(cmd, oid)
+        except VenueError as exc:
+            self.creating.discard(oid)
+            self._failed(req, exc, t0)
+        else:
+            self.creating.discard(oid)
+            self.ours[ack.order_id] = oid
+            self._answer(req, 201, venue_order_id=ack.order_id, filled=ack.fill_count, remaining=ack.remaining_count,
+                         body=msgspec.json.encode(ack).decode(), t0=t0)
+        self._release()
+
+    async def _cancel(self, venue_id: str, req: VenueRequest) -> None:
+        t0 = time.perf_counter_ns()
+        try:
+            ack = await self.rest.cancel_order(venue_id)
+        except VenueError as exc:
+            self._failed(req, exc, t0)
+        else:
+            self._answer(req, 200, venue_order_id=venue_id, reduced_by=ack.reduced_by,
+                         body=msgspec.json.encode(ack).decode(), t0=t0)
+
+    async def _amend(self, cmd: AmendOrder, venue_id: str, market: str, action: str, side: str, price: int,
+                     total: int, req: VenueRequest) -> None:
+        t0 = time.perf_counter_ns()
+        new_price = cmd.price if cmd.price is not None else price
+        try:
+            ack = await self.rest.amend_order(venue_id, ticker=market, action=action, side=side,  # type: ignore[arg-type]
+                                              price=new_price, total_count=cmd.count if cmd.count is not None else total)
+        except VenueError as exc:
+            self._failed(req, exc, t0)
+        else:
+            self._answer(req, 200, venue_order_id=venue_id, filled=ack.fill_count, remaining=ack.remaining_count,
+                         body=msgspec.json.encode(ack).decode(), t0=t0)
+            if ack.fill_count is not None and ack.remaining_count is not None:
+                self._put(VenueOrderUpdate(ts=self.clock(), venue=self.venue, order_id=req.order_id,
+                                           venue_order_id=venue_id, market=market, status="resting",
+                                           filled=ack.fill_count, remaining=ack.remaining_count, price=new_price,
+                                           reason="Amend", source="rest"))
+
+    def _failed(self, req: VenueRequest, exc: VenueError, t0: int) -> None:
+        self._answer(req, exc.status, code=exc.code, message=str(exc)[:300], t0=t0)
+
+    def _answer(self, req: VenueRequest, status: int, *, venue_order_id: str = "", filled: int | None = None,
+                remaining: int | None = None, reduced_by: int | None = None, code: str = "", message: str = "",
+                body: str = "", t0: int | None = None) -> None:
+        latency = time.perf_counter_ns() - t0 if t0 is not None else 0
+        self._put(VenueAnswer(ts=self.clock(), venue=self.venue, method=req.method, path=req.path,
+                              order_id=req.order_id, status=status, venue_order_id=venue_order_id, filled=filled,
+                              remaining=remaining, reduced_by=reduced_by, code=code, message=message, body=body,
+                              latency_ns=latency))
+
+    def _put(self, e: EventBase) -> None:
+        self.inbox.append(e)
+        self.ready.set()
+
+    def drain(self) -> list[EventBase]:
+        out, self.inbox = self.inbox, []
+        self.ready.clear()
+        return out
+
+    async def settle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the requests in flight to be answered."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
+        self._release()
+
+    # --- in ---------------------------------------------------------------------------------------
+
+    def private(self, msg: wire.Private, ts: int) -> list[EventBase]:
+        """A private frame received at ``ts`` as events (a held fill: none yet)."""
+        if isinstance(msg, wire.UserFill):
+            ours = msg.client_order_id or self.ours.get(msg.order_id, "")
+            if not ours and self.creating:
+                self.held.append((msg, ts))
+                return []
+            return [self._fill(msg, ts, ours)]
+        if isinstance(msg, wire.UserOrder):
+            ours = msg.client_order_id or self.ours.get(msg.order_id, "")
+            if ours:
+                self.ours[msg.order_id] = ours
+            yes = parse_decimal(msg.yes_price_dollars, 4, what="yes_price_dollars")
+            status = msg.status
+            update = VenueOrderUpdate(
+                ts=ts, venue=self.venue, order_id=ours, venue_order_id=msg.order_id, market=msg.ticker, status=status,
+                filled=parse_decimal(msg.fill_count_fp, 2, what="fill_count_fp"),
+                remaining=parse_decimal(msg.remaining_count_fp, 2, what="remaining_count_fp"),
+                price=yes if (msg.outcome_side or msg.side or "yes") == "yes" else ONE_DOLLAR - yes,
+                reason=msg.last_update_reason or "", source="ws")
+            return [update, *self._named()]
+        assert isinstance(msg, wire.MarketPosition)
+        return [VenuePosition(ts=ts, venue=self.venue, market=msg.market_ticker,
+                              position=parse_decimal(msg.position_fp, 2, signed=True, what="position_fp"),
+                              cost=parse_decimal(msg.position_cost_dollars, 6, signed=True, what="position_cost"),
+                              realized=parse_decimal(msg.realized_pnl_dollars, 6, signed=True, what="realized_pnl"),
+                              fees=parse_decimal(msg.fees_paid_dollars, 6, what="fees_paid_dollars"))]
+
+    def _fill(self, f: wire.UserFill, ts: int, ours: str) -> VenueFill:
+        """The fill in our order's own terms (action, side, own-leg price) when it is ours; else
+        in YES terms from ``book_side`` (kalshi-protocol §6: bid = YES up, ask = YES down; the
+        legacy ``side``/``action`` only when ``book_side`` is absent)."""
+        yes = parse_decimal(f.yes_price_dollars, 4, what="yes_price_dollars")
+        o = self.state.orders.get(ours) if ours else None
+        action: Action
+        side: Side
+        if o is not None:
+            action, side = o.action, o.side
+            price = yes if side == "yes" else ONE_DOLLAR - yes
+        else:
+            book_side = f.book_side or order_wire.book_order(
+                "sell" if f.action == "sell" else "buy", "no" if f.side == "no" else "yes",
+                ONE_DOLLAR - yes if f.side == "no" else yes)[0]
+            action, side, price = ("buy" if book_side == "bid" else "sell"), "yes", yes
+        return VenueFill(ts=ts, ts_exch=f.ts_ms * 1_000_000, venue=self.venue, trade_id=f.trade_id, order_id=ours,
+                         venue_order_id=f.order_id, market=f.market_ticker, action=action, side=side,
+                         price=price, count=parse_decimal(f.count_fp, 2, what="count_fp"),
+                         fee=parse_decimal(f.fee_cost, 6, what="fee_cost"),
+                         liquidity="taker" if f.is_taker else "maker",
+                         post_position=parse_decimal(f.post_position_fp, 2, signed=True, what="post_position_fp"))
+
+    def _named(self) -> list[EventBase]:
+        """Held fills whose order the link can now name (or, nothing in flight, nobody's)."""
+        if not self.held:
+            return []
+        out: list[EventBase] = []
+        keep: list[tuple[wire.UserFill, int]] = []
+        for f, ts in self.held:
+            ours = self.ours.get(f.order_id, "")
+            if ours or not self.creating:
+                out.append(self._fill(f, max(ts, self.clock()), ours))  # event time never runs back
+            else:
+                keep.append((f, ts))
+        self.held = keep
+        return out
+
+    def _release(self) -> None:
+        for e in self._named():
+            self._put(e)
