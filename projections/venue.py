@@ -11,8 +11,8 @@ answer, ``user_order`` frames, ``fill`` frames, REST reads). One rule makes them
 report of (filled, remaining) leaves our order ``remaining + (filled - ours filled)`` to go,
 the part already filled on the venue whose ``fill`` has not reached us yet counting as still
 to come; a report older than the fills we have (it says fewer filled) changes no count. An
-order is closed once nothing is left to come: ``filled`` when the venue executed it,
-``cancelled`` when it cancelled the rest (Kalshi's ``last_update_reason`` says why). A fill for
+order is closed once nothing is left to come: ``filled`` when all of it executed, else
+``cancelled`` (the venue cancelled the rest; Kalshi's ``last_update_reason`` says why). A fill for
 an order already closed, or for an order we never placed, still moves the position and cash.
 
 Orders in venue mode never rest in our book index (``orders.rest``): no paper exchange reacts
@@ -74,9 +74,9 @@ def on_answer(st: State, e: VenueAnswer) -> None:
     if o.status not in OPEN:
         return
     if e.reduced_by is not None:  # a cancel: what rested is gone; fills in flight still come
-        _set_remaining(st, o, max(0, o.remaining - e.reduced_by), "cancelled")
+        _set_remaining(st, o, max(0, o.remaining - e.reduced_by))
     elif e.filled is not None and e.remaining is not None:
-        _report(st, o, e.filled, e.remaining, "cancelled")
+        _report(st, o, e.filled, e.remaining)
 
 
 def on_order_update(st: State, e: VenueOrderUpdate) -> None:
@@ -88,9 +88,8 @@ def on_order_update(st: State, e: VenueOrderUpdate) -> None:
     v.unknown.discard(o.order_id)
     if o.status not in OPEN:
         return
-    ended = "filled" if e.status == "executed" else "cancelled"
     if e.status in ("resting", "canceled", "executed"):
-        _report(st, o, e.filled, 0 if e.status != "resting" else e.remaining, ended)
+        _report(st, o, e.filled, 0 if e.status != "resting" else e.remaining)
         if e.status == "resting" and o.status == "pending":
             o.status = "resting"
 
@@ -107,7 +106,7 @@ def on_fill(st: State, e: VenueFill) -> None:
         v.ids[o.order_id] = e.venue_order_id
         v.unknown.discard(o.order_id)
         if o.status in OPEN:
-            _set_remaining(st, o, max(0, o.remaining - e.count), "filled", filled=e.count)
+            _set_remaining(st, o, max(0, o.remaining - e.count), filled=e.count)
         else:
             o.filled += e.count
     book_fill(st, o, e.market, e.action, e.side, e.price, e.count, e.fee, e.liquidity, e.ts)
@@ -121,9 +120,7 @@ def on_reconciled(st: State, e: Reconciled) -> None:
     v = book(st)
     v.reconciled.append((e.trigger, e.decision, len(e.diffs)))
     if e.decision != "adopted":
-        if e.decision == "halted" and not v.halted:
-            v.halted = f"reconciliation ({e.trigger}) found {len(e.diffs)} difference(s)"
-        return
+        return  # a reconciliation that halts is followed by its ``TradingHalted``
     if e.cash is not None:
         st.cash = e.cash
     for market, position, cost in e.positions:
@@ -142,21 +139,22 @@ def on_halted(st: State, e: TradingHalted) -> None:
         v.halted = e.reason
 
 
-def _report(st: State, o: Order, filled: int, remaining: int, ended: str) -> None:
+def _report(st: State, o: Order, filled: int, remaining: int) -> None:
     """The venue says ``filled`` of the order executed and ``remaining`` rests."""
     if filled < o.filled:
         return  # older than the fills we have
-    _set_remaining(st, o, remaining + (filled - o.filled), ended)
+    _set_remaining(st, o, remaining + (filled - o.filled))
 
 
-def _set_remaining(st: State, o: Order, remaining: int, ended: str, *, filled: int = 0) -> None:
+def _set_remaining(st: State, o: Order, remaining: int, *, filled: int = 0) -> None:
     """Our order has ``remaining`` still to come (and ``filled`` more executed); closed at 0."""
     if o.action == "buy":
         hold(st, o, -1)
     o.filled += filled
     o.remaining = remaining
     if remaining == 0:
-        o.status = "filled" if ended == "filled" and o.filled else ended
+        # from the counts alone, so that the order the reports came in does not matter
+        o.status = "filled" if o.filled >= o.count else "cancelled"
         close(st, o)
         if o.status == "cancelled":
             st.stats.orders_cancelled += 1

@@ -96,6 +96,7 @@ class FeedClient:
         markets_per_command: int | None = None,
         seed: int = 0,
         clock: Callable[[], int] = time.time_ns,
+        private: bool = False,
     ) -> None:
         if not markets:
             raise BadInput("no markets to subscribe to (--markets T1,T2)")
@@ -115,7 +116,7 @@ class FeedClient:
             raise BadInput("--connect-for, --reconnect-for and --max-reconnects must not be negative")
         self.url, self.path = shown, parts.path or "/"
         self.core = FeedCore(markets, use_yes_price=use_yes_price, markets_per_command=markets_per_command,
-                             max_frame=max_frame)
+                             max_frame=max_frame, private=private)
         self.markets: tuple[str, ...] = self.core.markets or ()
         self.key = key
         self.use_yes_price = use_yes_price
@@ -225,7 +226,7 @@ class FeedClient:
                 self.recv_perf = time.perf_counter()  # bench/live.py: frame received -> order appended
                 out = core.receive(raw.encode() if isinstance(raw, str) else raw, self.now())
                 await self._send(ws)
-                if out:
+                if out or core.inbox:  # a private frame yields an empty batch: core.inbox has it
                     yield out
         except ConnectionClosed:
             pass

@@ -22,7 +22,10 @@ Rules (kalshi-protocol.md §0-§3; AsyncAPI = Kalshi's spec, see that file's sou
   asks for a ``get_snapshot`` of that market once, until a snapshot for it arrives.
 * **Private frames** (``fill``, ``user_order``, ``market_position``; §0.7, §3.4-3.6) carry no
   seq: they are decoded strictly (``engine.kalshi.wire``), counted per type in
-  ``FeedStats.private`` and never become market data.
+  ``FeedStats.private`` and never become market data. With ``private=True`` (venue mode) the
+  core also subscribes to the private channels on every connection and keeps each private
+  message in ``inbox`` for the venue link; a terminal error on a private channel subscribes it
+  again (the fills it missed are found by reconciliation).
 * **Faults.** Live, nothing a frame holds raises: a frame that cannot be read is a ``FeedFault``
   (``malformed``/``oversize``) and, being unread, never consumes its seq (the next frame shows
   the gap). Other error replies are ``FeedFault(kind="error")``. A lost link (``lost``) is a
@@ -50,6 +53,9 @@ from .crossed import CrossedWatch
 from .feed_commands import Commands
 
 BOOK, TRADE, LIFECYCLE = "orderbook_delta", "trade", "market_lifecycle_v2"
+PRIVATE_CHANNELS = ("fill", "user_orders", "market_positions")
+"""The private channels a venue session subscribes to on the same authenticated connection
+(kalshi-protocol.md §3.4-3.6; channel names, not wire types)."""
 REPLIES = ("ok", "unsubscribed", "error")
 
 
@@ -91,7 +97,8 @@ class FeedCore:
     """One feed's protocol state: ``markets`` None translates every market (a recording)."""
 
     def __init__(self, markets: Sequence[str] | None = None, *, use_yes_price: bool = False, live: bool = True,
-                 markets_per_command: int | None = None, max_frame: int = wire.MAX_FRAME_BYTES) -> None:
+                 markets_per_command: int | None = None, max_frame: int = wire.MAX_FRAME_BYTES,
+                 private: bool = False) -> None:
         self.markets = None if markets is None else tuple(sorted(set(markets)))
         self._mine = None if self.markets is None else frozenset(self.markets)
         self.live = live
@@ -102,6 +109,10 @@ class FeedCore:
         self.sent = Commands(live=live, use_yes_price=use_yes_price, per_command=markets_per_command)
         self.watch = CrossedWatch() if live else None
         self._gone: set[int] = set()  # sids unsubscribed or lost: their late frames are dropped
+        # venue mode: subscribe to the private channels too, and keep their messages (with
+        # their receive times) here for the venue link to take, in arrival order
+        self.private = private
+        self.inbox: list[tuple[wire.Private, int]] = []
 
     # --- the shell's side ------------------------------------------------------------------
 
@@ -119,6 +130,8 @@ class FeedCore:
             self.watch.forget()
         self.sent.subscribe([BOOK, TRADE], self.markets or ())
         self.sent.subscribe([LIFECYCLE], None)
+        if self.private:
+            self.sent.subscribe(list(PRIVATE_CHANNELS), None)
         if self.stats.connects == 1:
             return []
         return self._out([FeedFault(ts=ts, kind="reconnected", detail=f"connection {self.stats.connects}",
@@ -185,6 +198,8 @@ class FeedCore:
             return self._out(self._reply(inc, ts))
         elif kind in wire.PRIVATE_TYPES:
             _bump(self.stats.private, str(kind))
+            if self.private and isinstance(inc.body, wire.UserFill | wire.UserOrder | wire.MarketPosition):
+                self.inbox.append((inc.body, ts))
             return []
         elif kind in wire.CHANNEL_OF:
             return self._out(self._data(inc, ts), frame.sid)
@@ -262,7 +277,7 @@ class FeedCore:
                              markets=markets if channel == BOOK else ()))
         if channel in (BOOK, TRADE):
             self.sent.subscribe([channel], markets)
-        elif channel == LIFECYCLE:
+        elif channel == LIFECYCLE or channel in PRIVATE_CHANNELS:
             self.sent.subscribe([channel], None)
         return out
 

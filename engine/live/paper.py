@@ -176,7 +176,7 @@ async def _resume(store: EventStore, name: str, client: FeedClient,
     markets = tuple(sorted(set(client.markets)))
     if r.started.config.get("markets") != ",".join(markets):
         raise BadInput(f"session {name!r} traded {r.started.config.get('markets')}: resume it with those --markets")
-    rec = recorder(version=info.head_seq, last_id=await _last_id(store, name, info.head_seq))
+    rec = recorder(version=info.head_seq, last_id=await last_event_id(store, name, info.head_seq))
     opening = r.log[len(recorded):]  # what the crash cut off, implied by recorded market data
     lost = FeedFault(ts=max(client.now(), r.core.state.ts), kind="disconnect", detail="resumed after a crash",
                      markets=markets)
@@ -188,7 +188,7 @@ async def _resume(store: EventStore, name: str, client: FeedClient,
     return r.core, r.stepper, r.policy, rec, r.started.mode, opening
 
 
-async def _last_id(store: EventStore, name: str, head: int) -> int:
+async def last_event_id(store: EventStore, name: str, head: int) -> int:
     """The id of the session's last event: the recorder's new ids go above it."""
     last = 0
     async with aclosing(store.read_chunks(name, head, head)) as chunks:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
@@ -32,10 +32,28 @@ from events.types import EventBase
 from projections.state import State
 
 from .commands import Command
-from .core import SimCore
+from .core import Sink
 
 if TYPE_CHECKING:
     from .policies import Policy
+
+
+class Core(Protocol):
+    """What the stepper drives: ``SimCore`` (the paper exchange) or ``engine.venue.core.VenueCore``
+    (commands to a venue). One loop for both: a venue is a core plugged in, not a second loop."""
+
+    @property
+    def state(self) -> State: ...
+
+    def fold(self, events: Sequence[EventBase]) -> None: ...
+
+    def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int: ...
+
+    def market(self, e: EventBase, out: Sink) -> None: ...
+
+    def act(self, commands: Sequence[Command], ts: int, out: Sink) -> None: ...
+
+    def flush(self, out: Sink) -> None: ...
 
 
 class Clock(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,7 +79,7 @@ _decision = partial(tuple.__new__, Decision)  # Decision(*fields) without NamedT
 class Stepper:
     def __init__(
         self,
-        core: SimCore,
+        core: Core,
         *,
         clock: Clock | None = None,
         next_after: Callable[[int], int | None] | None = None,
@@ -147,7 +165,7 @@ class Stepper:
         return None
 
     @classmethod
-    def for_policy(cls, core: SimCore, policy: Policy, *, emit_market: bool = True) -> Stepper:
+    def for_policy(cls, core: Core, policy: Policy, *, emit_market: bool = True) -> Stepper:
         """A stepper on the policy's clock (else its ``next_after``), with its per-event hook."""
         clock = getattr(policy, "clock", None)
         return cls(core, clock=clock, next_after=None if clock is not None else policy.next_after,

@@ -57,6 +57,7 @@ class VenueLink:
         self.held: list[tuple[wire.UserFill, int]] = []  # fills (and their receive time) awaiting a name
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent_perf: list[float] = []  # bench: perf_counter when each request left
+        self.notify: Callable[[], None] | None = None  # the driver's wake-up when an answer arrives
 
     def learn(self, st: State) -> None:
         """Our ids and the venue's from a state (a resumed session's)."""
@@ -140,7 +141,7 @@ class VenueLink:
             self._answer(req, 200, venue_order_id=venue_id, filled=ack.fill_count, remaining=ack.remaining_count,
                          body=msgspec.json.encode(ack).decode(), t0=t0)
             if ack.fill_count is not None and ack.remaining_count is not None:
-                self._put(VenueOrderUpdate(ts=self.clock(), venue=self.venue, order_id=req.order_id,
+                self.put(VenueOrderUpdate(ts=self.clock(), venue=self.venue, order_id=req.order_id,
                                            venue_order_id=venue_id, market=market, status="resting",
                                            filled=ack.fill_count, remaining=ack.remaining_count, price=new_price,
                                            reason="Amend", source="rest"))
@@ -152,14 +153,20 @@ class VenueLink:
                 remaining: int | None = None, reduced_by: int | None = None, code: str = "", message: str = "",
                 body: str = "", t0: int | None = None) -> None:
         latency = time.perf_counter_ns() - t0 if t0 is not None else 0
-        self._put(VenueAnswer(ts=self.clock(), venue=self.venue, method=req.method, path=req.path,
+        self.put(VenueAnswer(ts=self.clock(), venue=self.venue, method=req.method, path=req.path,
                               order_id=req.order_id, status=status, venue_order_id=venue_order_id, filled=filled,
                               remaining=remaining, reduced_by=reduced_by, code=code, message=message, body=body,
                               latency_ns=latency))
 
-    def _put(self, e: EventBase) -> None:
+    def put(self, e: EventBase) -> None:
+        """An event for the driver to fold and append in its next turn."""
         self.inbox.append(e)
         self.ready.set()
+        self.poke()
+
+    def poke(self) -> None:
+        if self.notify is not None:
+            self.notify()
 
     def drain(self) -> list[EventBase]:
         out, self.inbox = self.inbox, []
@@ -242,4 +249,4 @@ class VenueLink:
 
     def _release(self) -> None:
         for e in self._named():
-            self._put(e)
+            self.put(e)

@@ -70,7 +70,7 @@ class Shadow:
         return self._twins.get(order_id, order_id)
 
 
-def shadow_of(events: Iterable[EventBase]) -> Shadow:
+def shadow_of(events: Iterable[EventBase], *, finish: bool = True) -> Shadow:
     """Rebuild a venue session's shadow from its log: market events in order, and each command
     the venue was sent (an ``ActionTaken`` not answered at once by ``RiskRefused``,
     ``TradingHalted`` or ``OrderRejected``)."""
@@ -99,7 +99,9 @@ def shadow_of(events: Iterable[EventBase]) -> Shadow:
             _release(shadow, pending)
     if shadow is None:
         raise BadInput("empty log")
-    shadow.finish()
+    _release(shadow, pending)
+    if finish:  # a finished session: paper commands in flight take effect (not on a resume)
+        shadow.finish()
     return shadow
 
 

@@ -1,0 +1,193 @@
+"""``tradetape trade`` (venue mode: the policy's orders go to Kalshi, its demo exchange, or the
+local exchange) and ``tradetape reconcile`` (the session against the venue, on demand)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from events.errors import BadInput
+from events.names import check_session_name
+from events.types import SessionStarted
+from events.units import parse_count, parse_money
+
+from ..anchors import anchor_session
+from ..live.retry import CONNECT_FOR, RECONNECT_FOR
+from .common import store_for
+from .output import emit_json
+
+VENUES = {
+    # name: (REST base, WebSocket feed): kalshi-protocol.md §1
+    "kalshi-demo": ("https://external-api.demo.kalshi.co/trade-api/v2", "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"),
+    "kalshi": ("https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"),
+}
+REAL_MONEY = "--i-understand-this-is-real-money"
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("trade", parents=[common], help="trade a policy on a venue (Kalshi demo by default), "
+                                                       "recording everything, with the paper exchange in shadow")
+    p.add_argument("--venue", default="kalshi-demo",
+                   help="kalshi-demo (default), kalshi (production: needs " + REAL_MONEY + ") or the REST base URL "
+                        "of a Kalshi-protocol exchange (e.g. serve-feed --exchange's)")
+    p.add_argument(REAL_MONEY, dest="real_money", action="store_true", help="required to trade on production Kalshi")
+    p.add_argument("--feed", help="ws:// or wss:// URL of the venue's feed (default: the venue's own)")
+    p.add_argument("--markets", default="", help="comma-separated market tickers")
+    p.add_argument("--session", help="name of the new session (default: trade-<random>)")
+    p.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
+    p.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
+                   help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
+    p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
+    p.add_argument("--reconcile", choices=("adopt", "halt"), default="adopt",
+                   help="a difference with the venue: adopt the venue's cash and positions (default) or halt trading")
+    p.add_argument("--kill-file", type=Path, help="the kill switch: when this file exists, cancel every open order "
+                                                  "and stop (SIGUSR1 does the same)")
+    g = p.add_argument_group("risk limits (refused commands are recorded as risk_refused events)")
+    g.add_argument("--max-order", default="0", help="contracts in one order (0: no limit)")
+    g.add_argument("--max-position", default="0", help="contracts one market could reach, open orders included")
+    g.add_argument("--max-total-position", default="0", help="the same over every market")
+    g.add_argument("--max-open-orders", type=int, default=0, help="orders working at once")
+    g.add_argument("--max-loss", default="0", help="dollars: starting cash less portfolio value; halts when reached")
+    g.add_argument("--max-orders-per-s", type=int, default=0, help="orders placed per second of event time")
+    s = p.add_argument_group("the shadow paper exchange (what the calibration report compares with the venue)")
+    s.add_argument("--fees", type=Path, metavar="FILE", help="fee schedule JSON (docs/exchange.md, 'Fees')")
+    s.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
+    s.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
+    p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
+    p.add_argument("--connect-for", type=float, default=CONNECT_FOR, metavar="SECONDS")
+    p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a REST answer")
+    p.add_argument("--resume", metavar="SESSION", help="carry on a venue session after a crash")
+    p.set_defaults(run=cmd_trade)
+
+    r = sub.add_parser("reconcile", parents=[common], help="compare a venue session with the venue now "
+                                                           "(exit 1 when they differ)")
+    r.add_argument("session")
+    r.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"))
+    r.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"))
+    r.add_argument(REAL_MONEY, dest="real_money", action="store_true")
+    r.set_defaults(run=cmd_reconcile)
+
+
+def venue_of(name: str, real_money: bool) -> tuple[str, str, str | None]:
+    """(recorded venue name, REST base, default feed URL) of ``--venue``."""
+    if name == "kalshi" and not real_money:
+        raise BadInput(f"--venue kalshi trades real money: add {REAL_MONEY} (or use --venue kalshi-demo)")
+    if name in VENUES:
+        rest, feed = VENUES[name]
+        return name, rest, feed
+    if name.startswith(("http://", "https://")) and name.rstrip("/").endswith("/trade-api/v2"):
+        return name.rstrip("/"), name.rstrip("/"), None
+    raise BadInput(f"--venue {name!r}: kalshi-demo, kalshi, or a REST base URL ending in /trade-api/v2")
+
+
+def _key(args: argparse.Namespace) -> Any:
+    from ..live.auth import ApiKey
+
+    if args.key_file is None or args.key_id is None:
+        raise BadInput("trading is signed: give --key-id and --key-file (or $KALSHI_KEY_ID and $KALSHI_KEY_FILE)")
+    return ApiKey.load(args.key_id, Path(args.key_file))
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from ..venue.risk import RiskLimits
+
+    return RiskLimits(max_order=parse_count(args.max_order, "--max-order"),
+                      max_position=parse_count(args.max_position, "--max-position"),
+                      max_total_position=parse_count(args.max_total_position, "--max-total-position"),
+                      max_open_orders=args.max_open_orders, max_loss=parse_money(args.max_loss, "--max-loss"),
+                      max_orders=args.max_orders_per_s)
+
+
+async def cmd_trade(args: argparse.Namespace) -> int:
+    from ..kalshi.rest import KalshiRest
+    from ..live.client import FeedClient
+    from ..live.policy_spec import make_live_policy
+    from ..live.recorder import Recorder
+    from ..sim.config import ExchangeConfig
+    from ..sim.fees import DEFAULT_TABLE, load_fee_table
+    from ..venue import session as venue_session
+    from ..venue.driver import run_venue
+
+    venue, rest_url, default_feed = venue_of(args.venue, args.real_money)
+    feed = args.feed or default_feed
+    if feed is None:
+        raise BadInput(f"--venue {venue}: give its --feed ws://... URL")
+    key = _key(args)
+    markets = tuple(m for m in args.markets.split(",") if m)
+    if args.session is not None:
+        check_session_name(args.session, "--session")
+    if args.every < 1 or args.latency_ms < 0 or args.timeout <= 0:
+        raise BadInput("--every must be at least 1, --latency-ms not negative and --timeout positive")
+    limits = _limits(args)
+    client = FeedClient(feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,
+                        connect_for=args.connect_for, reconnect_for=args.reconnect_for, private=True)
+    name = args.resume or args.session or f"trade-{secrets.token_hex(4)}"
+    async with KalshiRest(rest_url, key, timeout_s=args.timeout) as rest, store_for(args.db, create=True) as store:
+        recorder = partial(Recorder, store, name)
+        if args.resume:
+            run = await venue_session.resume(store, client, rest, name, recorder)
+        else:
+            policy, entries = make_live_policy(args.policy, args.seed, args.every, markets)
+            fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
+            cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
+            run = await venue_session.start(store, client, rest, name, venue=venue, rest_url=rest_url, policy=policy,
+                                            policy_entries=entries, seed=args.seed, cfg=cfg, limits=limits,
+                                            reconcile=args.reconcile, recorder=recorder)
+        reason = await run_venue(run, client, reconcile=args.reconcile, kill_file=args.kill_file)
+        await anchor_session(store, name)
+        emit_json(_summary(run, reason, client))
+    return 0
+
+
+def _summary(run: Any, reason: str, client: Any) -> dict[str, Any]:
+    from projections.portfolio import portfolio_value
+
+    st = run.core.state
+    v = st.venue
+    s = client.stats
+    return {"session": st.session, "mode": "venue", "venue": run.link.venue, "reason": reason, "events": st.seq,
+            "starting_cash": st.starting_cash, "cash": st.cash, "portfolio_value": portfolio_value(st),
+            "orders_placed": st.stats.orders_placed, "fills": st.stats.fills, "open_orders": len(st.open),
+            "orders_cancelled": st.stats.orders_cancelled, "orders_rejected": st.stats.orders_rejected,
+            "risk_refusals": v.refusals if v else 0, "halted": v.halted if v else "",
+            "reconciliations": [list(r) for r in v.reconciled] if v else [],
+            "positions": {m: p.position for m, p in sorted(st.positions.items()) if p.position},
+            "frames": s.frames, "gaps": s.gaps, "faults": s.faults, "private": dict(sorted(s.private.items()))}
+
+
+async def cmd_reconcile(args: argparse.Namespace) -> int:
+    from contextlib import aclosing
+
+    from projections import evolve_many, initial_state
+
+    from ..kalshi.rest import KalshiRest
+    from ..venue.reconcile import catch_up, compare, fetch, summary
+
+    async with store_for(args.db, readonly=True) as store:
+        events = []
+        async with aclosing(store.read(args.session)) as batches:
+            async for b in batches:
+                events.extend(b)
+    started = events[0]
+    if not isinstance(started, SessionStarted) or started.mode != "venue":
+        raise BadInput(f"session {args.session!r} is not a venue session: nothing to reconcile")
+    venue, rest_url, _ = venue_of(started.config.get("venue", ""), args.real_money)
+    st = initial_state()
+    evolve_many(st, events)
+    async with KalshiRest(started.config.get("rest", rest_url), _key(args)) as rest:
+        reads = await fetch(rest, since_s=started.ts // 1_000_000_000 - 60)
+    caught = catch_up(st, reads, venue, st.ts)
+    evolve_many(st, caught)
+    rec = compare(st, reads, venue, "demand", "halt", st.ts)
+    out = summary(rec)
+    out["missed_events"] = len(caught)
+    emit_json({"session": args.session, **out})
+    return 0 if rec.decision == "clean" and not caught else 1

@@ -1,0 +1,139 @@
+"""Reconciliation: the session's projection against the venue's own account of it.
+
+At the start of a venue session, on resume after a crash, after every reconnect and on demand
+(``tradetape reconcile``), the venue's orders, fills, positions and balance are read over REST
+(``fetch``) and compared with the state ``evolve`` folded from the session (after NautilusTrader's
+reconciliation: the venue's reports are the truth, missing events are generated from them).
+
+Two steps, both pure over what was read:
+
+1. ``catch_up`` turns what the venue knows and the session does not into events, with
+   ``source="rest"``: a fill of one of our orders whose trade id the session never saw (a
+   fill frame lost with a dropped private channel, or one that arrived while the process was
+   dead), and the venue's state of every order the session still holds open or whose create
+   went unanswered (found by our client order id; an order the venue never received is
+   closed as ``canceled`` with reason ``NotPlaced``).
+2. ``compare`` (after the driver folded those) lists the differences that remain: cash
+   against the balance, each market's position against the venue's, resting orders that are
+   not ours. ``decision``: ``clean`` when there are none, else ``adopted`` (the venue's cash and
+   positions replace ours: the venue is the truth) or ``halted`` (trading stops), by policy.
+
+Cash is compared at the precision the venue reports: ``balance_dollars`` is exact to the
+micro-dollar when it is given (kalshi-protocol.md §0.5), the integer ``balance`` only to the
+cent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import msgspec
+
+from events.types import EventBase, Reconciled, VenueFill, VenueOrderUpdate
+from projections.state import State
+
+from ..kalshi.portfolio_wire import BalanceView, FillView, PositionView, VenueOrderView
+from ..kalshi.rest import KalshiRest
+
+Policy = Literal["adopt", "halt"]
+CENT = 10_000  # money units in a cent
+
+
+class VenueReads(msgspec.Struct, frozen=True, kw_only=True):
+    orders: tuple[VenueOrderView, ...]
+    fills: tuple[FillView, ...]
+    positions: tuple[PositionView, ...]
+    balance: BalanceView
+    exact_cash: bool  # balance_dollars was given: cash compares to the micro-dollar
+
+
+async def fetch(rest: KalshiRest, *, since_s: int | None = None) -> VenueReads:
+    """Everything reconciliation compares, read over REST (paginated to the end)."""
+    orders = await rest.orders()
+    fills = await rest.fills(min_ts=since_s)
+    positions = await rest.positions()
+    balance = await rest.balance()
+    return VenueReads(orders=orders, fills=fills, positions=positions, balance=balance,
+                      exact_cash=balance.balance != balance.balance_cents * CENT or balance.balance % CENT != 0)
+
+
+def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: frozenset[str] = frozenset()) -> list[EventBase]:
+    """Events for what the venue knows of our orders and the session does not (see above);
+    ``in_flight``: our orders whose create is being sent now (absent from the venue's reads
+    only because it has not arrived yet)."""
+    v = st.venue
+    known_trades = v.trade_ids if v is not None else set()
+    by_client = {o.client_order_id: o for o in reads.orders if o.client_order_id}
+    ours_of = {o.order_id: o.client_order_id for o in reads.orders if o.client_order_id in st.orders}
+    if v is not None:
+        ours_of.update({theirs: ours for ours, theirs in v.ids.items()})
+    out: list[EventBase] = []
+    for f in sorted(reads.fills, key=lambda f: (f.ts or 0, f.trade_id)):
+        ours = ours_of.get(f.order_id, "")
+        if not ours or f.trade_id in known_trades:
+            continue  # not ours (another program's fill shows in the positions), or folded already
+        o = st.orders[ours]
+        price = f.yes_price if o.side == "yes" else 10_000 - f.yes_price
+        out.append(VenueFill(ts=ts, ts_exch=(f.ts or 0) * 1_000_000_000, venue=venue, trade_id=f.trade_id,
+                             order_id=ours, venue_order_id=f.order_id, market=f.ticker, action=o.action, side=o.side,
+                             price=price, count=f.count, fee=f.fee, liquidity="taker" if f.is_taker else "maker",
+                             source="rest"))
+    unknown = v.unknown if v is not None else set()
+    for oid in sorted(set(st.open) | unknown):
+        o = st.orders[oid]
+        seen = by_client.get(oid)
+        if seen is None and oid in in_flight:
+            continue
+        if seen is None:
+            out.append(VenueOrderUpdate(ts=ts, venue=venue, order_id=oid, venue_order_id="", market=o.market,
+                                        status="canceled", filled=0, remaining=0, reason="NotPlaced", source="rest"))
+            continue
+        out.append(VenueOrderUpdate(ts=ts, venue=venue, order_id=oid, venue_order_id=seen.order_id, market=o.market,
+                                    status=seen.status, filled=seen.fill_count, remaining=seen.remaining_count,
+                                    price=seen.price, reason="", source="rest"))
+    return out
+
+
+def compare(st: State, reads: VenueReads, venue: str, trigger: str, policy: Policy, ts: int) -> Reconciled:
+    """The differences left once ``catch_up``'s events are folded, and what is done about them."""
+    diffs: list[tuple[str, str, str, str]] = []
+    venue_cash = reads.balance.balance
+    tolerance = 0 if reads.exact_cash else CENT // 2
+    if abs(st.cash - venue_cash) > tolerance:
+        diffs.append(("cash", "", str(st.cash), str(venue_cash)))
+    theirs = {p.ticker: p for p in reads.positions}
+    for market in sorted(set(theirs) | {m for m, p in st.positions.items() if p.position}):
+        ours_n = st.positions[market].position if market in st.positions else 0
+        venue_n = theirs[market].position if market in theirs else 0
+        if ours_n != venue_n:
+            diffs.append(("position", market, str(ours_n), str(venue_n)))
+    mine = {o.order_id for o in st.orders.values()}
+    for o in reads.orders:
+        if o.status == "resting" and (o.client_order_id or "") not in mine:
+            diffs.append(("order", o.order_id, "absent", f"resting {o.remaining_count} {o.ticker}"))
+    if not diffs:
+        return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="clean")
+    if policy == "halt":
+        return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="halted", diffs=tuple(diffs))
+    positions = tuple((m, theirs[m].position if m in theirs else 0, _cost(theirs.get(m)))
+                      for m in sorted({d[1] for d in diffs if d[0] == "position"}))
+    return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="adopted", diffs=tuple(diffs), cash=venue_cash,
+                      positions=positions)
+
+
+def _cost(p: PositionView | None) -> int:
+    """The cost basis adopted for a venue position: its market exposure (OpenAPI
+    ``market_exposure_dollars``: what the contracts held cost)."""
+    return 0 if p is None else abs(p.market_exposure)
+
+
+def summary(rec: Reconciled) -> dict[str, object]:
+    """The reconciliation as the CLI prints it."""
+    return {"trigger": rec.trigger, "decision": rec.decision,
+            "differences": [dict(zip(("what", "key", "ours", "venue"), d, strict=True)) for d in rec.diffs]}
+
+
+def known(events: Sequence[EventBase]) -> int:
+    """How many of ``events`` are fills (the count the CLI reports as caught up)."""
+    return sum(1 for e in events if isinstance(e, VenueFill))
