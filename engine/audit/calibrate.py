@@ -115,8 +115,9 @@ class Calibration(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Curves(msgspec.Struct, frozen=True, kw_only=True):
-    """Each side's P&L (portfolio value less starting cash, money) after each of its fills and at
-    the end of the data, as (ts, pnl) points in event time: for the plots."""
+    """Each side's P&L (portfolio value less starting cash, money) at the session's start, after
+    each of its fills and at the end of the data, as (ts, pnl) points in event time: for the
+    plots."""
 
     venue: tuple[tuple[int, int], ...]
     paper: tuple[tuple[int, int], ...]
@@ -190,7 +191,7 @@ def calibrate(events: Iterable[EventBase]) -> tuple[Calibration, Curves]:
 
 def _fold_venue(log: Sequence[EventBase]) -> tuple[State, list[tuple[int, int]]]:
     st = initial_state()
-    curve: list[tuple[int, int]] = []
+    curve: list[tuple[int, int]] = [(log[0].ts, 0)]
     for e in log:
         evolve(st, e)
         if type(e) is VenueFill:
@@ -204,7 +205,7 @@ def _fold_paper(started: SessionStarted, out: Sequence[EventBase]) -> tuple[Stat
     sampled after each paper fill."""
     st = initial_state()
     evolve(st, started)
-    curve: list[tuple[int, int]] = []
+    curve: list[tuple[int, int]] = [(started.ts, 0)]
     for e in out:
         evolve(st, e)
         if type(e) is Fill:

@@ -132,8 +132,8 @@ def test_the_summary_counts_and_the_session_totals() -> None:
 
 def test_curves_follow_each_sides_fills() -> None:
     curves = calibrate(session())[1]
-    assert curves.venue == ((T + 15 * S, -240_000), (T + 40 * S, -190_000), (T + 65 * S + 2, -190_000))
-    assert curves.paper == ((T + 10 * S, -187_200), (T + 35 * S, -197_200), (T + 65 * S, -197_200))
+    assert curves.venue == ((T, 0), (T + 15 * S, -240_000), (T + 40 * S, -190_000), (T + 65 * S + 2, -190_000))
+    assert curves.paper == ((T, 0), (T + 10 * S, -187_200), (T + 35 * S, -197_200), (T + 65 * S, -197_200))
 
 
 def test_dist_rounds_half_up_and_takes_nearest_ranks() -> None:
@@ -192,6 +192,16 @@ def test_cli_table_and_html(db: Path, tmp_path: Path) -> None:
     assert again.code == 2 and again.err.count("\n") == 1 and "exists" in again.err
     assert run("--db", str(db), "audit", "calibrate", "v", "--html", str(page), "--replace").code == 0
     assert page.read_text() == html  # deterministic
+
+
+def test_a_session_without_orders_still_has_its_page(tmp_path: Path) -> None:
+    from engine.report.calibrate_html import write_calibration
+
+    cal, curves = calibrate(session()[:3])
+    assert cal.orders == () and cal.summary.price_gap.n == 0 and cal.summary.pnl_gap == 0
+    page = tmp_path / "empty.html"
+    assert write_calibration(cal, curves, page) == page.stat().st_size
+    assert page.read_text().count("data:image/png;base64,") == 3 and "No orders." in page.read_text()
 
 
 def test_cli_refuses_a_paper_session_with_one_line(db: Path, tmp_path: Path) -> None:
