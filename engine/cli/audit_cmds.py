@@ -1,4 +1,4 @@
-"""``tradetape audit``: show, verify, anchor, diff, parity."""
+"""``tradetape audit``: show, verify, anchor, diff, parity, calibrate."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from events.chain import format_anchor
 from ..audit.compare import differences, format_differences
 from ..audit.diff import diff_sessions
 from ..audit.show import iter_events, json_line, resolve_types, text_line
+from . import calibrate_cmds
 from .common import store_for
 from .output import emit_json, emit_json_line
 
@@ -50,6 +51,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from .live_cmds import register_parity
 
     register_parity(asub, common)
+    calibrate_cmds.register(asub, common)
 
 
 async def cmd_show(args: argparse.Namespace) -> int:

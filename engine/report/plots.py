@@ -30,11 +30,11 @@ _DPI = 100
 _SECOND = 1_000_000_000
 
 
-def _times(ts: Sequence[int]) -> np.ndarray:
+def times(ts: Sequence[int]) -> np.ndarray:
     return np.array(ts, dtype=np.int64).astype("datetime64[ns]")
 
 
-def _axes(ts: Sequence[int], ylabel: str) -> tuple[Figure, Axes]:
+def time_axes(ts: Sequence[int], ylabel: str) -> tuple[Figure, Axes]:
     fig = Figure(figsize=_SIZE, dpi=_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -51,7 +51,7 @@ def _axes(ts: Sequence[int], ylabel: str) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _png(fig: Figure) -> bytes:
+def png(fig: Figure) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
@@ -60,13 +60,13 @@ def _png(fig: Figure) -> bytes:
 
 def equity_png(ts: Sequence[int], values: Sequence[int], starting_cash: int) -> bytes:
     """Portfolio value (cash + liquidation value) over event time, with the starting cash."""
-    fig, ax = _axes(ts, "portfolio value ($)")
-    ax.plot(_times(ts), np.array(values, dtype=np.float64) / MONEY_PER_DOLLAR,
+    fig, ax = time_axes(ts, "portfolio value ($)")
+    ax.plot(times(ts), np.array(values, dtype=np.float64) / MONEY_PER_DOLLAR,
             color="tab:blue", linewidth=1.2, label="portfolio value")
     ax.axhline(starting_cash / MONEY_PER_DOLLAR, color="grey", linestyle="--", linewidth=0.8,
                label="starting cash")
     ax.legend(loc="best", fontsize="small")
-    return _png(fig)
+    return png(fig)
 
 
 def _prices(values: Sequence[int | None]) -> np.ndarray:
@@ -78,8 +78,8 @@ def book_png(s: MarketSeries) -> bytes:
     """Best YES bid and ask over event time (held between samples), our fills on top at their
     YES-leg price: buys as up triangles, sells as down ones; YES fills solid, NO fills hollow
     (buying NO at p shows at $1 − p, where it met the YES bid)."""
-    fig, ax = _axes(s.ts, "YES price ($)")
-    t = _times(s.ts)
+    fig, ax = time_axes(s.ts, "YES price ($)")
+    t = times(s.ts)
     bid, ask = _prices(s.bid), _prices(s.ask)
     ax.plot(t, bid, drawstyle="steps-post", color="tab:green", linewidth=1, label="best YES bid")
     ax.plot(t, ask, drawstyle="steps-post", color="tab:red", linewidth=1, label="best YES ask")
@@ -87,10 +87,10 @@ def book_png(s: MarketSeries) -> bytes:
         for side in ("yes", "no"):
             pts = [(ts, p) for ts, p, a, sd in s.fills if a == action and sd == side]
             if pts:
-                ax.scatter(_times([ts for ts, _ in pts]), [p / ONE_DOLLAR for _, p in pts], marker=marker,
+                ax.scatter(times([ts for ts, _ in pts]), [p / ONE_DOLLAR for _, p in pts], marker=marker,
                            s=30, zorder=3, edgecolors=color, facecolors=color if side == "yes" else "none",
                            label=f"our {action} {side.upper()}")
     if not np.isfinite(np.concatenate([bid, ask])).any() and not s.fills:
         ax.set_ylim(0.0, 1.0)  # nothing to scale to: the price range
     ax.legend(loc="best", fontsize="small")
-    return _png(fig)
+    return png(fig)
