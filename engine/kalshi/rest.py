@@ -77,6 +77,7 @@ class KalshiRest:
         self._page_size = page_size
         self._clock_ms = clock_ms
         self._sleep = sleep
+        self.on_send: Callable[[str, str], None] | None = None  # (method, path) as each attempt leaves (bench)
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=timeout_s)
 
     async def __aenter__(self) -> KalshiRest:
@@ -101,6 +102,8 @@ class KalshiRest:
             headers = self._key.headers(method, self._prefix + path, self._clock_ms())
             if content is not None:
                 headers["Content-Type"] = "application/json"
+            if self.on_send is not None:
+                self.on_send(method, path)
             try:
                 resp = await self._http.request(method, path.lstrip("/"), params=params, content=content,
                                                 headers=headers)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing, suppress
 from pathlib import Path
@@ -38,11 +40,11 @@ from projections import evolve_many
 from ..live.client import FeedClient
 from ..live.feed_core import PRIVATE_CHANNELS
 from ..live.recorder import Recorder
-from ..sim.commands import CancelOrder
+from ..sim.commands import CancelOrder, PlaceOrder
 from ..sim.policies import Policy
 from ..sim.stepper import Stepper
 from .core import VenueCore
-from .link import VenueLink
+from .link import CREATE, VenueLink
 from .reconcile import Policy as ReconcilePolicy
 from .reconcile import VenueReads, catch_up, compare, fetch
 from .risk import loss
@@ -66,12 +68,21 @@ class VenueRun:
 
 async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePolicy, kill_file: Path | None,
                     latencies: list[float] | None = None) -> str:
-    """Drive the session to its end; returns the reason it ended."""
+    """Drive the session to its end; returns the reason it ended. ``latencies`` (bench/live.py):
+    seconds from reading a frame off the socket to its create request leaving for the venue."""
     core, stepper, policy, link, rec = run.core, run.stepper, run.policy, run.link, run.rec
     run.client = client
     q: asyncio.Queue[tuple[str, list[EventBase] | None]] = asyncio.Queue(maxsize=256)
     link.notify = lambda: _poke(q)
     out: list[EventBase] = []
+    frame_perf: deque[float] = deque()  # bench: when the frame behind each create in flight was read
+
+    if latencies is not None:
+        def on_send(method: str, path: str) -> None:
+            if method == "POST" and path == CREATE and frame_perf:
+                latencies.append(time.perf_counter() - frame_perf.popleft())
+
+        link.rest.on_send = on_send
     stop = _Stop(run, client)
     reason = "feed complete"
 
@@ -130,10 +141,9 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                 for msg, ts in client.core.inbox:
                     emit(link.private(msg, ts))
                 client.core.inbox.clear()
-            sent = len(link.sent_perf)
+            if latencies is not None:
+                frame_perf.extend([client.recv_perf] * sum(isinstance(o.cmd, PlaceOrder) for o in core.outbox))
             flush_out()
-            if latencies is not None and len(link.sent_perf) > sent:
-                latencies.append(link.sent_perf[-1] - client.recv_perf)
             _check_limits(run, kill_file, client, out)
             flush_out()
             rec.maybe_flush()

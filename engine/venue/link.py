@@ -56,7 +56,6 @@ class VenueLink:
         self.creating: set[str] = set()  # our ids whose create is in flight
         self.held: list[tuple[wire.UserFill, int]] = []  # fills (and their receive time) awaiting a name
         self.tasks: set[asyncio.Task[None]] = set()
-        self.sent_perf: list[float] = []  # bench: perf_counter when each request left
         self.notify: Callable[[], None] | None = None  # the driver's wake-up when an answer arrives
 
     def learn(self, st: State) -> None:
@@ -99,7 +98,6 @@ class VenueLink:
         return req
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        self.sent_perf.append(time.perf_counter())
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
