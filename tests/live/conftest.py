@@ -1,4 +1,4 @@
-"""Fixtures shared by the live CLI tests: a throwaway API key and the source store."""
+"""Fixtures shared by the live CLI tests: the source store (the API key is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ import pytest
 
 from .feedkit import SMALL
 from .test_live_cli import sessions, tt
-
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway Ed25519 API key (PEM, 0600): every serve-feed requires signed upgrades."""
-    from engine.live.auth import generate_keypair
-
-    return generate_keypair(tmp_path_factory.mktemp("key"), key_type="ed25519")[0]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from engine.venue.risk import RiskLimits
 from events.types import (
     OrderPlaced,
     Reconciled,
@@ -22,8 +23,6 @@ from events.types import (
 )
 from projections import digest
 from tests.venue.venuekit import trade
-
-from engine.venue.risk import RiskLimits
 
 
 async def test_a_random_policy_trades_on_the_local_exchange(tmp_path: Path) -> None:
