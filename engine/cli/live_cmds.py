@@ -39,6 +39,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--recorded-times", action="store_true",
                    help="send the session's recorded exchange times (default: as if its first event were now, so "
                         "that its markets' close times lie ahead, as on Kalshi)")
+    s.add_argument("--exchange", action="store_true",
+                   help="also serve Kalshi's REST order and portfolio API and the private channels, matching orders "
+                        "against the replayed book (engine/localx; docs/live.md, 'Local exchange')")
+    s.add_argument("--rest-port", type=int, default=0, help="--exchange: REST port on 127.0.0.1 (0: any, printed)")
+    s.add_argument("--venue-cash", default="1000", help="--exchange: each account's starting cash in dollars")
+    s.add_argument("--venue-queue", default="risk_averse", help="--exchange: the venue's queue model (risk_averse | "
+                                                               "prob:N)")
+    s.add_argument("--venue-latency-ms", type=float, default=0.0,
+                   help="--exchange: wall-clock milliseconds a write waits before it acts")
+    s.add_argument("--venue-faults", default="", help="--exchange: http429=P,http500=P,timeout_after_accept=P,"
+                                                      "self_cancel=P,drop_private=N")
     s.set_defaults(run=cmd_serve)
 
     for name, helptext in (("record", "record a live feed into a new session"),
@@ -82,29 +93,47 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from ..rl.data import load
 
     faults = parse_faults(args.faults)
-    verify = None
+    verify = public = None
     if args.public_key is not None:
         if args.allow_unsigned:
             raise BadInput("--public-key verifies every connection's signature: it cannot go with --allow-unsigned")
         from ..live.auth import header_check, load_public_key
 
-        verify = header_check(load_public_key(args.public_key))
+        public = load_public_key(args.public_key)
+        verify = header_check(public)
+    exchange = _exchange(args, public) if args.exchange else None
     async with store_for(args.db, readonly=True) as store:
         rec = await load(store, args.session)
     server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
-                        require_auth=not args.allow_unsigned, recorded_times=args.recorded_times)
+                        require_auth=not args.allow_unsigned, recorded_times=args.recorded_times, exchange=exchange)
     try:
         port = await _listen(server.start("127.0.0.1", args.port), "--port", args.port)
+        if exchange is not None:
+            rest = await _listen(exchange.start("127.0.0.1", args.rest_port), "--rest-port", args.rest_port)
+            print(f"exchange on http://127.0.0.1:{rest}/trade-api/v2", file=sys.stderr, flush=True)
         # one line scripts can read: where to point record/paper --feed
         print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
               file=sys.stderr, flush=True)
         await server.finished()
     finally:
+        if exchange is not None:
+            await exchange.close()
         await server.close()
     injected = dict(server.injected)
     if injected:
         print(f"faults injected: {injected}", file=sys.stderr)
     return 0
+
+
+def _exchange(args: argparse.Namespace, public: Any) -> Any:
+    """The ``LocalExchange`` ``serve-feed --exchange`` asks for (bad settings: BadInput, exit 2)."""
+    from ..localx import LocalExchange, parse_venue_faults
+
+    if args.venue_latency_ms < 0:
+        raise BadInput("--venue-latency-ms must not be negative")
+    return LocalExchange(cash=parse_money(args.venue_cash, "--venue-cash"), queue=args.venue_queue,
+                         latency_ms=args.venue_latency_ms, faults=parse_venue_faults(args.venue_faults),
+                         seed=args.seed, public_key=public, require_auth=not args.allow_unsigned)
 
 
 async def cmd_live(args: argparse.Namespace) -> int:

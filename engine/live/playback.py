@@ -73,11 +73,14 @@ def prepare(events: Iterable[EventBase], shift: int = 0) -> list[Prepared]:
 
 
 class Playback:
-    def __init__(self, events: Iterable[EventBase], speed: float = 0.0, shift: int = 0) -> None:
+    def __init__(self, events: Iterable[EventBase], speed: float = 0.0, shift: int = 0, batch: int = BATCH) -> None:
         if not speed >= 0:
             raise ValueError(f"speed {speed} must be >= 0")
+        if batch < 1:
+            raise ValueError(f"batch {batch} must be >= 1")
         self.items = prepare(events, shift)
         self.speed = speed
+        self.batch = batch  # most events per step (``BATCH``; 1 lets a test step event by event)
         self.state: State = initial_state()
         self.played = 0
         self._yes_tails: dict[bytes, bytes] = {}
@@ -91,7 +94,7 @@ class Playback:
 
     async def run(self, dispatch: Callable[[Sequence[Prepared]], None], pause: Callable[[], Awaitable[None]]) -> None:
         """Fold and ``dispatch`` every item in batches, awaiting ``pause`` (the drains) between."""
-        items, n, speed = self.items, len(self.items), self.speed
+        items, n, speed, most = self.items, len(self.items), self.speed, self.batch
         loop = asyncio.get_running_loop()
         t0, ts0 = loop.time(), items[0][0].ts if items else 0
         i = 0
@@ -102,10 +105,10 @@ class Playback:
                     await asyncio.sleep(delay)
                 horizon = ts0 + (loop.time() - t0) * speed * NS
                 j = i + 1
-                while j < n and j - i < BATCH and items[j][0].ts <= horizon:
+                while j < n and j - i < most and items[j][0].ts <= horizon:
                     j += 1
             else:
-                j = min(n, i + BATCH)
+                j = min(n, i + most)
             batch = items[i:j]
             # Fold and dispatch with no await between: a snapshot taken from the truth by a
             # command handler always sits exactly between two batches of the stream.

@@ -30,6 +30,13 @@ Conventions of this server (not Kalshi's):
   (``serve-feed --recorded-times``) plays the recorded times;
 - no permessage-deflate (loopback; compressing every frame would cost more than it saves).
 
+An optional ``exchange`` (``Venue``; ``engine.localx.LocalExchange``) turns the feed into a local
+exchange: it is bound to the server once, told every played batch (before the batch is sent),
+awaited between batches (``between``: a test may hold the playback there), and asked after
+each batch and each command for the private frames (``fill``, ``user_order``,
+``market_position``) of a connection, by the ``KALSHI-ACCESS-KEY`` its upgrade carried. It may
+ask for them itself (``push_private``) when a REST action fills. Without one nothing changes.
+
 Backpressure: at full speed each batch is written to every connection and then the playback
 waits until every connection's write buffer has drained, so the slowest reader sets the pace.
 A closed connection leaves the set at once and never stops playback for the others.
@@ -43,6 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
+from typing import Protocol
 
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -55,13 +63,25 @@ from projections import State
 from .auth import missing_header
 from .conn import Conn
 from .faults import FaultInjector, FaultSpec
-from .playback import Playback, Prepared
-from .protocol import Session
+from .playback import BATCH, Playback, Prepared
+from .protocol import Out, Session
 
 COMPLETE = (1000, "session complete")
 WRITE_LIMIT = 1 << 18  # bytes buffered per connection before a writer waits for the socket
 
 Verify = Callable[[Mapping[str, str]], "str | None"]
+
+
+class Venue(Protocol):
+    """What the feed server asks of an exchange that trades against its playback."""
+
+    def bind(self, server: FeedServer) -> None: ...
+
+    def played(self, events: Sequence[EventBase]) -> None: ...
+
+    def private(self, key_id: str | None, session: Session) -> list[Out]: ...
+
+    async def between(self) -> None: ...
 
 
 class FeedServer:
@@ -80,6 +100,8 @@ class FeedServer:
         require_auth: bool = True,
         start_grace: float = 0.05,
         recorded_times: bool = False,
+        exchange: Venue | None = None,
+        batch: int = BATCH,
     ) -> None:
         self.require_auth = require_auth
         self.start_grace = start_grace
@@ -87,7 +109,7 @@ class FeedServer:
         # event were now (``playback.shifted``), unless its recorded times are asked for.
         first = next((e.ts for e in events if e.ts), 0)
         self.shift = 0 if recorded_times or not first else time.time_ns() - first
-        self.playback = Playback(events, speed, self.shift)
+        self.playback = Playback(events, speed, self.shift, batch)
         self.faults = faults
         self.seed = seed
         self.verify = verify
@@ -102,6 +124,10 @@ class FeedServer:
         self._task: asyncio.Task[None] | None = None
         self._ending = False  # playback over: connections are being (or have been) closed
         self._log = structlog.get_logger("tradetape.live.server")
+        self.exchange = exchange
+        self._keys: dict[Conn, str | None] = {}  # the API key id of each connection's upgrade
+        if exchange is not None:
+            exchange.bind(self)
 
     @property
     def state(self) -> State:
@@ -125,6 +151,22 @@ class FeedServer:
         )  # fmt: skip
         self._task = asyncio.create_task(self._run())
         return int(self._server.sockets[0].getsockname()[1])
+
+    def begin(self) -> None:
+        """Start the playback now, without waiting for a subscription (a REST-only client)."""
+        assert self._started is not None, "start() first"
+        self._started.set()
+
+    def push_private(self) -> None:
+        """Write every connection's pending private frames now (``exchange`` only)."""
+        for c in list(self.conns):
+            self._private(c)
+
+    def _private(self, c: Conn) -> None:
+        if self.exchange is not None:
+            frames = self.exchange.private(self._keys.get(c), c.session)
+            if frames:
+                c.write(frames)
 
     async def played(self) -> None:
         """Returns once every event has been sent (before ``end_linger`` and the closes)."""
@@ -172,6 +214,8 @@ class FeedServer:
             self._injectors.append(injector)
         conn = Conn(ws, Session(self._book_of), injector)
         self.conns.add(conn)
+        if self.exchange is not None:
+            self._keys[conn] = ws.request.headers.get("KALSHI-ACCESS-KEY") if ws.request is not None else None
         beat = asyncio.create_task(conn.heartbeat(self.ping_interval))
         try:
             async for message in ws:
@@ -179,6 +223,7 @@ class FeedServer:
                     break
                 outs, subscribed = conn.session.handle(message)
                 conn.write(outs)
+                self._private(conn)
                 if subscribed and self._started is not None:
                     self._started.set()
                 await conn.drain()
@@ -187,9 +232,12 @@ class FeedServer:
             pass
         finally:
             self.conns.discard(conn)
+            self._keys.pop(conn, None)
             beat.cancel()
 
     def _dispatch(self, batch: Sequence[Prepared]) -> None:
+        if self.exchange is not None:
+            self.exchange.played([p[0] for p in batch])
         for c in list(self.conns):
             try:
                 c.play(batch, self.playback.yes_tail)
@@ -197,10 +245,14 @@ class FeedServer:
                 self._log.exception("connection dropped after an error")
                 c.live = False
                 c.ws.transport.abort()
+        if self.exchange is not None:
+            self.push_private()
 
     async def _pause(self) -> None:
         for c in list(self.conns):
             await c.drain()
+        if self.exchange is not None:
+            await self.exchange.between()
         await asyncio.sleep(0)  # let command handlers run between batches
 
     async def _run(self) -> None:
