@@ -199,15 +199,15 @@ class ExecStats:
 
 class VenueBook:
     """The venue's side of a venue session: our order ids to the venue's, the venue's trade ids
-    seen, the positions it reported (market -> (position, cost, realized, fees)), the orders
+    seen (with their market), the positions it reported (market -> (position, cost, realized, fees)), the orders
     whose create got no answer (outcome unknown until the venue reports them), why trading
     halted ("" while it has not), and counts of risk refusals and reconciliations."""
 
-    __slots__ = ("halted", "ids", "reconciled", "refusals", "reported", "trade_ids", "unknown")
+    __slots__ = ("halted", "ids", "reconciled", "refusals", "reported", "trades", "unknown")
 
     def __init__(self) -> None:
         self.ids: dict[str, str] = {}
-        self.trade_ids: set[str] = set()  # membership only; never iterated into output
+        self.trades: dict[str, str] = {}  # the venue's trade ids seen -> their market
         self.reported: dict[str, tuple[int, int, int, int]] = {}
         self.unknown: set[str] = set()  # sorted when shown
         self.halted = ""

@@ -96,11 +96,11 @@ def on_order_update(st: State, e: VenueOrderUpdate) -> None:
 
 def on_fill(st: State, e: VenueFill) -> None:
     v = book(st)
-    if e.trade_id in v.trade_ids:
+    if e.trade_id in v.trades:
         raise InvariantError(f"venue fill {e.trade_id} folded twice")
     if e.count <= 0 or e.fee < 0:
         raise InvariantError(f"venue fill {e.trade_id}: count {e.count}, fee {e.fee}")
-    v.trade_ids.add(e.trade_id)
+    v.trades[e.trade_id] = e.market
     o = st.orders.get(e.order_id) if e.order_id else None
     if o is not None:
         v.ids[o.order_id] = e.venue_order_id

@@ -47,7 +47,7 @@ from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
 from .parity import rebuild
-from .recorder import MAX_BUFFER_BYTES, MAX_STALL_S, Recorder
+from .recorder import MAX_BUFFER_BYTES, MAX_STALL_S, Recorder, last_event_id
 from .watch import state_message
 
 log = structlog.get_logger()
@@ -186,15 +186,6 @@ async def _resume(store: EventStore, name: str, client: FeedClient,
     r.stepper.out.clear()
     log.info("resuming", session=name, recorded=len(recorded), catching_up=len(opening))
     return r.core, r.stepper, r.policy, rec, r.started.mode, opening
-
-
-async def last_event_id(store: EventStore, name: str, head: int) -> int:
-    """The id of the session's last event: the recorder's new ids go above it."""
-    last = 0
-    async with aclosing(store.read_chunks(name, head, head)) as chunks:
-        async for ch in chunks:
-            last = max(last, *ch.id_list())
-    return last
 
 
 async def _open(rec: Recorder, opening: list[EventBase]) -> bool:

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
+from contextlib import aclosing
 
 import structlog
 
@@ -236,3 +237,12 @@ class Recorder:
                         waited_s=round(time.monotonic() - self._stalled_since, 3), retries=retries,
                         buffered_events=events, buffered_bytes=size, committed_seq=r.last_seq)
             self._stalled_since = None
+
+
+async def last_event_id(store: EventStore, name: str, head: int) -> int:
+    """The id of the session's last event: the recorder's new ids go above it."""
+    last = 0
+    async with aclosing(store.read_chunks(name, head, head)) as chunks:
+        async for ch in chunks:
+            last = max(last, *ch.id_list())
+    return last

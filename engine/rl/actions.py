@@ -19,6 +19,7 @@ from typing import Literal
 import msgspec
 import numpy as np
 
+from events.types import TimeInForce
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 from projections.books import best_no_bid, best_yes_bid
 from projections.state import MarketState, State
@@ -65,7 +66,7 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         price = _price(m, act, side, self.pricing)
         if price is None:
             return None
-        tif = "ioc" if self.pricing == "cross" else "gtc"
+        tif: TimeInForce = "ioc" if self.pricing == "cross" else "gtc"
         return PlaceOrder(market=market, action=act, side=side, price=price, count=self.sizes[k], tif=tif)
 
     def mask(self, st: State, market: str, cfg: ExchangeConfig) -> np.ndarray:

@@ -93,7 +93,7 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
             evolve_many(core.state, events)
         rec.add(events)
 
-    def venue_in() -> None:
+    async def venue_in() -> None:
         emit(link.drain())
         for trigger, reads in run.reads:
             emit(catch_up(core.state, reads, link.venue, client.now(), frozenset(link.creating)))
@@ -108,14 +108,17 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                     core.command(CancelOrder(order_id=oid), client.now(), out, checked=False)
                 _spawn(run, _close_after(link, client))
         run.reads.clear()
-        flush_out()
+        await flush_out()
 
-    def flush_out() -> None:
+    async def flush_out() -> None:
         emit(out, folded=True)
         out.clear()
         if core.outbox:
             items, core.outbox = core.outbox, []
             emit(link.send(items, core.state))
+            if link.launch:
+                await rec.flush()  # write-ahead: the orders and their requests are durable before they leave
+                link.go()
 
     pump = asyncio.ensure_future(_pump(client.stream(), q))
     opened = False  # the opening events are durable: nothing is written before the feed delivers
@@ -129,7 +132,7 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                 await rec.flush()
                 opened = True
                 _reconcile(run, link, run.trigger)
-            venue_in()
+            await venue_in()
             if batch:
                 stepper.feed(batch, range(len(batch)))
                 stepper.drive(policy)
@@ -143,9 +146,9 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                 client.core.inbox.clear()
             if latencies is not None:
                 frame_perf.extend([client.recv_perf] * sum(isinstance(o.cmd, PlaceOrder) for o in core.outbox))
-            flush_out()
+            await flush_out()
             _check_limits(run, kill_file, client, out)
-            flush_out()
+            await flush_out()
             rec.maybe_flush()
             if run.kill and stop.reason is None:
                 stop.reason = f"halted: {run.kill}"
@@ -161,11 +164,11 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
     if not opened:
         emit(run.opening)
     await link.settle(SETTLE_S)
-    venue_in()
+    await venue_in()
     with suppress(Exception):
         _reconcile(run, link, "end")
         await asyncio.wait_for(asyncio.gather(*run.tasks), SETTLE_S)
-    venue_in()
+    await venue_in()
     reason = stop.reason or (f"failed: {' '.join(str(failure).split())[:300]}" if failure is not None else reason)
     ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
     emit([ended])

@@ -30,7 +30,17 @@ from typing import Any
 import msgspec
 import structlog
 
-from events.types import Action, EventBase, Side, VenueAnswer, VenueFill, VenueOrderUpdate, VenuePosition, VenueRequest
+from events.types import (
+    Action,
+    EventBase,
+    OrderRejected,
+    Side,
+    VenueAnswer,
+    VenueFill,
+    VenueOrderUpdate,
+    VenuePosition,
+    VenueRequest,
+)
 from events.units import ONE_DOLLAR, parse_decimal
 from projections.state import State
 
@@ -53,9 +63,16 @@ class VenueLink:
         self.inbox: list[EventBase] = []
         self.ready = asyncio.Event()
         self.ours: dict[str, str] = {}  # venue order id -> our order id
+        self.named: dict[str, str] = {}  # our order id -> the venue's, as soon as an answer names it
         self.creating: set[str] = set()  # our ids whose create is in flight
+        self.parked: dict[str, list[Outgoing]] = {}  # cancels/amends waiting for their create's answer
+        self._rests: dict[str, bool] = {}  # a create's answer left some of it resting
+        self.cancelling: set[str] = set()  # our ids with a cancel parked or in flight
+        self.launch: list[tuple[Coroutine[Any, Any, None], VenueRequest]] = []  # queued until ``go``
+        self.eager = False  # send at once (a parked cancel or amend: it cannot place an order)
         self.held: list[tuple[wire.UserFill, int]] = []  # fills (and their receive time) awaiting a name
         self.tasks: set[asyncio.Task[None]] = set()
+        self.duplicates = 0  # fill frames of trades already folded
         self.notify: Callable[[], None] | None = None  # the driver's wake-up when an answer arrives
 
     def learn(self, st: State) -> None:
@@ -63,42 +80,73 @@ class VenueLink:
         if st.venue is not None:
             for ours, theirs in st.venue.ids.items():
                 self.ours[theirs] = ours
+                self.named[ours] = theirs
 
     # --- out ------------------------------------------------------------------------------------
 
     def send(self, items: list[Outgoing], st: State) -> list[EventBase]:
+        """The requests for ``items``, to append now (each leaves in its own task). A cancel or
+        amend of an order whose create is still in flight is parked: it leaves, and its request
+        is recorded, once the create's answer names the order."""
         requests: list[EventBase] = []
         for item in items:
+            if isinstance(item.cmd, CancelOrder):
+                if item.order_id in self.cancelling:  # one cancel of an order at a time is enough
+                    requests.append(OrderRejected(ts=self.clock(), order_id=item.order_id,
+                                                  market=st.orders[item.order_id].market,
+                                                  reason="a cancel of this order is already on its way"))
+                    continue
+                self.cancelling.add(item.order_id)
+            if not isinstance(item.cmd, PlaceOrder) and item.order_id in self.creating:
+                self.parked.setdefault(item.order_id, []).append(item)
+                continue
             requests.append(self._request(item, st))
         return requests
 
-    def _request(self, item: Outgoing, st: State) -> EventBase:
+    def _request(self, item: Outgoing, st: State) -> VenueRequest:
         cmd, oid = item
         now = self.clock()
         venue_id = st.venue.ids.get(oid, "") if st.venue is not None else ""
+        venue_id = venue_id or self.named.get(oid, "")
         if isinstance(cmd, PlaceOrder):
             body = order_wire.create_body(cmd, oid)
             req = VenueRequest(ts=now, venue=self.venue, method="POST", path=CREATE, order_id=oid,
                                body=msgspec.json.encode(body).decode())
             self.creating.add(oid)
-            self._spawn(self._create(cmd, oid, req))
+            self._spawn(self._create(cmd, oid, req), req)
             return req
         path = f"{CREATE}/{venue_id or '?'}" + ("/amend" if isinstance(cmd, AmendOrder) else "")
         method = "DELETE" if isinstance(cmd, CancelOrder) else "POST"
         req = VenueRequest(ts=now, venue=self.venue, method=method, path=path, order_id=oid,
                            body="" if isinstance(cmd, CancelOrder) else msgspec.json.encode(cmd).decode())
         if not venue_id:  # the venue has not named the order yet: nothing can address it
+            self.cancelling.discard(oid)
             self._answer(req, 0, code="not_sent", message="the venue has not named this order yet")
         elif isinstance(cmd, CancelOrder):
-            self._spawn(self._cancel(venue_id, req))
+            self._spawn(self._cancel(venue_id, req), req)
         else:
             assert isinstance(cmd, AmendOrder)
             o = st.orders[oid]
-            self._spawn(self._amend(cmd, venue_id, o.market, o.action, o.side, o.price, o.filled + o.remaining, req))
+            self._spawn(self._amend(cmd, venue_id, o.market, o.action, o.side, o.price, o.filled + o.remaining, req),
+                        req)
         return req
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, None], req: VenueRequest) -> None:
+        """Queue a request to leave at ``go`` (the driver calls it once the request's events are
+        durable: write-ahead, so a crash can never leave an order on the venue that the session
+        does not know it placed)."""
+        self.launch.append((work, req))
+        if self.eager:
+            self.go()
+
+    def go(self) -> None:
+        """Send what ``send`` queued."""
+        launch, self.launch = self.launch, []
+        for work, req in launch:
+            self._start(work, req)
+
+    def _start(self, work: Coroutine[Any, Any, None], req: VenueRequest) -> None:
+        task = asyncio.ensure_future(self._guarded(work, req))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -112,17 +160,41 @@ class VenueLink:
         else:
             self.creating.discard(oid)
             self.ours[ack.order_id] = oid
+            self.named[oid] = ack.order_id
+            self._rests[oid] = ack.remaining_count > 0
             self._answer(req, 201, venue_order_id=ack.order_id, filled=ack.fill_count, remaining=ack.remaining_count,
                          body=msgspec.json.encode(ack).decode(), t0=t0)
         self._release()
+        self._unpark(oid)
+
+    def _unpark(self, oid: str) -> None:
+        """The create of ``oid`` is answered: its parked cancels and amends leave now, unless
+        nothing of it rests on the venue (refused, or an IOC done at once), when they are
+        recorded as refused here and never sent."""
+        items = self.parked.pop(oid, [])
+        rests = oid in self.named and self._rests.pop(oid, True)
+        for item in items:
+            if rests:
+                self.eager = True
+                try:
+                    self.put(self._request(item, self.state))
+                finally:
+                    self.eager = False
+            else:
+                self.cancelling.discard(oid)
+                o = self.state.orders.get(oid)
+                self.put(OrderRejected(ts=self.clock(), order_id=oid, market=o.market if o is not None else "",
+                                       reason="nothing of the order rests on the venue"))
 
     async def _cancel(self, venue_id: str, req: VenueRequest) -> None:
         t0 = time.perf_counter_ns()
         try:
             ack = await self.rest.cancel_order(venue_id)
         except VenueError as exc:
+            self.cancelling.discard(req.order_id)
             self._failed(req, exc, t0)
         else:
+            self.cancelling.discard(req.order_id)
             self._answer(req, 200, venue_order_id=venue_id, reduced_by=ack.reduced_by,
                          body=msgspec.json.encode(ack).decode(), t0=t0)
 
@@ -143,6 +215,18 @@ class VenueLink:
                                            venue_order_id=venue_id, market=market, status="resting",
                                            filled=ack.fill_count, remaining=ack.remaining_count, price=new_price,
                                            reason="Amend", source="rest"))
+
+    async def _guarded(self, work: Coroutine[Any, Any, None], req: VenueRequest) -> None:
+        """A request that failed in a way the venue's errors do not cover (an answer that does
+        not parse, the client gone) is still answered: status 0, its outcome unknown."""
+        try:
+            await work
+        except Exception as exc:
+            self.creating.discard(req.order_id)
+            self.cancelling.discard(req.order_id)
+            log.warning("venue request failed", method=req.method, path=req.path, error=str(exc)[:200])
+            self._answer(req, 0, code="client_error", message=f"{type(exc).__name__}: {exc}"[:300])
+            self._release()
 
     def _failed(self, req: VenueRequest, exc: VenueError, t0: int) -> None:
         self._answer(req, exc.status, code=exc.code, message=str(exc)[:300], t0=t0)
@@ -172,9 +256,11 @@ class VenueLink:
         return out
 
     async def settle(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` s) for the requests in flight to be answered."""
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout)
+        """Wait (at most ``timeout`` s) for the requests in flight to be answered, and for those
+        their answers release (parked cancels)."""
+        deadline = time.monotonic() + timeout
+        while self.tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self.tasks), timeout=left)
         self._release()
 
     # --- in ---------------------------------------------------------------------------------------
@@ -182,6 +268,10 @@ class VenueLink:
     def private(self, msg: wire.Private, ts: int) -> list[EventBase]:
         """A private frame received at ``ts`` as events (a held fill: none yet)."""
         if isinstance(msg, wire.UserFill):
+            v = self.state.venue
+            if v is not None and msg.trade_id in v.trades:
+                self.duplicates += 1  # read back over REST by a reconciliation first: folded already
+                return []
             ours = msg.client_order_id or self.ours.get(msg.order_id, "")
             if not ours and self.creating:
                 self.held.append((msg, ts))
@@ -191,6 +281,7 @@ class VenueLink:
             ours = msg.client_order_id or self.ours.get(msg.order_id, "")
             if ours:
                 self.ours[msg.order_id] = ours
+                self.named[ours] = msg.order_id
             yes = parse_decimal(msg.yes_price_dollars, 4, what="yes_price_dollars")
             status = msg.status
             update = VenueOrderUpdate(

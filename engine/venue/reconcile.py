@@ -46,16 +46,25 @@ class VenueReads(msgspec.Struct, frozen=True, kw_only=True):
     positions: tuple[PositionView, ...]
     balance: BalanceView
     exact_cash: bool  # balance_dollars was given: cash compares to the micro-dollar
+    stable: bool = True  # no fill came in while the reads were taken
 
 
-async def fetch(rest: KalshiRest, *, since_s: int | None = None) -> VenueReads:
-    """Everything reconciliation compares, read over REST (paginated to the end)."""
-    orders = await rest.orders()
-    fills = await rest.fills(min_ts=since_s)
-    positions = await rest.positions()
-    balance = await rest.balance()
-    return VenueReads(orders=orders, fills=fills, positions=positions, balance=balance,
-                      exact_cash=balance.balance != balance.balance_cents * CENT or balance.balance % CENT != 0)
+async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3) -> VenueReads:
+    """Everything reconciliation compares, read over REST (paginated to the end), as one
+    snapshot: the fills are read before and after the positions, balance and orders, and the
+    reads are taken again (up to ``tries`` times) until no fill came in between, so that the
+    positions and the balance reflect exactly the fills read (``stable``)."""
+    for attempt in range(tries):
+        before = await rest.fills(min_ts=since_s)
+        positions = await rest.positions()
+        balance = await rest.balance()
+        orders = await rest.orders()
+        fills = await rest.fills(min_ts=since_s)
+        stable = {f.trade_id for f in before} == {f.trade_id for f in fills}
+        if stable or attempt == tries - 1:
+            return VenueReads(orders=orders, fills=fills, positions=positions, balance=balance, stable=stable,
+                              exact_cash=balance.balance != balance.balance_cents * CENT or balance.balance % CENT != 0)
+    raise AssertionError("unreachable")
 
 
 def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: frozenset[str] = frozenset()) -> list[EventBase]:
@@ -63,7 +72,7 @@ def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: froze
     ``in_flight``: our orders whose create is being sent now (absent from the venue's reads
     only because it has not arrived yet)."""
     v = st.venue
-    known_trades = v.trade_ids if v is not None else set()
+    known_trades = v.trades if v is not None else {}
     by_client = {o.client_order_id: o for o in reads.orders if o.client_order_id}
     ours_of = {o.order_id: o.client_order_id for o in reads.orders if o.client_order_id in st.orders}
     if v is not None:
@@ -96,14 +105,25 @@ def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: froze
 
 
 def compare(st: State, reads: VenueReads, venue: str, trigger: str, policy: Policy, ts: int) -> Reconciled:
-    """The differences left once ``catch_up``'s events are folded, and what is done about them."""
+    """The differences left once ``catch_up``'s events are folded, and what is done about them.
+
+    Reports race the reads: a fill frame folded after the reads were taken is in our state and
+    not in the venue's positions and balance. So a market with a fill the reads do not hold is
+    not compared this time (nor is cash, when there is any such fill, or when the reads were not
+    ``stable``); the next reconciliation compares it. Adopting a value the venue had before a
+    fill we already counted would count that fill twice."""
     diffs: list[tuple[str, str, str, str]] = []
+    read = {f.trade_id for f in reads.fills}
+    trades = st.venue.trades if st.venue is not None else {}
+    moving = {m for t, m in trades.items() if t not in read}
     venue_cash = reads.balance.balance
     tolerance = 0 if reads.exact_cash else CENT // 2
-    if abs(st.cash - venue_cash) > tolerance:
+    if reads.stable and not moving and abs(st.cash - venue_cash) > tolerance:
         diffs.append(("cash", "", str(st.cash), str(venue_cash)))
     theirs = {p.ticker: p for p in reads.positions}
     for market in sorted(set(theirs) | {m for m, p in st.positions.items() if p.position}):
+        if market in moving or not reads.stable:
+            continue
         ours_n = st.positions[market].position if market in st.positions else 0
         venue_n = theirs[market].position if market in theirs else 0
         if ours_n != venue_n:
@@ -118,7 +138,8 @@ def compare(st: State, reads: VenueReads, venue: str, trigger: str, policy: Poli
         return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="halted", diffs=tuple(diffs))
     positions = tuple((m, theirs[m].position if m in theirs else 0, _cost(theirs.get(m)))
                       for m in sorted({d[1] for d in diffs if d[0] == "position"}))
-    return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="adopted", diffs=tuple(diffs), cash=venue_cash,
+    cash = venue_cash if any(d[0] == "cash" for d in diffs) else None
+    return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="adopted", diffs=tuple(diffs), cash=cash,
                       positions=positions)
 
 

@@ -16,9 +16,8 @@ from projections import evolve_many, initial_state
 from ..kalshi.rest import KalshiRest
 from ..kalshi.rest_errors import VenueError
 from ..live.client import FeedClient
-from ..live.paper import last_event_id
 from ..live.policy_spec import policy_of
-from ..live.recorder import Recorder
+from ..live.recorder import Recorder, last_event_id
 from ..sim.config import ExchangeConfig, entries, from_entries
 from ..sim.policies import Policy
 from ..sim.stepper import Stepper

@@ -35,7 +35,7 @@ from engine.localx import LocalExchange
 from engine.live.server import FeedServer
 from events.store import open_store
 from events.store.verify import verify_session
-from events.types import EventBase, OrderPlaced, Reconciled, SessionEnded
+from events.types import EventBase, OrderPlaced, Reconciled, SessionEnded, VenueFill
 from projections import evolve_many, initial_state
 from tests.live.feedkit import SMALL, events
 from tests.live.test_live_cli import MARKETS, Proc, sessions
@@ -146,6 +146,9 @@ def test_kill_9_trade_then_resume(group: int, venue: Venue, key: Path, tmp_path:
     placed = {e.order_id for e in log if isinstance(e, OrderPlaced)}
     assert set(on_venue) <= placed  # everything on the venue came from this session's commands
     # the session's positions and cash equal the venue's
+    ours_trades = {e.trade_id for e in log if isinstance(e, VenueFill)}
+    missed = [(f.trade_id, f.order_id, f.count) for f in account.fills if f.trade_id not in ours_trades]
+    assert not missed, f"fills the session never recorded: {missed[:5]}"
     assert st.cash == account.state.cash, (st.cash, account.state.cash)
     ours = {m: p.position for m, p in st.positions.items() if p.position}
     assert ours == {m: p.position for m, p in account.state.positions.items() if p.position}
