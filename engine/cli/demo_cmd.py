@@ -6,6 +6,8 @@ exports it to a portable .tape and proves the re-imported copy replays to the sa
 Then: trains a small PPO policy on the session, serves the session over the Kalshi v2 protocol
 on loopback, paper-trades it live with that policy (everything recorded), verifies the live
 session's chain, proves parity with its re-simulation and writes an HTML session report.
+Last, trades a random policy through venue mode against the local Kalshi exchange
+(``demo_venue``): reconciled, verified, replayed to its digest and calibrated.
 """
 
 from __future__ import annotations
@@ -99,6 +101,11 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         print(f"   copy digest {digest(copy)[:16]} {'==' if same else '!='} original {final['digest'][:16]}")
 
         live_ok, files = await live_part(store, args.session, out, train_steps=args.train_steps)
+        from ..rl.data import load
+        from .demo_venue import venue_part
+
+        venue_ok, venue_files = await venue_part(store, await load(store, args.session), out, first_step=15)
+        live_ok, files = live_ok and venue_ok, files + venue_files
     finally:
         await store.close()
     print(f"\ndone. store: {db}  anchors: {db}.anchors  tape: {tape}")
@@ -107,6 +114,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     print(f"try: tradetape --db {db} audit show {args.session} --type trade --to 200")
     print(f"     tradetape --db {db} audit show {LIVE_RANDOM} --type fill")
     print(f"     tradetape --db {db} audit parity {LIVE_MODEL}")
+    print(f"     tradetape --db {db} audit calibrate demo-venue-random")
     return 0 if report.ok and same and live_ok else 1
 
 
