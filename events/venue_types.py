@@ -48,7 +48,8 @@ class VenueAnswer(EventBase, frozen=True, kw_only=True, tag="venue_answer.v1"):
     ``venue_order_id`` when it named one, the counts it reported (a create's, amend's or
     decrease's ``fill_count``/``remaining_count``; a cancel's ``reduced_by``), Kalshi's error
     ``code`` and ``message`` (empty on success), the answer's JSON ``body``, and the round
-    trip."""
+    trip. ``final=False``: an attempt that failed and is retried (a 429, after which Kalshi did
+    nothing; a read's 5xx or timeout); a ``VenueRequest`` with the next ``attempt`` follows."""
 
     venue: str
     method: str
@@ -63,6 +64,7 @@ class VenueAnswer(EventBase, frozen=True, kw_only=True, tag="venue_answer.v1"):
     message: str = ""
     body: str = ""
     latency_ns: int = 0
+    final: bool = True
 
 
 class VenueOrderUpdate(EventBase, frozen=True, kw_only=True, tag="venue_order.v1"):

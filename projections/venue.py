@@ -58,16 +58,19 @@ def on_answer(st: State, e: VenueAnswer) -> None:
     if e.venue_order_id:
         v.ids[o.order_id] = e.venue_order_id
     creating = e.method == "POST" and e.path == CREATE
-    if e.status == 0:
+    if not e.final:
+        return  # an attempt that is retried: the final answer decides
+    if e.status == 0 or e.status >= 500:
         if creating:
-            v.unknown.add(o.order_id)  # placed or not: the venue's next report says
+            v.unknown.add(o.order_id)  # placed or not (no answer, or the venue failed): its next report says
         return
     if creating:
         v.unknown.discard(o.order_id)
     if not 200 <= e.status < 300:
         if creating and e.status != 409 and o.status in OPEN and o.filled == 0:
-            # refused: the order never existed on the venue (409 is our own retry of a create
-            # the venue already has, which the venue's reports then describe)
+            # refused (a 4xx, or 429 after every retry: Kalshi did nothing): the order never
+            # existed on the venue. 409 is our own retry of a create the venue already has,
+            # which the venue's reports then describe.
             _close(st, o, "rejected")
             st.stats.orders_rejected += 1
         return

@@ -78,6 +78,7 @@ class KalshiRest:
         self._clock_ms = clock_ms
         self._sleep = sleep
         self.on_send: Callable[[str, str], None] | None = None  # (method, path) as each attempt leaves (bench)
+        self.on_retry: Callable[[VenueError], None] | None = None  # an attempt failed and will be retried
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=timeout_s)
 
     async def __aenter__(self) -> KalshiRest:
@@ -117,13 +118,19 @@ class KalshiRest:
                     return resp.content
                 error = venue_error(resp.status_code, resp.content, where)
             if isinstance(error, RateLimited) and limited < self._retry.rate_limited:
+                self._retrying(error)
                 await self._sleep(self._retry.wait(limited))
                 limited += 1
             elif read and isinstance(error, VenueUnavailable | VenueTimeout) and failed < self._retry.reads:
+                self._retrying(error)
                 await self._sleep(self._retry.wait(failed))
                 failed += 1
             else:
                 raise error
+
+    def _retrying(self, error: VenueError) -> None:
+        if self.on_retry is not None:
+            self.on_retry(error)
 
     async def _pages(self, path: str, parse: Page[T], params: Mapping[str, str | int | None]) -> tuple[T, ...]:
         """Every page of a cursor-paginated read, in order (OpenAPI ``CursorQuery``)."""

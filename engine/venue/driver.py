@@ -34,7 +34,7 @@ from typing import Any
 
 import structlog
 
-from events.types import EventBase, FeedFault, SessionEnded, SessionStarted
+from events.types import EventBase, FeedFault, SessionEnded, SessionStarted, VenueAnswer
 from projections import evolve_many
 
 from ..live.client import FeedClient
@@ -51,6 +51,7 @@ from .risk import loss
 
 log = structlog.get_logger()
 SETTLE_S = 10.0  # how long the end of a session waits for answers in flight
+UNKNOWN_AFTER_S = 2.0  # a create whose outcome is unknown is looked up on the venue this much later
 
 
 class VenueRun:
@@ -94,7 +95,11 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
         rec.add(events)
 
     async def venue_in() -> None:
-        emit(link.drain())
+        got = link.drain()
+        emit(got)
+        if any(isinstance(e, VenueAnswer) and e.final and (e.status == 0 or e.status >= 500) and e.path == CREATE
+               for e in got):
+            _spawn(run, _later(run, link, "unknown", UNKNOWN_AFTER_S))
         for trigger, reads in run.reads:
             emit(catch_up(core.state, reads, link.venue, client.now(), frozenset(link.creating)))
             rec_ev = compare(core.state, reads, link.venue, trigger, reconcile, client.now())
@@ -176,6 +181,13 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
     if failure is not None:
         raise failure  # the session is ended ("failed: ...") and recorded; the error says why
     return reason
+
+
+async def _later(run: VenueRun, link: VenueLink, trigger: str, delay: float) -> None:
+    """A reconciliation after ``delay`` s: a create with no answer (or a 5xx) has had time to
+    reach the venue or not, and the venue's reads say which."""
+    await asyncio.sleep(delay)
+    _reconcile(run, link, trigger)
 
 
 def _relink(e: FeedFault) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -52,11 +53,19 @@ from .core import Outgoing
 
 log = structlog.get_logger()
 CREATE = "/portfolio/events/orders"
+_current: ContextVar[list[VenueRequest]] = ContextVar("venue_request")
+
+
+def _latest(req: VenueRequest) -> VenueRequest:
+    """The last attempt of ``req`` in this task (its answer names that attempt)."""
+    box = _current.get(None)
+    return box[0] if box is not None and box[0].order_id == req.order_id else req
 
 
 class VenueLink:
     def __init__(self, rest: KalshiRest, venue: str, clock: Callable[[], int], state: State) -> None:
         self.rest = rest
+        rest.on_retry = self.retried
         self.state = state  # the session's (read only): our orders' sides
         self.venue = venue
         self.clock = clock
@@ -219,6 +228,7 @@ class VenueLink:
     async def _guarded(self, work: Coroutine[Any, Any, None], req: VenueRequest) -> None:
         """A request that failed in a way the venue's errors do not cover (an answer that does
         not parse, the client gone) is still answered: status 0, its outcome unknown."""
+        _current.set([req])  # this task's request: a retry is recorded against it (``retried``)
         try:
             await work
         except Exception as exc:
@@ -228,8 +238,21 @@ class VenueLink:
             self._answer(req, 0, code="client_error", message=f"{type(exc).__name__}: {exc}"[:300])
             self._release()
 
+    def retried(self, error: VenueError) -> None:
+        """``KalshiRest.on_retry``: the attempt in this task failed and goes again; both are
+        recorded (the failed attempt's answer, not final, and the next attempt's request)."""
+        box = _current.get(None)
+        if box is None:
+            return
+        req = box[0]
+        self.put(VenueAnswer(ts=self.clock(), venue=self.venue, method=req.method, path=req.path,
+                             order_id=req.order_id, status=error.status, code=error.code, message=str(error)[:300],
+                             final=False))
+        box[0] = msgspec.structs.replace(req, ts=self.clock(), attempt=req.attempt + 1)
+        self.put(box[0])
+
     def _failed(self, req: VenueRequest, exc: VenueError, t0: int) -> None:
-        self._answer(req, exc.status, code=exc.code, message=str(exc)[:300], t0=t0)
+        self._answer(_latest(req), exc.status, code=exc.code, message=str(exc)[:300], t0=t0)
 
     def _answer(self, req: VenueRequest, status: int, *, venue_order_id: str = "", filled: int | None = None,
                 remaining: int | None = None, reduced_by: int | None = None, code: str = "", message: str = "",

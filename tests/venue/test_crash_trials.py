@@ -30,9 +30,9 @@ from contextlib import aclosing
 from pathlib import Path
 
 import pytest
-from engine.localx import LocalExchange
 
 from engine.live.server import FeedServer
+from engine.localx import LocalExchange
 from events.store import open_store
 from events.store.verify import verify_session
 from events.types import EventBase, OrderPlaced, Reconciled, SessionEnded, VenueFill

@@ -4,10 +4,12 @@ leaves the process, and the refusal is an event in the session (``RiskRefused``)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.sim.commands import AmendOrder, CancelOrder, PlaceOrder
 from engine.venue.core import VenueCore
 from engine.venue.risk import RiskLimits
-from events.types import ActionTaken, OrderPlaced, RiskRefused, TradingHalted, VenueFill
+from events.types import ActionTaken, OrderPlaced, Reconciled, RiskRefused, TradingHalted, VenueFill
 from projections import evolve_many, initial_state
 from projections.state import State
 from tests.projections.builders import M, snap, started
@@ -112,3 +114,29 @@ def test_halt_cancels_every_open_order_and_refuses_new_ones() -> None:
     assert sorted(o.order_id for o in c.outbox) == sorted(ids)
     assert all(isinstance(o.cmd, CancelOrder) for o in c.outbox)
     assert refused(run(c, place(1), ts=30)) == ["halted"]
+
+
+async def test_the_kill_switch_leaves_no_open_order_on_the_venue(tmp_path: Path) -> None:
+    """The kill file appears mid-session: trading halts, every open order is cancelled on the
+    venue (one still being created is cancelled once the venue names it), and the session ends."""
+    import asyncio
+
+    from tests.venue.venuekit import trade
+
+    kill = tmp_path / "KILL"
+
+    def arm(_run: object) -> None:
+        asyncio.get_running_loop().call_later(2.0, kill.touch)
+
+    t = await trade(tmp_path, every=6, kill_file=kill, during=arm, exchange={"latency_ms": 20.0})
+    assert t.reason.startswith("halted: kill switch"), t.reason
+    halted = t.of(TradingHalted)
+    assert len(halted) == 1
+    after = t.log[t.log.index(halted[0]):]
+    assert not any(isinstance(e, OrderPlaced) for e in after)  # the policy placed nothing after it
+    account = t.exchange.accounts["test-key"]
+    assert account.resting() == [], [v.client_order_id for v in account.resting()]
+    assert not t.state.open
+    # the halt's reconciliation found the session equal to the venue (the venue's later
+    # settlements are not the ended session's business)
+    assert [r.decision for r in t.of(Reconciled) if r.trigger == "halt"] == ["clean"]

@@ -10,12 +10,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engine.localx import LocalExchange, running_exchange
-
 from engine.kalshi.rest import KalshiRest
 from engine.live.client import FeedClient
 from engine.live.policy_spec import make_live_policy
 from engine.live.recorder import Recorder
+from engine.localx import LocalExchange, running_exchange
 from engine.sim.config import ExchangeConfig
 from engine.venue.driver import run_venue
 from engine.venue.risk import RiskLimits
