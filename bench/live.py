@@ -13,6 +13,13 @@ Baseline in the same invocation: a bare ``websockets`` client that only counts t
   recorder (p50, p99 over all such frames); the durable commit of their batch is reported
   separately (per-batch append time, p50, p99).
 
+* venue: ``trade --policy random`` against the local Kalshi exchange (``serve-feed --exchange``,
+  its own process) on replays/small played at speed 4 (about 10 s; some 60 orders, under
+  Kalshi's basic write limit of 10 creates a second, so the token bucket rarely waits): for
+  every create, the time from reading the frame that led to it off the socket to the signed
+  request leaving for the venue (``KalshiRest.on_send``). This includes the write-ahead commit
+  (the order and its request are durable before the request leaves).
+
     .venv/bin/python bench/live.py            # 3 runs each
 Bars (issue 5): latency p99 < 1 ms over >= 10k frames; recording >= 50k frames/s.
 """
@@ -37,6 +44,77 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data"
+
+
+def serve_exchange(db: Path, session: str, speed: float) -> tuple[subprocess.Popen[str], str, str]:
+    """``serve-feed SESSION --exchange`` in its own process: (process, feed URL, REST base)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "--db", str(db), "serve-feed", session, "--exchange",
+                          "--speed", str(speed)], stderr=subprocess.PIPE, text=True, env=env)
+    assert p.stderr is not None
+    rest = ws = ""
+    for line in p.stderr:
+        if m := re.search(r"(http://127\.0\.0\.1:\d+/trade-api/v2)", line):
+            rest = m.group(1)
+        if m := re.search(r"(ws://127\.0\.0\.1:\d+/trade-api/ws/v2)", line):
+            ws = m.group(1)
+        if rest and ws:
+            break
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()  # type: ignore[union-attr]
+    return p, ws, rest
+
+
+async def venue(ws: str, rest_url: str, markets: list[str], key_path: Path) -> dict[str, float]:
+    from functools import partial
+
+    from engine.kalshi.rest import KalshiRest
+    from engine.live.auth import ApiKey
+    from engine.live.client import FeedClient
+    from engine.live.policy_spec import make_live_policy
+    from engine.live.recorder import Recorder
+    from engine.sim.config import ExchangeConfig
+    from engine.venue.driver import run_venue
+    from engine.venue.risk import RiskLimits
+    from engine.venue.session import start
+    from events.store import open_store
+
+    lat: list[float] = []
+    key = ApiKey.load("bench-key", key_path)
+    with tempfile.TemporaryDirectory() as d:
+        store = await open_store(str(Path(d) / "venue.db"), create=True)
+        client = FeedClient(ws, markets, key=key, private=True, max_reconnects=0)
+        async with KalshiRest(rest_url, key) as rest:
+            pol, entries = make_live_policy("random", 7, 40, tuple(markets))
+            run = await start(store, client, rest, "venue", venue=rest_url, rest_url=rest_url, policy=pol,
+                              policy_entries=entries, seed=7, cfg=ExchangeConfig(), limits=RiskLimits(),
+                              reconcile="adopt", recorder=partial(Recorder, store, "venue"))
+            await run_venue(run, client, reconcile="adopt", kill_file=None, latencies=lat)
+        await store.close()
+    q = statistics.quantiles
+    return {"orders": len(lat), "p50_us": q(lat, n=100)[49] * 1e6, "p99_us": q(lat, n=100)[98] * 1e6,
+            "frames": client.stats.frames}
+
+
+def small_store(d: Path) -> tuple[Path, list[str]]:
+    """replays/small imported into a store of its own (the venue bench's session)."""
+    from engine.live.auth import generate_keypair
+
+    db = d / "small.db"
+    subprocess.run([sys.executable, "-m", "engine.cli.main", "--db", str(db), "import",
+                    str(ROOT / "replays" / "small" / "session.tape")], check=True, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    generate_keypair(d, "bench-key", key_type="ed25519")
+    from engine.rl.data import load
+    from events.store import open_store
+
+    async def go() -> list[str]:
+        s = await open_store(str(db), readonly=True)
+        try:
+            return list((await load(s, "small")).markets)
+        finally:
+            await s.close()
+
+    return db, asyncio.run(go())
 
 
 def serve(db: Path) -> tuple[subprocess.Popen[str], str]:
@@ -118,9 +196,17 @@ def main() -> None:
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     store_path, _ = build(DATA, args.events)
     markets = _markets(store_path)
-    rows: dict[str, list[dict[str, float]]] = {"bare": [], "record": [], "paper": []}
+    rows: dict[str, list[dict[str, float]]] = {"bare": [], "record": [], "paper": [], "venue": []}
+    small = Path(tempfile.mkdtemp(prefix="tt-bench-venue-"))
+    small_db, small_markets = small_store(small)
     for _ in range(args.runs):
-        for kind in rows:
+        p, ws, rest = serve_exchange(small_db, "small", 4.0)
+        try:
+            rows["venue"].append(asyncio.run(venue(ws, rest, small_markets, small / "bench-key.pem")))
+        finally:
+            p.wait(timeout=120)
+        print(f"  venue: {rows['venue'][-1]}", file=sys.stderr)
+        for kind in ("bare", "record", "paper"):
             p, url = serve(store_path)
             try:
                 if kind == "bare":
@@ -150,6 +236,10 @@ def main() -> None:
           f"({'meets' if p99 < 1000 else 'ABOVE'} the 1 ms bar)")
     print(f"    durable commit per batch ({med('paper', 'commits'):,.0f} batches): p50 {med('paper', 'commit_p50_ms'):.1f} ms,"
           f" p99 {med('paper', 'commit_p99_ms'):.1f} ms")
+    print(f"  tradetape trade (venue mode, local exchange, replays/small at speed 4, random every 40): "
+          f"{med('venue', 'orders'):,.0f} creates a run")
+    print(f"    frame received -> create request sent (write-ahead commit included): p50 {med('venue', 'p50_us'):,.0f} us, "
+          f"p99 {med('venue', 'p99_us'):,.0f} us")
 
 
 def _markets(store_path: Path) -> list[str]:
