@@ -1,5 +1,6 @@
-"""The live tests' key and source-store fixtures, reused here (``tests/live/conftest.py``)."""
+"""The live tests' source-store fixture, reused here (``tests/live/conftest.py``; the key
+fixture is in ``tests/conftest.py``)."""
 
-from tests.live.conftest import key, src
+from tests.live.conftest import src
 
-__all__ = ["key", "src"]
+__all__ = ["src"]

@@ -115,3 +115,40 @@ async def test_pykalshi_feed_reads_private_frames(tmp_path: Path) -> None:
     assert (fill.market_ticker, fill.count_fp, fill.yes_price_dollars, fill.book_side) == (M, "5.00", "0.4700", "bid")
     assert fill.client_order_id == "feed-1" and fill.post_position_fp == "5.00"
     assert (order.ticker, order.status, order.fill_count_fp, order.client_order_id) == (M, "executed", "5.00", "feed-1")
+
+
+async def test_pykalshi_batches_and_market_reads(tmp_path: Path) -> None:
+    """The rest of the calls a trader makes: batched create and cancel (V2
+    ``/portfolio/events/orders/batched``), the market, its order book and the exchange's status,
+    each through pykalshi's own models."""
+    from pykalshi import KalshiClient
+    from pykalshi.enums import OrderStatus
+    from pykalshi.models import MarketModel, OrderbookResponse
+
+    pem, pub = generate_keypair(tmp_path, key_type="rsa")
+    ex = LocalExchange(step=True, public_keys={"pk-key": load_public_key(pub)})
+    async with running_exchange(session(), exchange=ex, begin=True) as run:
+        await ex.play_until(2)
+        client = KalshiClient(api_key_id="pk-key", private_key_path=str(pem), api_base=run.rest_url, max_retries=0)
+
+        def calls() -> dict[str, Any]:
+            placed = client.portfolio.batch_place_orders([
+                {"ticker": M, "action": "buy", "side": "yes", "count_fp": "2.00", "yes_price_dollars": "0.40"},
+                {"ticker": M, "action": "buy", "side": "yes", "count_fp": "3.00", "yes_price_dollars": "0.39"},
+            ])
+            cancelled = client.portfolio.batch_cancel_orders([o.order_id for o in placed])
+            market = client.get_market(M)
+            return {"placed": placed, "cancelled": cancelled, "market": market, "book": market.get_orderbook(),
+                    "status": client.exchange.get_status(), "left": client.portfolio.get_orders(
+                        status=OrderStatus.RESTING)}
+
+        out = await asyncio.to_thread(calls)
+        client.close()
+    assert [o.status for o in out["placed"]] == [OrderStatus.RESTING, OrderStatus.RESTING]
+    # a cancel ack carries only counts, so pykalshi cannot tell its status from it (its
+    # ``_v2_status_from_ack``); the orders it names, and what rests after, say it worked
+    assert [o.order_id for o in out["cancelled"]] == [o.order_id for o in out["placed"]]
+    assert list(out["left"]) == []
+    assert isinstance(out["market"].data, MarketModel) and out["market"].data.ticker == M
+    assert isinstance(out["book"], OrderbookResponse)
+    assert out["status"].trading_active in (True, False)
