@@ -150,3 +150,19 @@ async def test_venue_settings_are_checked() -> None:
         parse_venue_faults("http429=2")
     with pytest.raises(BadInput):
         parse_venue_faults("nope=1")
+
+
+async def test_venue_latency_delays_writes_not_reads() -> None:
+    """``latency_ms``: a write waits that long (wall clock) before it acts, as a remote venue
+    would; a client's own paper model (0 latency) acts at once."""
+    ex = LocalExchange(step=True, latency_ms=300)
+    async with running_exchange(session(), exchange=ex, begin=True) as run, aiohttp.ClientSession() as http:
+        await ex.play_until(2)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        status, _ = await call(http, run.rest_url, "POST", ORDERS, order())
+        wrote = loop.time() - t0
+        t0 = loop.time()
+        await call(http, run.rest_url, "GET", "/portfolio/balance")
+        read = loop.time() - t0
+    assert status == 201 and wrote >= 0.3 and read < 0.3
