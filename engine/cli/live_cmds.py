@@ -43,6 +43,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="also serve Kalshi's REST order and portfolio API and the private channels, matching orders "
                         "against the replayed book (engine/localx; docs/live.md, 'Local exchange')")
     s.add_argument("--rest-port", type=int, default=0, help="--exchange: REST port on 127.0.0.1 (0: any, printed)")
+    s.add_argument("--exchange-linger", type=float, default=0.0, metavar="SECONDS",
+                   help="--exchange: keep answering REST this long after the playback ends (accounts can still be "
+                        "read and reconciled; SIGINT/SIGTERM end it sooner)")
     s.add_argument("--venue-cash", default="1000", help="--exchange: each account's starting cash in dollars")
     s.add_argument("--venue-queue", default="risk_averse", help="--exchange: the venue's queue model (risk_averse | "
                                                                "prob:N)")
@@ -115,6 +118,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
               file=sys.stderr, flush=True)
         await server.finished()
+        if exchange is not None and args.exchange_linger > 0:
+            await _linger(args.exchange_linger)
     finally:
         if exchange is not None:
             await exchange.close()
@@ -123,6 +128,25 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     if injected:
         print(f"faults injected: {injected}", file=sys.stderr)
     return 0
+
+
+async def _linger(seconds: float) -> None:
+    """Wait ``seconds``, or until SIGINT/SIGTERM."""
+    import asyncio
+    import signal
+
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, done.set)
+    try:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), seconds)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 def _exchange(args: argparse.Namespace, public: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from events.errors import BadInput
 from events.names import check_session_name
-from events.types import SessionStarted
+from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
 from ..anchors import anchor_session
@@ -185,9 +185,13 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
     async with KalshiRest(started.config.get("rest", rest_url), _key(args)) as rest:
         reads = await fetch(rest, since_s=started.ts // 1_000_000_000 - 60)
     caught = catch_up(st, reads, venue, st.ts)
+    missed = [e for e in caught if isinstance(e, VenueFill)]
+    changed = [e for e in caught if isinstance(e, VenueOrderUpdate)
+               and (e.status != "resting" or e.filled != st.orders[e.order_id].filled)]
     evolve_many(st, caught)
     rec = compare(st, reads, venue, "demand", "halt", st.ts)
     out = summary(rec)
-    out["missed_events"] = len(caught)
+    out["missed_fills"] = [e.trade_id for e in missed]
+    out["orders_changed"] = [f"{e.order_id} {e.status} {e.filled}/{e.filled + e.remaining}" for e in changed]
     emit_json({"session": args.session, **out})
-    return 0 if rec.decision == "clean" and not caught else 1
+    return 0 if rec.decision == "clean" and not missed and not changed else 1
