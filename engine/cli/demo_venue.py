@@ -9,6 +9,7 @@ before it acts, while the playback goes on (the shadow's latency is 0).
 
 from __future__ import annotations
 
+import time
 from contextlib import aclosing
 from functools import partial
 from pathlib import Path
@@ -78,7 +79,7 @@ async def venue_part(store: Any, rec: Any, out: Path, first_step: int) -> tuple[
                 print(f"   reconciled at {r.trigger}: {r.decision} ({len(r.diffs)} differences)")
 
             step(n + 1, "reconcile on demand: the session's orders, positions and cash against the venue's, now")
-            reads = await fetch(rest)
+            reads = await fetch(rest, started=time.time_ns())
             caught = catch_up(st, reads, run.rest_url, st.ts)
             now = compare(st, reads, run.rest_url, "demand", "halt", st.ts)
             missed = sum(isinstance(e, VenueFill) for e in caught)

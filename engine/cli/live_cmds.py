@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
-from collections.abc import Coroutine
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from events.errors import BadInput, TradetapeError
-from events.names import check_session_name
+from events.errors import BadInput
 from events.units import parse_money
 
-from ..anchors import anchor_session
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
 from .output import emit_json
@@ -94,6 +88,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from ..live.faults import parse_faults
     from ..live.server import FeedServer
     from ..rl.data import load
+    from .live_root import listen
 
     faults = parse_faults(args.faults)
     verify = public = None
@@ -110,9 +105,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
                         require_auth=not args.allow_unsigned, recorded_times=args.recorded_times, exchange=exchange)
     try:
-        port = await _listen(server.start("127.0.0.1", args.port), "--port", args.port)
+        port = await listen(server.start("127.0.0.1", args.port), "--port", args.port)
         if exchange is not None:
-            rest = await _listen(exchange.start("127.0.0.1", args.rest_port), "--rest-port", args.rest_port)
+            rest = await listen(exchange.start("127.0.0.1", args.rest_port), "--rest-port", args.rest_port)
             print(f"exchange on http://127.0.0.1:{rest}/trade-api/v2", file=sys.stderr, flush=True)
         # one line scripts can read: where to point record/paper --feed
         print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
@@ -161,96 +156,39 @@ def _exchange(args: argparse.Namespace, public: Any) -> Any:
 
 
 async def cmd_live(args: argparse.Namespace) -> int:
-    from ..live.client import FeedClient
-    from ..live.paper import run_live
-    from ..live.policy_spec import make_live_policy
-    from ..sim.config import ExchangeConfig
-    from ..sim.fees import DEFAULT_TABLE, load_fee_table
-    from ..sim.policies import Hold
-    from ..sim.runner import require_cash
+    """``record`` and ``paper``: flags into a ``LiveSetup``; the wiring is ``live_root``'s."""
+    from .live_root import LiveSetup, run_session
 
     if args.feed is None:
         raise BadInput("--feed URL is required")
-    markets = tuple(m for m in args.markets.split(",") if m)
-    key = None
-    if args.key_file is not None or args.key_id is not None:
-        from ..live.auth import ApiKey
-
-        if args.key_file is None or args.key_id is None:
-            raise BadInput("signing needs both --key-id and --key-file")
-        key = ApiKey.load(args.key_id, Path(args.key_file))
-    resume = getattr(args, "resume", None)
-    if args.session is not None:
-        check_session_name(args.session, "--session")  # before any connection is made
-    if args.mode == "paper" and not resume:
-        if args.every < 1 or args.latency_ms < 0:
-            raise BadInput("--every must be at least 1 and --latency-ms not negative")
-        policy, entries = make_live_policy(args.policy, args.seed, args.every, markets)
-        cash, seed = parse_money(args.cash, "--cash"), args.seed
-        require_cash(cash, policy)
-        fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
-        cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
-    else:
-        policy, entries, cash, seed, cfg = Hold(), {"policy_spec": "hold"}, 0, 0, ExchangeConfig()
-    client = FeedClient(args.feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,
-                        max_reconnects=args.max_reconnects, connect_for=args.connect_for,
-                        reconnect_for=args.reconnect_for)
-    name = resume or args.session or f"{args.mode}-{secrets.token_hex(4)}"
-    broadcaster = None
-    if getattr(args, "broadcast", None) is not None:
-        from ..live.broadcast import Broadcaster
-
-        token = os.environ.get("TRADETAPE_WATCH_TOKEN") or secrets.token_urlsafe(24)
-        broadcaster = Broadcaster(token, port=args.broadcast)
-        # a watcher may connect as soon as the port is printed, before run_live (which sets the
-        # hello again, with the resumed session's mode): its first message is still the hello
-        broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": args.mode}))
-        port = await _listen(broadcaster.start(), "--broadcast", args.broadcast)
-        where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
-        print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr, flush=True)
-    failed: Exception | None = None
-    try:
-        async with store_for(args.db, create=True) as store:
-            head = await _head(store, name)
-            try:
-                summary = await run_live(store, client, name, mode=args.mode, policy=policy, policy_entries=entries,
-                                         seed=seed, cfg=cfg, starting_cash=cash, resume=bool(resume),
-                                         broadcaster=broadcaster)
-            except Exception as exc:
-                # Failed before the session opened (or the resume was recorded): nothing was
-                # written, and store_for removes a store file this command created. Failed after
-                # (the feed lost for good): the session is recorded and ended ("failed: ...");
-                # keep the file and anchor it, then report the error.
-                if await _head(store, name) == head:
-                    raise
-                failed = exc
-            with suppress(TradetapeError) if failed is not None else nullcontext():
-                await anchor_session(store, name)
-    finally:
-        if broadcaster is not None:
-            await broadcaster.close()
-    if failed is not None:
-        raise failed
-    emit_json(summary)
+    paper = args.mode == "paper"
+    setup = LiveSetup(mode=args.mode, feed=args.feed, markets=tuple(m for m in args.markets.split(",") if m),
+                      key=api_key(args.key_id, args.key_file), session=args.session,
+                      resume=getattr(args, "resume", None), policy=args.policy if paper else "hold",
+                      seed=args.seed if paper else 0, every=args.every if paper else 10,
+                      cash=parse_money(args.cash, "--cash") if paper else 0, fees=args.fees if paper else None,
+                      queue=args.queue if paper else "risk_averse", latency_ms=args.latency_ms if paper else 0.0,
+                      broadcast=getattr(args, "broadcast", None), client=client_options(args))
+    emit_json(await run_session(setup, args.db))
     return 0
 
 
-async def _listen(starting: Coroutine[Any, Any, int], flag: str, port: int) -> int:
-    """Await a server's ``start``; a port that cannot be bound (in use, privileged, out of
-    range) is one line, exit 2, naming the flag and the address."""
-    try:
-        return await starting
-    except (OSError, OverflowError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise BadInput(f"{flag} {port}: cannot listen on 127.0.0.1:{port}: {why}") from None
+def api_key(key_id: str | None, key_file: Path | str | None) -> Any:
+    """The API key the flags name (both or neither of --key-id and --key-file)."""
+    if key_file is None and key_id is None:
+        return None
+    from ..live.auth import ApiKey
+
+    if key_file is None or key_id is None:
+        raise BadInput("signing needs both --key-id and --key-file")
+    return ApiKey.load(key_id, Path(key_file))
 
 
-async def _head(store: Any, name: str) -> int:
-    """The session's head seq; 0 when there is no such session (or the store cannot say)."""
-    try:
-        return int((await store.session(name)).head_seq)
-    except Exception:
-        return 0
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``FeedClient`` options every live command takes."""
+    return {"use_yes_price": args.use_yes_price, "dead_after": args.dead_after,
+            "max_reconnects": getattr(args, "max_reconnects", None), "connect_for": args.connect_for,
+            "reconnect_for": args.reconnect_for}
 
 
 def register_parity(asub: Any, common: argparse.ArgumentParser) -> None:

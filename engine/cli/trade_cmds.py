@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-from functools import partial
+import time
 from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
-from events.names import check_session_name
 from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
-from ..anchors import anchor_session
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
 from .output import emit_json
@@ -65,6 +62,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a REST answer")
     p.add_argument("--resume", metavar="SESSION", help="carry on a venue session after a crash")
+    p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
+                   "(0: any free port; the port and token are printed on stderr)")
     p.set_defaults(run=cmd_trade)
 
     r = sub.add_parser("reconcile", parents=[common], help="compare a venue session with the venue now "
@@ -89,11 +88,11 @@ def venue_of(name: str, real_money: bool) -> tuple[str, str, str | None]:
 
 
 def _key(args: argparse.Namespace) -> Any:
-    from ..live.auth import ApiKey
+    from .live_cmds import api_key
 
     if args.key_file is None or args.key_id is None:
         raise BadInput("trading is signed: give --key-id and --key-file (or $KALSHI_KEY_ID and $KALSHI_KEY_FILE)")
-    return ApiKey.load(args.key_id, Path(args.key_file))
+    return api_key(args.key_id, args.key_file)
 
 
 def _limits(args: argparse.Namespace) -> Any:
@@ -107,60 +106,24 @@ def _limits(args: argparse.Namespace) -> Any:
 
 
 async def cmd_trade(args: argparse.Namespace) -> int:
-    from ..kalshi.rest import KalshiRest
-    from ..live.client import FeedClient
-    from ..live.policy_spec import make_live_policy
-    from ..live.recorder import Recorder
-    from ..sim.config import ExchangeConfig
-    from ..sim.fees import DEFAULT_TABLE, load_fee_table
-    from ..venue import session as venue_session
-    from ..venue.driver import run_venue
+    """``trade``: flags into a ``LiveSetup`` with a venue; the wiring is ``live_root``'s."""
+    from .live_cmds import client_options
+    from .live_root import LiveSetup, VenueSetup, run_session
 
     venue, rest_url, default_feed = venue_of(args.venue, args.real_money)
     feed = args.feed or default_feed
     if feed is None:
         raise BadInput(f"--venue {venue}: give its --feed ws://... URL")
-    key = _key(args)
-    markets = tuple(m for m in args.markets.split(",") if m)
-    if args.session is not None:
-        check_session_name(args.session, "--session")
-    if args.every < 1 or args.latency_ms < 0 or args.timeout <= 0:
-        raise BadInput("--every must be at least 1, --latency-ms not negative and --timeout positive")
-    limits = _limits(args)
-    client = FeedClient(feed, markets, key=key, use_yes_price=args.use_yes_price, dead_after=args.dead_after,
-                        connect_for=args.connect_for, reconnect_for=args.reconnect_for, private=True)
-    name = args.resume or args.session or f"trade-{secrets.token_hex(4)}"
-    async with KalshiRest(rest_url, key, timeout_s=args.timeout) as rest, store_for(args.db, create=True) as store:
-        recorder = partial(Recorder, store, name)
-        if args.resume:
-            run = await venue_session.resume(store, client, rest, name, recorder)
-        else:
-            policy, entries = make_live_policy(args.policy, args.seed, args.every, markets)
-            fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
-            cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
-            run = await venue_session.start(store, client, rest, name, venue=venue, rest_url=rest_url, policy=policy,
-                                            policy_entries=entries, seed=args.seed, cfg=cfg, limits=limits,
-                                            reconcile=args.reconcile, recorder=recorder)
-        reason = await run_venue(run, client, reconcile=args.reconcile, kill_file=args.kill_file)
-        await anchor_session(store, name)
-        emit_json(_summary(run, reason, client))
+    if args.timeout <= 0:
+        raise BadInput("--timeout must be positive")
+    v = VenueSetup(name=venue, rest_url=rest_url, limits=_limits(args), reconcile=args.reconcile,
+                   kill_file=args.kill_file, timeout_s=args.timeout)
+    setup = LiveSetup(mode="venue", feed=feed, markets=tuple(m for m in args.markets.split(",") if m),
+                      key=_key(args), session=args.session, resume=args.resume, policy=args.policy, seed=args.seed,
+                      every=args.every, fees=args.fees, queue=args.queue, latency_ms=args.latency_ms, venue=v,
+                      broadcast=args.broadcast, client=client_options(args))
+    emit_json(await run_session(setup, args.db))
     return 0
-
-
-def _summary(run: Any, reason: str, client: Any) -> dict[str, Any]:
-    from projections.portfolio import portfolio_value
-
-    st = run.core.state
-    v = st.venue
-    s = client.stats
-    return {"session": st.session, "mode": "venue", "venue": run.link.venue, "reason": reason, "events": st.seq,
-            "starting_cash": st.starting_cash, "cash": st.cash, "portfolio_value": portfolio_value(st),
-            "orders_placed": st.stats.orders_placed, "fills": st.stats.fills, "open_orders": len(st.open),
-            "orders_cancelled": st.stats.orders_cancelled, "orders_rejected": st.stats.orders_rejected,
-            "risk_refusals": v.refusals if v else 0, "halted": v.halted if v else "",
-            "reconciliations": [list(r) for r in v.reconciled] if v else [],
-            "positions": {m: p.position for m, p in sorted(st.positions.items()) if p.position},
-            "frames": s.frames, "gaps": s.gaps, "faults": s.faults, "private": dict(sorted(s.private.items()))}
 
 
 async def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -183,7 +146,7 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
     st = initial_state()
     evolve_many(st, events)
     async with KalshiRest(started.config.get("rest", rest_url), _key(args)) as rest:
-        reads = await fetch(rest, since_s=started.ts // 1_000_000_000 - 60)
+        reads = await fetch(rest, since_s=started.ts // 1_000_000_000 - 60, started=time.time_ns())
     caught = catch_up(st, reads, venue, st.ts)
     missed = [e for e in caught if isinstance(e, VenueFill)]
     changed = [e for e in caught if isinstance(e, VenueOrderUpdate)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from contextlib import aclosing, nullcontext, suppress
 from functools import partial
+from typing import cast
 
 import msgspec
 import structlog
@@ -115,8 +116,8 @@ async def run_live(
                     opened = await _open(rec, opening)
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
-                out = stepper.out
-                rec.add_encoded([encode(e) for e in out])  # type: ignore[arg-type]  # all of a batch or none
+                out = cast(list[EventBase], stepper.out)  # the live stepper copies market events (no spans)
+                rec.add_encoded([encode(e) for e in out])  # all of a batch or none
                 if latencies is not None and any(type(e) is OrderPlaced for e in out):
                     latencies.append(time.perf_counter() - client.recv_perf)
                 if broadcaster is not None and any(type(e) is Fill for e in out):
@@ -146,7 +147,7 @@ async def run_live(
                 stepper.finish()
                 ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
                 core.fold([ended])
-                rec.add_encoded(encode(e) for e in [*stepper.out, ended])  # type: ignore[list-item]
+                rec.add_encoded(encode(e) for e in [*cast(list[EventBase], stepper.out), ended])
                 stepper.out.clear()
                 await rec.close()
             if commits is not None:
@@ -170,8 +171,8 @@ async def _resume(store: EventStore, name: str, client: FeedClient,
         raise BadInput(f"session {name!r} ended ({recorded[-1].reason}): nothing to resume")
     r = rebuild(recorded, finish=False)
     client.floor(r.core.state.ts)  # receive times carry on from the log, even if the clock stepped back
-    for i, (a, b) in enumerate(zip(recorded, r.log, strict=False)):
-        if i and encode(a) != encode(b):
+    for i, (got, want) in enumerate(zip(recorded, r.log, strict=False)):
+        if i and encode(got) != encode(want):
             raise BadInput(f"session {name!r} differs from its re-simulation at seq {i + 1}: cannot resume it")
     markets = tuple(sorted(set(client.markets)))
     if r.started.config.get("markets") != ",".join(markets):
@@ -238,9 +239,14 @@ def _on_signals(client: FeedClient) -> _Stop:
         return stop  # installed already, or asyncio cannot (only in a POSIX main thread)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: [live.signal(s) for live in list(_LIVE)])
+        loop.add_signal_handler(sig, _signal_all, sig)
         _installed.append(sig)
     return stop
+
+
+def _signal_all(sig: signal.Signals) -> None:
+    for live in list(_LIVE):
+        live.signal(sig)
 
 
 def _publish(b: Broadcaster, core: SimCore, out: list[EventBase]) -> None:

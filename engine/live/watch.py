@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import msgspec
 
-from events.types import Fill
+from events.types import Fill, VenueFill
 from projections.digest import snapshot
 from projections.state import State
 
 _enc = msgspec.json.Encoder(order="sorted")
 
 
-def state_message(st: State, fills: Sequence[Fill]) -> bytes:
+def state_message(st: State, fills: Sequence[Fill | VenueFill]) -> bytes:
     """``{"type": "state", seq, ts, cash, portfolio_value, positions, stats, open_orders, fills}``;
     money, prices and counts in the integer units of ``events.units``."""
     snap = snapshot(st)

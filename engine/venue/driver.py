@@ -34,12 +34,15 @@ from typing import Any
 
 import structlog
 
-from events.types import EventBase, FeedFault, SessionEnded, SessionStarted, VenueAnswer
+from events.types import EventBase, FeedFault, SessionEnded, SessionStarted, VenueAnswer, VenueFill
 from projections import evolve_many
+from projections.portfolio import portfolio_value
 
+from ..live.broadcast import Broadcaster
 from ..live.client import FeedClient
 from ..live.feed_core import PRIVATE_CHANNELS
 from ..live.recorder import Recorder
+from ..live.watch import state_message
 from ..sim.commands import CancelOrder, PlaceOrder
 from ..sim.policies import Policy
 from ..sim.stepper import Stepper
@@ -50,7 +53,7 @@ from .reconcile import VenueReads, catch_up, compare, fetch
 from .risk import loss
 
 log = structlog.get_logger()
-SETTLE_S = 10.0  # how long the end of a session waits for answers in flight
+SETTLE_S = 30.0  # how long the end of a session waits for answers in flight (rate limits can queue them)
 UNKNOWN_AFTER_S = 2.0  # a create whose outcome is unknown is looked up on the venue this much later
 
 
@@ -68,7 +71,7 @@ class VenueRun:
 
 
 async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePolicy, kill_file: Path | None,
-                    latencies: list[float] | None = None) -> str:
+                    latencies: list[float] | None = None, broadcaster: Broadcaster | None = None) -> str:
     """Drive the session to its end; returns the reason it ended. ``latencies`` (bench/live.py):
     seconds from reading a frame off the socket to its create request leaving for the venue."""
     core, stepper, policy, link, rec = run.core, run.stepper, run.policy, run.link, run.rec
@@ -93,6 +96,10 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
         if not folded:
             evolve_many(core.state, events)
         rec.add(events)
+        if broadcaster is not None and (fills := [e for e in events if isinstance(e, VenueFill)]):
+            data = state_message(core.state, fills)
+            broadcaster.set_latest(data)
+            broadcaster.publish(data)
 
     async def venue_in() -> None:
         got = link.drain()
@@ -101,7 +108,7 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                for e in got):
             _spawn(run, _later(run, link, "unknown", UNKNOWN_AFTER_S))
         for trigger, reads in run.reads:
-            emit(catch_up(core.state, reads, link.venue, client.now(), frozenset(link.creating)))
+            emit(catch_up(core.state, reads, link.venue, client.now()))
             rec_ev = compare(core.state, reads, link.venue, trigger, reconcile, client.now())
             emit([rec_ev])
             log.info("reconciled", trigger=trigger, decision=rec_ev.decision, differences=len(rec_ev.diffs))
@@ -201,7 +208,7 @@ def _reconcile(run: VenueRun, link: VenueLink, trigger: str) -> None:
 
     async def work() -> None:
         try:
-            reads = await fetch(link.rest, since_s=since)
+            reads = await fetch(link.rest, since_s=since, started=link.clock(), in_flight=link.busy())
         except Exception as exc:  # the venue could not be read: recorded as a fault, trading goes on
             log.warning("reconciliation failed", trigger=trigger, error=str(exc)[:200])
             link.put(FeedFault(ts=link.clock(), kind="error", detail=f"reconciliation ({trigger}) failed: {exc}"[:200]))
@@ -296,3 +303,19 @@ class _Stop:
                 loop.remove_signal_handler(sig)
 
 
+
+
+def summary(run: VenueRun, reason: str, client: FeedClient) -> dict[str, Any]:
+    """What ``trade`` prints at the end: the session's state as the venue left it."""
+    st = run.core.state
+    v = st.venue
+    s = client.stats
+    return {"session": st.session, "mode": "venue", "venue": run.link.venue, "reason": reason, "events": st.seq,
+            "starting_cash": st.starting_cash, "cash": st.cash, "portfolio_value": portfolio_value(st),
+            "orders_placed": st.stats.orders_placed, "fills": st.stats.fills, "open_orders": len(st.open),
+            "orders_cancelled": st.stats.orders_cancelled, "orders_rejected": st.stats.orders_rejected,
+            "risk_refusals": v.refusals if v else 0, "halted": v.halted if v else "",
+            "reconciliations": [list(r) for r in v.reconciled] if v else [],
+            "positions": {m: p.position for m, p in sorted(st.positions.items()) if p.position},
+            "frames": s.frames, "gaps": s.gaps, "faults": s.faults, "private": dict(sorted(s.private.items())),
+            "duplicate_fill_frames": run.link.duplicates}

@@ -84,6 +84,10 @@ class VenueLink:
         self.duplicates = 0  # fill frames of trades already folded
         self.notify: Callable[[], None] | None = None  # the driver's wake-up when an answer arrives
 
+    def busy(self) -> frozenset[str]:
+        """Our orders with a request not yet answered (a create, a cancel, a parked one)."""
+        return frozenset(self.creating | self.cancelling | set(self.parked))
+
     def learn(self, st: State) -> None:
         """Our ids and the venue's from a state (a resumed session's)."""
         if st.venue is not None:

@@ -47,13 +47,18 @@ class VenueReads(msgspec.Struct, frozen=True, kw_only=True):
     balance: BalanceView
     exact_cash: bool  # balance_dollars was given: cash compares to the micro-dollar
     stable: bool = True  # no fill came in while the reads were taken
+    started: int = 0  # the session's clock (ns) when the reads began
+    in_flight: frozenset[str] = frozenset()  # our orders with a request unanswered when the reads began
 
 
-async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3) -> VenueReads:
+async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3, started: int = 0,
+                in_flight: frozenset[str] = frozenset()) -> VenueReads:
     """Everything reconciliation compares, read over REST (paginated to the end), as one
     snapshot: the fills are read before and after the positions, balance and orders, and the
     reads are taken again (up to ``tries`` times) until no fill came in between, so that the
-    positions and the balance reflect exactly the fills read (``stable``)."""
+    positions and the balance reflect exactly the fills read (``stable``). ``started``: the
+    session's clock when the reads began; ``in_flight``: our orders with a create, cancel or
+    amend not yet answered then (the reads may show them as they were before it)."""
     for attempt in range(tries):
         before = await rest.fills(min_ts=since_s)
         positions = await rest.positions()
@@ -63,14 +68,23 @@ async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3)
         stable = {f.trade_id for f in before} == {f.trade_id for f in fills}
         if stable or attempt == tries - 1:
             return VenueReads(orders=orders, fills=fills, positions=positions, balance=balance, stable=stable,
+                              started=started, in_flight=in_flight,
                               exact_cash=balance.balance != balance.balance_cents * CENT or balance.balance % CENT != 0)
     raise AssertionError("unreachable")
 
 
-def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: frozenset[str] = frozenset()) -> list[EventBase]:
-    """Events for what the venue knows of our orders and the session does not (see above);
-    ``in_flight``: our orders whose create is being sent now (absent from the venue's reads
-    only because it has not arrived yet)."""
+NOT_PLACED_AFTER_NS = 5_000_000_000
+"""An unanswered create the venue's reads do not show is taken as never placed only when it was
+sent this long before the reads began (it had time to arrive)."""
+
+
+def catch_up(st: State, reads: VenueReads, venue: str, ts: int) -> list[EventBase]:
+    """Events for what the venue knows of our orders and the session does not (see above).
+
+    An order the reads do not show is left alone unless it cannot be on the venue: its create
+    went unanswered (no answer or a 5xx), the venue never named it since, it was not in flight
+    when the reads began, and it was sent ``NOT_PLACED_AFTER_NS`` before. Reads taken before an
+    order arrived say nothing about it."""
     v = st.venue
     known_trades = v.trades if v is not None else {}
     by_client = {o.client_order_id: o for o in reads.orders if o.client_order_id}
@@ -92,9 +106,11 @@ def catch_up(st: State, reads: VenueReads, venue: str, ts: int, in_flight: froze
     for oid in sorted(set(st.open) | unknown):
         o = st.orders[oid]
         seen = by_client.get(oid)
-        if seen is None and oid in in_flight:
-            continue
         if seen is None:
+            named = v is not None and oid in v.ids
+            if named or oid not in unknown or oid in reads.in_flight or \
+                    o.placed_ts + NOT_PLACED_AFTER_NS > reads.started:
+                continue
             out.append(VenueOrderUpdate(ts=ts, venue=venue, order_id=oid, venue_order_id="", market=o.market,
                                         status="canceled", filled=0, remaining=0, reason="NotPlaced", source="rest"))
             continue
@@ -128,10 +144,14 @@ def compare(st: State, reads: VenueReads, venue: str, trigger: str, policy: Poli
         venue_n = theirs[market].position if market in theirs else 0
         if ours_n != venue_n:
             diffs.append(("position", market, str(ours_n), str(venue_n)))
-    mine = {o.order_id for o in st.orders.values()}
     for o in reads.orders:
-        if o.status == "resting" and (o.client_order_id or "") not in mine:
+        if o.status != "resting":
+            continue
+        ours = st.orders.get(o.client_order_id or "")
+        if ours is None:
             diffs.append(("order", o.order_id, "absent", f"resting {o.remaining_count} {o.ticker}"))
+        elif ours.order_id not in st.open and ours.order_id not in reads.in_flight:
+            diffs.append(("order", ours.order_id, ours.status, f"resting {o.remaining_count} {o.ticker}"))
     if not diffs:
         return Reconciled(ts=ts, venue=venue, trigger=trigger, decision="clean")
     if policy == "halt":

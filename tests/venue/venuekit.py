@@ -42,7 +42,7 @@ async def trade(tmp_path: Path, *, policy: str = "random", every: int = 25, spee
                 limits: RiskLimits = RiskLimits(), exchange: dict[str, Any] | None = None,  # noqa: B008
                 kill_file: Path | None = None, during: Callable[[Any], Any] | None = None,
                 timeout: float = 2.0) -> Traded:
-    ex = LocalExchange(seed=1, **(exchange or {}))
+    ex = LocalExchange(**{"seed": 1, **(exchange or {})})
     async with running_exchange(events(SMALL), exchange=ex, speed=speed) as run:
         client = FeedClient(run.ws_url, MARKETS, key=KEY, private=True, backoff=(0.01, 0.05), max_reconnects=20)
         store = await open_store(str(tmp_path / "venue.db"), create=True)
