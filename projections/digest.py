@@ -206,8 +206,9 @@ def snapshot(st: State) -> Snapshot:
 class VenueView(msgspec.Struct, frozen=True, kw_only=True):
     """The venue's side of a venue session (``projections.venue``): our order ids with the
     venue's, the positions it reported (market, position, cost, realized, fees), the orders
-    whose create is still unanswered, why trading halted, the risk refusals and the
-    reconciliations (trigger, decision, differences)."""
+    whose create is still unanswered, why trading halted, the risk refusals, the
+    reconciliations (trigger, decision, differences), trades reported twice, and counts filled
+    on venue orders not yet named as ours."""
 
     ids: tuple[tuple[str, str], ...]
     reported: tuple[tuple[str, int, int, int, int], ...]
@@ -215,6 +216,8 @@ class VenueView(msgspec.Struct, frozen=True, kw_only=True):
     halted: str
     refusals: int
     reconciled: tuple[tuple[str, str, int], ...]
+    duplicates: int
+    unnamed: tuple[tuple[str, int], ...]
 
 
 def venue_view(st: State) -> VenueView | None:
@@ -228,6 +231,8 @@ def venue_view(st: State) -> VenueView | None:
         halted=v.halted,
         refusals=v.refusals,
         reconciled=tuple(v.reconciled),
+        duplicates=v.duplicates,
+        unnamed=tuple(sorted(v.unnamed.items())),
     )
 
 

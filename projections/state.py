@@ -203,11 +203,13 @@ class VenueBook:
     whose create got no answer (outcome unknown until the venue reports them), why trading
     halted ("" while it has not), and counts of risk refusals and reconciliations."""
 
-    __slots__ = ("halted", "ids", "reconciled", "refusals", "reported", "trades", "unknown")
+    __slots__ = ("duplicates", "halted", "ids", "reconciled", "refusals", "reported", "trades", "unknown", "unnamed")
 
     def __init__(self) -> None:
         self.ids: dict[str, str] = {}
         self.trades: dict[str, str] = {}  # the venue's trade ids seen -> their market
+        self.duplicates = 0  # venue fills of a trade already folded (counted, changing nothing)
+        self.unnamed: dict[str, int] = {}  # venue order id -> count filled while we could not name it
         self.reported: dict[str, tuple[int, int, int, int]] = {}
         self.unknown: set[str] = set()  # sorted when shown
         self.halted = ""

@@ -10,7 +10,10 @@ The venue reports an order in several places that arrive in no fixed order (the 
 answer, ``user_order`` frames, ``fill`` frames, REST reads). One rule makes them agree: a
 report of (filled, remaining) leaves our order ``remaining + (filled - ours filled)`` to go,
 the part already filled on the venue whose ``fill`` has not reached us yet counting as still
-to come; a report older than the fills we have (it says fewer filled) changes no count. An
+to come; a report older than the fills we have (it says fewer filled) changes no count. A fill
+folded before we could name its order (``order_id=""``) is credited to the order when a
+report names it. A trade folded twice (a frame and a REST read) is counted and changes nothing:
+the venue's data never stops a session. An amend's report moves the order's price. An
 order is closed once nothing is left to come: ``filled`` when all of it executed, else
 ``cancelled`` (the venue cancelled the rest; Kalshi's ``last_update_reason`` says why). A fill for
 an order already closed, or for an order we never placed, still moves the position and cash.
@@ -56,7 +59,7 @@ def on_answer(st: State, e: VenueAnswer) -> None:
     if o is None:
         return
     if e.venue_order_id:
-        v.ids[o.order_id] = e.venue_order_id
+        _name(st, v, o, e.venue_order_id)
     creating = e.method == "POST" and e.path == CREATE
     if not e.final:
         return  # an attempt that is retried: the final answer decides
@@ -87,10 +90,13 @@ def on_order_update(st: State, e: VenueOrderUpdate) -> None:
     o = st.orders.get(e.order_id) if e.order_id else None
     if o is None:
         return
-    v.ids[o.order_id] = e.venue_order_id
+    if e.venue_order_id:
+        _name(st, v, o, e.venue_order_id)
     v.unknown.discard(o.order_id)
     if o.status not in OPEN:
         return
+    if e.status == "resting" and e.reason == "Amend" and e.price and e.price != o.price:
+        _reprice(st, o, e.price)
     if e.status in ("resting", "canceled", "executed"):
         _report(st, o, e.filled, 0 if e.status != "resting" else e.remaining)
         if e.status == "resting" and o.status == "pending":
@@ -100,13 +106,16 @@ def on_order_update(st: State, e: VenueOrderUpdate) -> None:
 def on_fill(st: State, e: VenueFill) -> None:
     v = book(st)
     if e.trade_id in v.trades:
-        raise InvariantError(f"venue fill {e.trade_id} folded twice")
+        v.duplicates += 1  # the venue's data, twice (a frame and a read): counted, never a crash
+        return
     if e.count <= 0 or e.fee < 0:
         raise InvariantError(f"venue fill {e.trade_id}: count {e.count}, fee {e.fee}")
     v.trades[e.trade_id] = e.market
     o = st.orders.get(e.order_id) if e.order_id else None
+    if o is None and e.venue_order_id:
+        v.unnamed[e.venue_order_id] = v.unnamed.get(e.venue_order_id, 0) + e.count  # credited when named
     if o is not None:
-        v.ids[o.order_id] = e.venue_order_id
+        _name(st, v, o, e.venue_order_id)
         v.unknown.discard(o.order_id)
         if o.status in OPEN:
             _set_remaining(st, o, max(0, o.remaining - e.count), filled=e.count)
@@ -140,6 +149,27 @@ def on_halted(st: State, e: TradingHalted) -> None:
     v = book(st)
     if not v.halted:
         v.halted = e.reason
+
+
+def _name(st: State, v: VenueBook, o: Order, venue_order_id: str) -> None:
+    """The venue names our order: fills of it folded before we could name it count for it now
+    (their money moved when they were folded)."""
+    v.ids[o.order_id] = venue_order_id
+    early = v.unnamed.pop(venue_order_id, 0)
+    if early:
+        if o.status in OPEN:
+            _set_remaining(st, o, max(0, o.remaining - early), filled=early)
+        else:
+            o.filled += early
+
+
+def _reprice(st: State, o: Order, price: int) -> None:
+    """An amend moved the order's price (its open-buy hold follows)."""
+    if o.action == "buy":
+        hold(st, o, -1)
+    o.price = price
+    if o.action == "buy":
+        hold(st, o, 1)
 
 
 def _report(st: State, o: Order, filled: int, remaining: int) -> None:

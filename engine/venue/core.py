@@ -107,6 +107,13 @@ class VenueCore:
             if refusal is not None:
                 self._emit(RiskRefused(ts=ts, limit=refusal[0], command=describe(cmd), detail=refusal[1][:300]), out)
                 return
+        problem = _malformed(st, cmd)
+        if problem is not None:  # refused here, as the paper exchange refuses it: never sent
+            market = cmd.market if isinstance(cmd, PlaceOrder) else ""
+            self._emit(OrderRejected(ts=ts, client_order_id=getattr(cmd, "client_order_id", ""),
+                                     order_id="" if isinstance(cmd, PlaceOrder) else cmd.order_id, market=market,
+                                     reason=problem), out)
+            return
         if isinstance(cmd, PlaceOrder):
             m = st.markets.get(cmd.market)
             yes_bid, no_bid = (bid_yes(m), bid_no(m)) if m is not None else (0, 0)
@@ -146,3 +153,22 @@ class VenueCore:
     def _emit(self, e: EventBase, out: Sink) -> None:
         evolve(self.state, e)
         out.append(e)
+
+
+def _malformed(st: State, cmd: Command) -> str | None:
+    """What no venue would take, checked before anything is recorded as sent: a price outside
+    (0, $1), a count that is not positive, an amend that grows the order (Kalshi's amend count is
+    the new total; like the paper exchange, ours only shrinks it: ``engine.sim.commands``)."""
+    if isinstance(cmd, PlaceOrder):
+        if not 0 < cmd.price < ONE_DOLLAR or cmd.count <= 0:
+            return f"price {cmd.price} and count {cmd.count} must be in (0, {ONE_DOLLAR}) and positive"
+        return None
+    if isinstance(cmd, AmendOrder):
+        o = st.open.get(cmd.order_id)
+        if o is None:
+            return None  # refused below as not open
+        if cmd.price is not None and not 0 < cmd.price < ONE_DOLLAR:
+            return f"amend price {cmd.price} outside (0, {ONE_DOLLAR})"
+        if cmd.count is not None and not o.filled < cmd.count <= o.filled + o.remaining:
+            return f"amend total {cmd.count}: it may only shrink the order, above its {o.filled} filled"
+    return None

@@ -34,9 +34,10 @@ from typing import Any
 
 import structlog
 
-from events.types import EventBase, FeedFault, SessionEnded, SessionStarted, VenueAnswer, VenueFill
+from events.types import EventBase, FeedFault, SessionEnded, SessionStarted, VenueAnswer, VenueFill, VenuePosition
 from projections import evolve_many
 from projections.portfolio import portfolio_value
+from projections.state import State
 
 from ..live.broadcast import Broadcaster
 from ..live.client import FeedClient
@@ -54,6 +55,7 @@ from .risk import loss
 
 log = structlog.get_logger()
 SETTLE_S = 30.0  # how long the end of a session waits for answers in flight (rate limits can queue them)
+POSITION_AFTER_S = 1.0  # a venue position that differs from ours is checked this much later
 UNKNOWN_AFTER_S = 2.0  # a create whose outcome is unknown is looked up on the venue this much later
 
 
@@ -67,6 +69,7 @@ class VenueRun:
         self.reads: list[tuple[str, VenueReads]] = []  # fetched, to fold in order by the loop
         self.tasks: set[asyncio.Task[None]] = set()
         self.kill = ""  # why the kill switch tripped ("" while it has not)
+        self.checking = False  # a reconciliation for a venue position that differs is pending
         self.client: FeedClient | None = None
 
 
@@ -115,6 +118,9 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
             if rec_ev.decision == "halted":
                 run.kill = run.kill or f"reconciliation ({trigger}) found {len(rec_ev.diffs)} difference(s)"
                 core.halt(run.kill, client.now(), out)
+            if trigger == "position":
+                run.checking = False
+            link.learn(core.state)  # orders the reads named: their fills and parked commands go by name now
             if trigger == "halt":  # orders the halt's cancels could not reach yet: cancel them now
                 for oid in sorted(core.state.open):
                     core.command(CancelOrder(order_id=oid), client.now(), out, checked=False)
@@ -154,7 +160,14 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
                     _reconcile(run, link, "reconnect")
             if client.core.inbox:
                 for msg, ts in client.core.inbox:
-                    emit(link.private(msg, ts))
+                    got = link.private(msg, ts)
+                    emit(got)
+                    if any(isinstance(e, VenuePosition) and e.position != _held(core.state, e.market) for e in got) \
+                            and not run.checking:
+                        # the venue's position moved without a fill of ours (a settlement we did
+                        # not see, another program): look, once the reports in flight are in
+                        run.checking = True
+                        _spawn(run, _later(run, link, "position", POSITION_AFTER_S))
                 client.core.inbox.clear()
             if latencies is not None:
                 frame_perf.extend([client.recv_perf] * sum(isinstance(o.cmd, PlaceOrder) for o in core.outbox))
@@ -197,6 +210,11 @@ async def _later(run: VenueRun, link: VenueLink, trigger: str, delay: float) -> 
     _reconcile(run, link, trigger)
 
 
+def _held(st: State, market: str) -> int:
+    p = st.positions.get(market)
+    return 0 if p is None else p.position
+
+
 def _relink(e: FeedFault) -> bool:
     """A new connection, or a private subscription lost: fills may have been missed."""
     return e.kind == "reconnected" or (e.kind == "subscription_lost" and any(c in e.detail for c in PRIVATE_CHANNELS))
@@ -208,8 +226,10 @@ def _reconcile(run: VenueRun, link: VenueLink, trigger: str) -> None:
 
     async def work() -> None:
         try:
-            reads = await fetch(link.rest, since_s=since, started=link.clock(), in_flight=link.busy())
+            reads = await fetch(link.rest, since_s=since, started=link.clock(), in_flight=link.busy(),
+                                session_start_s=run.started.ts // 1_000_000_000)
         except Exception as exc:  # the venue could not be read: recorded as a fault, trading goes on
+            run.checking = False
             log.warning("reconciliation failed", trigger=trigger, error=str(exc)[:200])
             link.put(FeedFault(ts=link.clock(), kind="error", detail=f"reconciliation ({trigger}) failed: {exc}"[:200]))
             if trigger == "halt" and run.client is not None:

@@ -77,6 +77,7 @@ class VenueLink:
         self.parked: dict[str, list[Outgoing]] = {}  # cancels/amends waiting for their create's answer
         self._rests: dict[str, bool] = {}  # a create's answer left some of it resting
         self.cancelling: set[str] = set()  # our ids with a cancel parked or in flight
+        self._refused: set[str] = set()  # creates the venue refused (4xx): their parked commands are void
         self.launch: list[tuple[Coroutine[Any, Any, None], VenueRequest]] = []  # queued until ``go``
         self.eager = False  # send at once (a parked cancel or amend: it cannot place an order)
         self.held: list[tuple[wire.UserFill, int]] = []  # fills (and their receive time) awaiting a name
@@ -85,15 +86,24 @@ class VenueLink:
         self.notify: Callable[[], None] | None = None  # the driver's wake-up when an answer arrives
 
     def busy(self) -> frozenset[str]:
-        """Our orders with a request not yet answered (a create, a cancel, a parked one)."""
-        return frozenset(self.creating | self.cancelling | set(self.parked))
+        """Our orders with a request on its way (a create, or a cancel that left; not one parked
+        behind a create whose outcome is unknown: that one waits for the venue's answer)."""
+        return frozenset(self.creating | (self.cancelling - set(self.parked)))
 
     def learn(self, st: State) -> None:
-        """Our ids and the venue's from a state (a resumed session's)."""
+        """Our ids and the venue's from the state (a resumed session's, or after a
+        reconciliation named orders): fills are named by them, parked commands leave."""
         if st.venue is not None:
             for ours, theirs in st.venue.ids.items():
-                self.ours[theirs] = ours
-                self.named[ours] = theirs
+                if ours not in self.named:
+                    self.ours[theirs] = ours
+                    self.named[ours] = theirs
+                    if ours in self.parked:
+                        self._unpark(ours)
+        for ours in sorted(self.parked):
+            if ours not in st.open and ours not in self.creating:  # closed meanwhile (never placed, done)
+                self._refused.add(ours)
+                self._unpark(ours)
 
     # --- out ------------------------------------------------------------------------------------
 
@@ -169,6 +179,8 @@ class VenueLink:
             ack = await self.rest.create_order(cmd, oid)
         except VenueError as exc:
             self.creating.discard(oid)
+            if 400 <= exc.status < 500 and exc.status != 409:
+                self._refused.add(oid)  # it never existed on the venue
             self._failed(req, exc, t0)
         else:
             self.creating.discard(oid)
@@ -184,6 +196,8 @@ class VenueLink:
         """The create of ``oid`` is answered: its parked cancels and amends leave now, unless
         nothing of it rests on the venue (refused, or an IOC done at once), when they are
         recorded as refused here and never sent."""
+        if oid not in self.named and oid not in self._refused:
+            return  # the create's outcome is unknown: they wait until the venue names the order
         items = self.parked.pop(oid, [])
         rests = oid in self.named and self._rests.pop(oid, True)
         for item in items:
@@ -198,6 +212,7 @@ class VenueLink:
                 o = self.state.orders.get(oid)
                 self.put(OrderRejected(ts=self.clock(), order_id=oid, market=o.market if o is not None else "",
                                        reason="nothing of the order rests on the venue"))
+        self._rests.pop(oid, None)
 
     async def _cancel(self, venue_id: str, req: VenueRequest) -> None:
         t0 = time.perf_counter_ns()
@@ -315,7 +330,7 @@ class VenueLink:
                 ts=ts, venue=self.venue, order_id=ours, venue_order_id=msg.order_id, market=msg.ticker, status=status,
                 filled=parse_decimal(msg.fill_count_fp, 2, what="fill_count_fp"),
                 remaining=parse_decimal(msg.remaining_count_fp, 2, what="remaining_count_fp"),
-                price=yes if (msg.outcome_side or msg.side or "yes") == "yes" else ONE_DOLLAR - yes,
+                price=self._leg(ours, yes),
                 reason=msg.last_update_reason or "", source="ws")
             return [update, *self._named()]
         assert isinstance(msg, wire.MarketPosition)
@@ -324,6 +339,13 @@ class VenueLink:
                               cost=parse_decimal(msg.position_cost_dollars, 6, signed=True, what="position_cost"),
                               realized=parse_decimal(msg.realized_pnl_dollars, 6, signed=True, what="realized_pnl"),
                               fees=parse_decimal(msg.fees_paid_dollars, 6, what="fees_paid_dollars"))]
+
+    def _leg(self, ours: str, yes: int) -> int:
+        """A YES price in our order's own leg (0 when the order is not ours: no leg to read)."""
+        o = self.state.orders.get(ours) if ours else None
+        if o is None:
+            return 0
+        return yes if o.side == "yes" else ONE_DOLLAR - yes
 
     def _fill(self, f: wire.UserFill, ts: int, ours: str) -> VenueFill:
         """The fill in our order's own terms (action, side, own-leg price) when it is ours; else
@@ -354,9 +376,12 @@ class VenueLink:
             return []
         out: list[EventBase] = []
         keep: list[tuple[wire.UserFill, int]] = []
+        v = self.state.venue
         for f, ts in self.held:
             ours = self.ours.get(f.order_id, "")
-            if ours or not self.creating:
+            if v is not None and f.trade_id in v.trades:
+                self.duplicates += 1  # a reconciliation read it back meanwhile
+            elif ours or not self.creating:
                 out.append(self._fill(f, max(ts, self.clock()), ours))  # event time never runs back
             else:
                 keep.append((f, ts))

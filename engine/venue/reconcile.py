@@ -47,11 +47,13 @@ class VenueReads(msgspec.Struct, frozen=True, kw_only=True):
     balance: BalanceView
     exact_cash: bool  # balance_dollars was given: cash compares to the micro-dollar
     stable: bool = True  # no fill came in while the reads were taken
+    session_start_s: int = 0  # fills after this (Unix s) that no order of ours names are folded as foreign
     started: int = 0  # the session's clock (ns) when the reads began
     in_flight: frozenset[str] = frozenset()  # our orders with a request unanswered when the reads began
 
 
 async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3, started: int = 0,
+                session_start_s: int = 0,
                 in_flight: frozenset[str] = frozenset()) -> VenueReads:
     """Everything reconciliation compares, read over REST (paginated to the end), as one
     snapshot: the fills are read before and after the positions, balance and orders, and the
@@ -68,7 +70,7 @@ async def fetch(rest: KalshiRest, *, since_s: int | None = None, tries: int = 3,
         stable = {f.trade_id for f in before} == {f.trade_id for f in fills}
         if stable or attempt == tries - 1:
             return VenueReads(orders=orders, fills=fills, positions=positions, balance=balance, stable=stable,
-                              started=started, in_flight=in_flight,
+                              started=started, in_flight=in_flight, session_start_s=session_start_s,
                               exact_cash=balance.balance != balance.balance_cents * CENT or balance.balance % CENT != 0)
     raise AssertionError("unreachable")
 
@@ -81,9 +83,9 @@ sent this long before the reads began (it had time to arrive)."""
 def catch_up(st: State, reads: VenueReads, venue: str, ts: int) -> list[EventBase]:
     """Events for what the venue knows of our orders and the session does not (see above).
 
-    An order the reads do not show is left alone unless it cannot be on the venue: its create
-    went unanswered (no answer or a 5xx), the venue never named it since, it was not in flight
-    when the reads began, and it was sent ``NOT_PLACED_AFTER_NS`` before. Reads taken before an
+    An order the reads do not show is left alone unless it cannot be on the venue: the venue
+    never named it (no answer, a 5xx, or a crash before the answer), it was not in flight when
+    the reads began, and it was sent ``NOT_PLACED_AFTER_NS`` before. Reads taken before an
     order arrived say nothing about it."""
     v = st.venue
     known_trades = v.trades if v is not None else {}
@@ -94,12 +96,20 @@ def catch_up(st: State, reads: VenueReads, venue: str, ts: int) -> list[EventBas
     out: list[EventBase] = []
     for f in sorted(reads.fills, key=lambda f: (f.ts or 0, f.trade_id)):
         ours = ours_of.get(f.order_id, "")
-        if not ours or f.trade_id in known_trades:
-            continue  # not ours (another program's fill shows in the positions), or folded already
-        o = st.orders[ours]
-        price = f.yes_price if o.side == "yes" else 10_000 - f.yes_price
+        if f.trade_id in known_trades:
+            continue  # folded already
+        if ours:
+            o = st.orders[ours]
+            action, side = o.action, o.side
+            price = f.yes_price if side == "yes" else 10_000 - f.yes_price
+        elif reads.session_start_s and (f.ts or 0) > reads.session_start_s:
+            # a fill of an order we cannot name (a frame still in transit, another program on
+            # the account): folded by its trade id, so its frame, if it comes, is a duplicate
+            action, side, price = f.action, f.side, f.price
+        else:
+            continue  # before the session: the start's reconciliation took the positions it made
         out.append(VenueFill(ts=ts, ts_exch=(f.ts or 0) * 1_000_000_000, venue=venue, trade_id=f.trade_id,
-                             order_id=ours, venue_order_id=f.order_id, market=f.ticker, action=o.action, side=o.side,
+                             order_id=ours, venue_order_id=f.order_id, market=f.ticker, action=action, side=side,
                              price=price, count=f.count, fee=f.fee, liquidity="taker" if f.is_taker else "maker",
                              source="rest"))
     unknown = v.unknown if v is not None else set()
@@ -108,9 +118,8 @@ def catch_up(st: State, reads: VenueReads, venue: str, ts: int) -> list[EventBas
         seen = by_client.get(oid)
         if seen is None:
             named = v is not None and oid in v.ids
-            if named or oid not in unknown or oid in reads.in_flight or \
-                    o.placed_ts + NOT_PLACED_AFTER_NS > reads.started:
-                continue
+            if named or oid in reads.in_flight or o.placed_ts + NOT_PLACED_AFTER_NS > reads.started:
+                continue  # reads that predate it, or a request still on its way
             out.append(VenueOrderUpdate(ts=ts, venue=venue, order_id=oid, venue_order_id="", market=o.market,
                                         status="canceled", filled=0, remaining=0, reason="NotPlaced", source="rest"))
             continue

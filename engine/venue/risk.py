@@ -2,9 +2,8 @@
 
 ``check(state, cmd, limits, ts)`` is pure: it reads the session's projection (the same state
 the policy sees, folded by ``evolve``) and the command's event time, and returns the limit a
-command breaks, or None. The order-rate limit counts the places in the state's own window
-(``RateWindow``), kept in event time, so a resumed session refuses exactly what the original
-would have.
+command breaks, or None. The order-rate limit counts the places in a window of event time
+(``RateWindow``) kept by the running core; a resumed session starts that window empty.
 
 Limits (0 = not set), in the project's units (count 0.01 contract, money $0.000001):
 
@@ -19,7 +18,8 @@ Limits (0 = not set), in the project's units (count 0.01 contract, money $0.0000
   the driver halts trading;
 - ``max_orders`` per ``rate_window_ns``: places in the last window of event time.
 
-Cancels are never refused (they only reduce risk); amends are checked as the order they leave.
+Cancels are never refused (they only reduce risk); an amend may only shrink an order
+(``engine.venue.core`` refuses one that grows it), so only its new total is checked here.
 """
 
 from __future__ import annotations

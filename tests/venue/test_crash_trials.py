@@ -152,8 +152,11 @@ def test_kill_9_trade_then_resume(group: int, venue: Venue, key: Path, tmp_path:
     assert st.cash == account.state.cash, (st.cash, account.state.cash)
     ours = {m: p.position for m, p in st.positions.items() if p.position}
     assert ours == {m: p.position for m, p in account.state.positions.items() if p.position}
+    # the end's reconciliation found the session equal to the venue, or only positions and cash
+    # the venue changed while no process watched (a market settled during an outage), adopted
     end = [e for e in log if isinstance(e, Reconciled) and e.trigger == "end"]
-    assert end and end[-1].decision == "clean", end[-1:]
+    assert end and (end[-1].decision == "clean" or (end[-1].decision == "adopted" and
+                                                     {d[0] for d in end[-1].diffs} <= {"position", "cash"})), end[-1:]
     print(f"\ngroup {group}: {dict(outcomes)}; {len(placed)} orders placed, {len(on_venue)} on the venue, "
           f"{summary['fills']} fills; resumes reconciled: "
           f"{[e.decision for e in log if isinstance(e, Reconciled) and e.trigger == 'resume']}")

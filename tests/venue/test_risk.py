@@ -140,3 +140,18 @@ async def test_the_kill_switch_leaves_no_open_order_on_the_venue(tmp_path: Path)
     # the halt's reconciliation found the session equal to the venue (the venue's later
     # settlements are not the ended session's business)
     assert [r.decision for r in t.of(Reconciled) if r.trigger == "halt"] == ["clean"]
+
+
+def test_malformed_commands_are_refused_here_never_sent() -> None:
+    """What no venue takes (a price outside (0, $1), a count of 0, an amend that grows the
+    order) is an ``OrderRejected`` in the session, as in paper mode, not a crash and not a
+    request."""
+    from events.types import OrderRejected
+
+    c = core(RiskLimits())
+    out = run(c, place(0), place(100, price=10_000))
+    assert [type(e) for e in out] == [ActionTaken, OrderRejected, ActionTaken, OrderRejected] and not c.outbox
+    oid = run(c, place(100))[1].order_id
+    c.outbox.clear()
+    out = run(c, AmendOrder(order_id=oid, count=300))
+    assert isinstance(out[-1], OrderRejected) and "only shrink" in out[-1].reason and not c.outbox
