@@ -50,7 +50,8 @@ def serve_exchange(db: Path, session: str, speed: float) -> tuple[subprocess.Pop
     """``serve-feed SESSION --exchange`` in its own process: (process, feed URL, REST base)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "--db", str(db), "serve-feed", session, "--exchange",
-                          "--speed", str(speed)], stderr=subprocess.PIPE, text=True, env=env)
+                          "--speed", str(speed), "--exchange-linger", "5"], stderr=subprocess.PIPE, text=True,
+                         env=env)
     assert p.stderr is not None
     rest = ws = ""
     for line in p.stderr:
