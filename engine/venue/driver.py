@@ -50,7 +50,7 @@ from ..sim.stepper import Stepper
 from .core import VenueCore
 from .link import CREATE, VenueLink
 from .reconcile import Policy as ReconcilePolicy
-from .reconcile import VenueReads, catch_up, compare, fetch
+from .reconcile import VenueReads, catch_up, compare, fetch, strays
 from .risk import loss
 
 log = structlog.get_logger()
@@ -121,6 +121,8 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
             if trigger == "position":
                 run.checking = False
             link.learn(core.state)  # orders the reads named: their fills and parked commands go by name now
+            for oid, venue_id in strays(core.state, reads):  # ours, resting there, closed here
+                emit(link.cancel_stray(oid, venue_id))
             if trigger == "halt":  # orders the halt's cancels could not reach yet: cancel them now
                 for oid in sorted(core.state.open):
                     core.command(CancelOrder(order_id=oid), client.now(), out, checked=False)
@@ -194,6 +196,9 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
         _reconcile(run, link, "end")
         await asyncio.wait_for(asyncio.gather(*run.tasks), SETTLE_S)
     await venue_in()
+    if link.tasks:  # the stray cancels the end's reconciliation sent
+        await link.settle(SETTLE_S)
+        await venue_in()
     reason = stop.reason or (f"failed: {' '.join(str(failure).split())[:300]}" if failure is not None else reason)
     ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
     emit([ended])

@@ -77,6 +77,7 @@ class VenueLink:
         self.parked: dict[str, list[Outgoing]] = {}  # cancels/amends waiting for their create's answer
         self._rests: dict[str, bool] = {}  # a create's answer left some of it resting
         self.cancelling: set[str] = set()  # our ids with a cancel parked or in flight
+        self.strays: set[str] = set()  # closed orders of ours found resting on the venue, cancelled
         self._refused: set[str] = set()  # creates the venue refused (4xx): their parked commands are void
         self.launch: list[tuple[Coroutine[Any, Any, None], VenueRequest]] = []  # queued until ``go``
         self.eager = False  # send at once (a parked cancel or amend: it cannot place an order)
@@ -125,6 +126,18 @@ class VenueLink:
                 continue
             requests.append(self._request(item, st))
         return requests
+
+    def cancel_stray(self, oid: str, venue_id: str) -> list[EventBase]:
+        """Cancel our order ``oid`` that the venue shows resting while the session has it closed
+        (a create the session took for never placed that arrived late): its request, to append
+        now, and the cancel leaves at once (a cancel can place nothing). Once per order."""
+        if oid in self.strays:
+            return []
+        self.strays.add(oid)
+        req = VenueRequest(ts=self.clock(), venue=self.venue, method="DELETE", path=f"{CREATE}/{venue_id}",
+                           order_id=oid)
+        self._start(self._cancel(venue_id, req), req)
+        return [req]
 
     def _request(self, item: Outgoing, st: State) -> VenueRequest:
         cmd, oid = item

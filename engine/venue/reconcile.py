@@ -172,6 +172,19 @@ def compare(st: State, reads: VenueReads, venue: str, trigger: str, policy: Poli
                       positions=positions)
 
 
+def strays(st: State, reads: VenueReads) -> list[tuple[str, str]]:
+    """(our order id, the venue's) of each order of ours the venue shows resting while the
+    session has it closed and no request of it is in flight: a create taken for never placed
+    that arrived late. It must not rest unwatched: the driver cancels it."""
+    out = []
+    for o in reads.orders:
+        mine = st.orders.get(o.client_order_id or "")
+        if o.status == "resting" and mine is not None and mine.order_id not in st.open \
+                and mine.order_id not in reads.in_flight:
+            out.append((mine.order_id, o.order_id))
+    return out
+
+
 def _cost(p: PositionView | None) -> int:
     """The cost basis adopted for a venue position: its market exposure (OpenAPI
     ``market_exposure_dollars``: what the contracts held cost)."""
