@@ -135,7 +135,8 @@ async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name:
     from ..kalshi.rest import KalshiRest
     from ..live.recorder import Recorder
     from ..venue import session as venue_session
-    from ..venue.driver import run_venue, summary
+    from ..venue.driver import run_venue
+    from ..venue.summary import summary
 
     async with KalshiRest(v.rest_url, setup.key, timeout_s=v.timeout_s) as rest:
         recorder = partial(Recorder, store, name)
