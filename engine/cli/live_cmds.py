@@ -55,19 +55,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--feed", help="ws:// or wss:// URL of a Kalshi v2 feed")
         p.add_argument("--markets", default="", help="comma-separated market tickers")
         p.add_argument("--session", help="name of the new session (default: MODE-<random>)")
-        p.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
-        p.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
-                       help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
-        p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
-        p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
-        p.add_argument("--connect-for", type=float, default=CONNECT_FOR, metavar="SECONDS",
-                       help=f"a feed that never answered: give up after SECONDS of attempts, exit 2 and no session "
-                            f"(default {CONNECT_FOR:g})")
-        p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS",
-                       help=f"a feed lost mid-session: retry with capped backoff for SECONDS, then end the session "
-                            f"'failed: ...' and exit 3 (default {RECONNECT_FOR:g})")
-        p.add_argument("--max-reconnects", type=int, default=None,
-                       help="also give up after N failed attempts in a row (default: only the time bounds)")
+        add_link_flags(p)
         if name == "paper":
             p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
             p.add_argument("--seed", type=int, default=0)
@@ -82,6 +70,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash (in the mode it was "
                                                            "recorded in, with its own policy and settings)")
         p.set_defaults(run=cmd_live, mode=name)
+
+
+def add_link_flags(p: argparse.ArgumentParser) -> None:
+    """The key and feed-link flags of every live command (record, paper, trade)."""
+    p.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
+    p.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
+                   help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
+    p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
+    p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
+    p.add_argument("--connect-for", type=float, default=CONNECT_FOR, metavar="SECONDS",
+                   help=f"a feed that never answered: give up after SECONDS of attempts, exit 2 and no session "
+                        f"(default {CONNECT_FOR:g})")
+    p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS",
+                   help=f"a feed lost mid-session: retry with capped backoff for SECONDS, then end the session "
+                        f"'failed: ...' and exit 3 (default {RECONNECT_FOR:g})")
+    p.add_argument("--max-reconnects", type=int, default=None,
+                   help="also give up after N failed attempts in a row (default: only the time bounds)")
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ from events.errors import BadInput
 from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
-from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
 from .output import emit_json
 
@@ -26,6 +25,8 @@ REAL_MONEY = "--i-understand-this-is-real-money"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    from .live_cmds import add_link_flags
+
     p = sub.add_parser("trade", parents=[common], help="trade a policy on a venue (Kalshi demo by default), "
                                                        "recording everything, with the paper exchange in shadow")
     p.add_argument("--venue", default="kalshi-demo",
@@ -35,9 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--feed", help="ws:// or wss:// URL of the venue's feed (default: the venue's own)")
     p.add_argument("--markets", default="", help="comma-separated market tickers")
     p.add_argument("--session", help="name of the new session (default: trade-<random>)")
-    p.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
-    p.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
-                   help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
+    add_link_flags(p)
     p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
@@ -56,10 +55,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--fees", type=Path, metavar="FILE", help="fee schedule JSON (docs/exchange.md, 'Fees')")
     s.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
     s.add_argument("--latency-ms", type=float, default=0.0)
-    p.add_argument("--use-yes-price", action="store_true", help="subscribe with use_yes_price")
-    p.add_argument("--dead-after", type=float, default=10.0, help="seconds without a pong before reconnecting")
-    p.add_argument("--connect-for", type=float, default=CONNECT_FOR, metavar="SECONDS")
-    p.add_argument("--reconnect-for", type=float, default=RECONNECT_FOR, metavar="SECONDS")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a REST answer")
     p.add_argument("--resume", metavar="SESSION", help="carry on a venue session after a crash")
     p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "

@@ -85,6 +85,14 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 def parse_faults(text: str) -> FaultSpec:
     """``"drop=0.01,dup=0.01,reorder=0.01,disconnect=5000"`` → ``FaultSpec``; "" means none.
     A bad item is a one-line ``BadInput`` that names it."""
+    return FaultSpec(**parse_settings(text, "faults", _FLOATS, _INTS))  # type: ignore[arg-type]
+
+
+def parse_settings(text: str, what: str, floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, float | int]:
+    """``"a=0.1,b=5"`` → ``{"a": 0.1, "b": 5}`` for the names in ``floats`` (probabilities) and
+    ``ints`` (whole numbers); "" means none. A bad item (no ``=``, an unknown name, a name given
+    twice, not a number) is a one-line ``BadInput`` naming ``what`` and the item. Shared by the
+    feed server's faults and the local exchange's venue faults."""
     values: dict[str, float | int] = {}
     for item in (s.strip() for s in text.split(",")):
         if not item:
@@ -92,17 +100,17 @@ def parse_faults(text: str) -> FaultSpec:
         name, eq, value = item.partition("=")
         name = name.strip()
         if not eq:
-            raise BadInput(f"faults: {item!r} is not name=value")
-        if name not in _FLOATS + _INTS:
-            raise BadInput(f"faults: unknown fault {name!r} in {item!r} (known: {', '.join(_FLOATS + _INTS)})")
+            raise BadInput(f"{what}: {item!r} is not name=value")
+        if name not in floats + ints:
+            raise BadInput(f"{what}: unknown fault {name!r} in {item!r} (known: {', '.join(floats + ints)})")
         if name in values:
-            raise BadInput(f"faults: {name!r} given twice")
+            raise BadInput(f"{what}: {name!r} given twice")
         try:
-            values[name] = float(value) if name in _FLOATS else int(value)
+            values[name] = float(value) if name in floats else int(value)
         except ValueError:
-            kind = "a probability" if name in _FLOATS else "a whole number of frames"
-            raise BadInput(f"faults: {item!r}: {value.strip()!r} is not {kind}") from None
-    return FaultSpec(**values)  # type: ignore[arg-type]
+            kind = "a probability" if name in floats else "a whole number"
+            raise BadInput(f"{what}: {item!r}: {value.strip()!r} is not {kind}") from None
+    return values
 
 
 class FaultInjector:

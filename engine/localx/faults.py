@@ -32,6 +32,8 @@ import msgspec
 
 from events.errors import BadInput
 
+from ..live.faults import parse_settings
+
 _FLOATS = ("http429", "http500", "timeout_after_accept", "self_cancel")
 _INTS = ("drop_private",)
 
@@ -58,24 +60,8 @@ class VenueFaults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 def parse_venue_faults(text: str) -> VenueFaults:
     """``"http429=0.1,drop_private=1"`` → ``VenueFaults``; "" means none; a bad item is a
-    one-line ``BadInput`` naming it."""
-    values: dict[str, float | int] = {}
-    for item in (s.strip() for s in text.split(",")):
-        if not item:
-            continue
-        name, eq, value = item.partition("=")
-        name = name.strip()
-        if not eq:
-            raise BadInput(f"venue faults: {item!r} is not name=value")
-        if name not in _FLOATS + _INTS:
-            raise BadInput(f"venue faults: unknown fault {name!r} (known: {', '.join(_FLOATS + _INTS)})")
-        if name in values:
-            raise BadInput(f"venue faults: {name!r} given twice")
-        try:
-            values[name] = float(value) if name in _FLOATS else int(value)
-        except ValueError:
-            raise BadInput(f"venue faults: {item!r}: {value.strip()!r} is not a number") from None
-    return VenueFaults(**values)  # type: ignore[arg-type]
+    one-line ``BadInput`` naming it (``engine.live.faults.parse_settings``)."""
+    return VenueFaults(**parse_settings(text, "venue faults", _FLOATS, _INTS))  # type: ignore[arg-type]
 
 
 class VenueDice:
