@@ -16,6 +16,7 @@ from events.units import parse_money
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
 from .output import emit_json
+from .policy_flags import add_policy_flags, policy_params
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--session", help="name of the new session (default: MODE-<random>)")
         add_link_flags(p)
         if name == "paper":
-            p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
+            add_policy_flags(p)
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
             p.add_argument("--cash", default="1000", help="starting cash in dollars (default 1000, printed in "
@@ -170,6 +171,7 @@ async def cmd_live(args: argparse.Namespace) -> int:
     setup = LiveSetup(mode=args.mode, feed=args.feed, markets=tuple(m for m in args.markets.split(",") if m),
                       key=api_key(args.key_id, args.key_file), session=args.session,
                       resume=getattr(args, "resume", None), policy=args.policy if paper else "hold",
+                      policy_args=policy_params(args.policy_arg) if paper else {},
                       seed=args.seed if paper else 0, every=args.every if paper else 10,
                       cash=parse_money(args.cash, "--cash") if paper else 0, fees=args.fees if paper else None,
                       queue=args.queue if paper else "risk_averse", latency_ms=args.latency_ms if paper else 0.0,

@@ -56,6 +56,7 @@ class LiveSetup:
     session: str | None = None
     resume: str | None = None
     policy: str = "hold"
+    policy_args: dict[str, str] = field(default_factory=dict)  # a strategy class's params
     seed: int = 0
     every: int = 10
     cash: int = 0  # paper: starting cash (money); a venue's is its balance
@@ -112,7 +113,7 @@ def _policy(setup: LiveSetup) -> tuple[Any, dict[str, str], Any]:
         return Hold(), {"policy_spec": "hold"}, ExchangeConfig()  # a resume takes its own from the log
     if setup.every < 1 or setup.latency_ms < 0:
         raise BadInput("--every must be at least 1 and --latency-ms not negative")
-    policy, entries = make_live_policy(setup.policy, setup.seed, setup.every, setup.markets)
+    policy, entries = make_live_policy(setup.policy, setup.seed, setup.every, setup.markets, setup.policy_args)
     if setup.venue is None:
         require_cash(setup.cash, policy)
     fees = load_fee_table(setup.fees) if setup.fees is not None else DEFAULT_TABLE

@@ -13,6 +13,7 @@ from events.names import check_session_name
 from ..anchors import anchor_session
 from .common import store_for
 from .output import emit_json
+from .policy_flags import add_policy_flags, policy_params
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -20,9 +21,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "simulate", parents=[common], help="re-run a session's market data through the paper exchange with a policy"
     )
     p.add_argument("session", help="the recorded session whose market events drive the simulation")
-    p.add_argument("--policy", default="hold",
-                   help="hold | random | script:FILE (JSONL commands by source seq) | MODEL.zip (from train)")
-    p.add_argument("--markets", default="", help="comma-separated: feed only these markets (a model trades one)")
+    add_policy_flags(p)
+    p.add_argument("--markets", default="", help="comma-separated: feed only these markets (a model or strategy trades them all)")
     p.add_argument("--seed", type=int, default=0, help="the policy's seed (recorded in the new session)")
     p.add_argument("--every", type=int, default=10, help="random policy: act every N source events")
     p.add_argument("--as", dest="name", help="name of the new session (default SESSION-sim-POLICY-SEED)")
@@ -42,31 +42,27 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
 
     from ..sim.config import ExchangeConfig
     from ..sim.fees import DEFAULT_TABLE, load_fee_table
-    from ..sim.policies import make_policy
     from ..sim.runner import simulate
+    from ..strategy.spec import kind_of, resolve
 
     if args.every < 1:
         raise BadInput(f"--every {args.every}: must be at least 1")
     if args.latency_ms < 0:
         raise BadInput(f"--latency-ms {args.latency_ms}: must not be negative")
     markets = frozenset(m for m in args.markets.split(",") if m) or None
-    if args.policy.endswith(".zip"):
-        from ..rl.agent import model_policy
-
-        if markets is None or len(markets) != 1:
-            raise BadInput("--policy MODEL.zip trades one market: name it with --markets")
-        policy = model_policy(Path(args.policy), next(iter(markets)))
-    else:
-        policy = make_policy(args.policy, args.seed, args.every)  # a bad script fails before anything is written
+    # a bad script, model or strategy fails before anything is written
+    policy, entries = resolve(args.policy, seed=args.seed, every=args.every, markets=tuple(sorted(markets or ())),
+                              params=policy_params(args.policy_arg))
     cash = None if args.cash is None else parse_money(args.cash, "--cash")
-    kind = "model" if args.policy.endswith(".zip") else args.policy.split(":", 1)[0]
+    kind = kind_of(args.policy)
     name = check_session_name(args.name or f"{args.session}-sim-{kind}-{args.seed}",
                               "--as" if args.name else "simulate's default name (give --as NAME)")
     fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
     cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
     async with store_for(args.db) as store:
         summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
-                                 starting_cash=cash, progress=sys.stderr.isatty(), markets=markets)
+                                 starting_cash=cash, progress=sys.stderr.isatty(), markets=markets,
+                                 policy_entries=entries)
         await anchor_session(store, name)
     emit_json(summary)
     return 0

@@ -15,6 +15,7 @@ from events.units import parse_count, parse_money
 
 from .common import store_for
 from .output import emit_json
+from .policy_flags import add_policy_flags, policy_params
 
 VENUES = {
     # name: (REST base, WebSocket feed): kalshi-protocol.md §1
@@ -37,7 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--markets", default="", help="comma-separated market tickers")
     p.add_argument("--session", help="name of the new session (default: trade-<random>)")
     add_link_flags(p)
-    p.add_argument("--policy", default="hold", help="hold | random | MODEL.zip (from train)")
+    add_policy_flags(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
     p.add_argument("--reconcile", choices=("adopt", "halt"), default="adopt",
@@ -114,8 +115,8 @@ async def cmd_trade(args: argparse.Namespace) -> int:
     v = VenueSetup(name=venue, rest_url=rest_url, limits=_limits(args), reconcile=args.reconcile,
                    kill_file=args.kill_file, timeout_s=args.timeout)
     setup = LiveSetup(mode="venue", feed=feed, markets=tuple(m for m in args.markets.split(",") if m),
-                      key=_key(args), session=args.session, resume=args.resume, policy=args.policy, seed=args.seed,
-                      every=args.every, fees=args.fees, queue=args.queue, latency_ms=args.latency_ms, venue=v,
+                      key=_key(args), session=args.session, resume=args.resume, policy=args.policy,
+                      policy_args=policy_params(args.policy_arg), seed=args.seed, every=args.every, fees=args.fees, queue=args.queue, latency_ms=args.latency_ms, venue=v,
                       broadcast=args.broadcast, client=client_options(args))
     emit_json(await run_session(setup, args.db))
     return 0

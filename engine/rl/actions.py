@@ -19,7 +19,7 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from events.types import TimeInForce
+from events.types import Action, Side, TimeInForce
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 from projections.books import best_no_bid, best_yes_bid
 from projections.state import MarketState, State
@@ -70,7 +70,58 @@ class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         return PlaceOrder(market=market, action=act, side=side, price=price, count=self.sizes[k], tif=tif)
 
     def mask(self, st: State, market: str, cfg: ExchangeConfig) -> np.ndarray:
-        """True where the action would not be rejected (HOLD always)."""
+        """True where the action would not be rejected (HOLD always): ``rejection``, the check
+        ``decide`` makes, for each action's order. Within a group (one action and side, one
+        price) the accepted sizes are the smallest ones: every check that depends on the count
+        (held contracts to sell, contracts a buy would net away, cash with fees) only gets harder
+        as it grows. So the largest size is tried first (accepted: all are), then the smallest
+        (rejected: none is), then the boundary is found by bisection. That holds for
+        whole-contract sizes, or on a market with fractional trading (a fractional size on a
+        whole-contract market is rejected while a larger whole one may not be: then every size
+        is tried). ``mask_exhaustive`` is the plain loop it must equal (``tests/rl``)."""
+        out = np.zeros(self.n, dtype=bool)
+        out[0] = True
+        m = st.markets.get(market)
+        if m is None:
+            return out
+        sizes, width = self.sizes, len(self.sizes)
+        monotone = m.fractional or all(s % ONE_CONTRACT == 0 for s in sizes)
+        order = sorted(range(width), key=sizes.__getitem__)
+        tif: TimeInForce = "ioc" if self.pricing == "cross" else "gtc"
+        for g, (act, side) in enumerate(GROUPS):
+            price = _price(m, act, side, self.pricing)
+            if price is None:
+                continue
+
+            def ok(k: int, act: Action = act, side: Side = side, price: int = price) -> bool:
+                cmd = PlaceOrder(market=market, action=act, side=side, price=price, count=sizes[k], tif=tif)
+                return rejection(st, cmd, cfg)[0] is None
+
+            base = 1 + g * width
+            if not monotone:
+                for k in range(width):
+                    out[base + k] = ok(k)
+                continue
+            # accepted: order[:n_ok]; find n_ok in 0..width
+            if ok(order[-1]):
+                n_ok = width
+            elif width == 1 or not ok(order[0]):
+                n_ok = 0
+            else:
+                lo, hi = 1, width - 1  # order[lo - 1] accepted, order[hi] rejected
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if ok(order[mid]):
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                n_ok = lo
+            for k in order[:n_ok]:
+                out[base + k] = True
+        return out
+
+    def mask_exhaustive(self, st: State, market: str, cfg: ExchangeConfig) -> np.ndarray:
+        """Every action's order checked on its own (what ``mask`` computes faster)."""
         out = np.zeros(self.n, dtype=bool)
         out[0] = True
         for a in range(1, self.n):

@@ -1,8 +1,15 @@
-"""An observation -> action function as a ``simulate`` (and paper-trading) policy: the env's twin.
+"""An observation -> action function as a policy for every driver: the env's twin, on many markets.
 
-``AgentPolicy`` decides on the env's clock, keeps the same flow features from the same events
-and turns actions into orders with the same ``ActionSpec``, so running it through ``simulate``
-on one market gives the very events the env produced (``tests/rl/test_parity.py``).
+``AgentPolicy`` trades each of its markets as the env trades an episode's one market: per market
+it keeps the env's flow features from the same events (``concerns``), decides on the env's clock
+counted in that market's own events (every N of them, or at the first of them past each
+multiple of T ns), turns actions into orders with the same ``ActionSpec``, and never sends an
+action the mask forbids (``ActionSpec.mask``: what the paper exchange would reject). All its
+markets share one portfolio, as they would on the venue. Run through ``simulate`` on one market
+it gives the very events the env produced (``tests/rl/test_parity.py``).
+
+The stepper asks it after every market event (``Clock(every_events=1)``); it acts only for the
+markets whose own clock came due at that event, in sorted order.
 ``ModelPolicy`` is an ``AgentPolicy`` whose function is a trained model's deterministic action.
 """
 
@@ -13,48 +20,106 @@ from pathlib import Path
 
 import numpy as np
 
-from events.types import EventBase, concerns
+from events.types import BookSnapshot, EventBase, FeeChanged, FeedFault, FeedGap
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, observe
 from projections.state import State
 
 from ..sim.commands import Command
+from ..sim.stepper import Clock
+from ..sim.strategy import Strategy
 from .env import EnvConfig
 
-ActFn = Callable[[np.ndarray], int]
+# (observation, mask of the allowed actions) -> action; the mask is True where allowed
+ActFn = Callable[[np.ndarray, np.ndarray], int]
 
 
-class AgentPolicy:
-    def __init__(self, name: str, act: ActFn, cfg: EnvConfig, market: str) -> None:
-        self.name = name
-        self.market = market
-        self.clock = cfg.clock()
-        self.spec = cfg.actions
+class _Market:
+    """One market's decision clock and flow features."""
+
+    __slots__ = ("boundary", "count", "flow")
+
+    def __init__(self) -> None:
         self.flow = FlowState()
+        self.count = 0  # the market's events folded
+        self.boundary = 0  # next multiple of every_ns to cross (0: not yet set)
+
+
+class AgentPolicy(Strategy):
+    wants_events = True
+
+    def __init__(self, name: str, act: ActFn, cfg: EnvConfig, markets: tuple[str, ...] = ()) -> None:
+        """``markets``: the markets to trade (empty: every market that shows a book)."""
+        super().__init__(markets=markets)
+        self.name = name
+        self.cfg = cfg
+        self.clock = Clock(every_events=1)
+        self.spec = cfg.actions
+        self.every, self.every_ns = cfg.every_events, cfg.every_ns
         self.obs = np.zeros(N_FEATURES, dtype=np.float32)
         self._act = act
-
-    def next_after(self, seq: int) -> int | None:  # unused: the clock decides
-        return None
+        self._fixed = bool(markets)
+        self._by_market: dict[str, _Market] = {m: _Market() for m in sorted(markets)}
+        self._due: list[str] = []
 
     def on_event(self, st: State, e: EventBase) -> None:
-        if concerns(e, self.market):
-            self.flow.on_event(st, e)
+        if isinstance(e, FeedGap | FeedFault | FeeChanged):
+            hit = [m for m in self._by_market if _concerns_many(e, m)]
+        else:
+            m = getattr(e, "market", None)
+            if m is None:
+                return
+            if m not in self._by_market:
+                if self._fixed or not isinstance(e, BookSnapshot):
+                    return
+                self._by_market[m] = _Market()  # a new market with a book: traded from its snapshot on
+            hit = [m]
+        for m in hit:
+            t = self._by_market[m]
+            t.flow.on_event(st, e)
+            t.count += 1
+            if self._came_due(t, e.ts):
+                self._due.append(m)
+
+    def _came_due(self, t: _Market, ts: int) -> bool:
+        due = bool(self.every) and t.count % self.every == 0
+        if self.every_ns:
+            step = self.every_ns
+            if not t.boundary:
+                t.boundary = (ts // step + 1) * step
+            elif ts >= t.boundary:
+                t.boundary = (ts // step + 1) * step
+                due = True
+        return due
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
-        observe(st, self.flow, self.market, self.obs)
-        cmd = self.spec.command(int(self._act(self.obs)), st, self.market)
-        return [] if cmd is None else [cmd]
+        if not self._due:
+            return []
+        due, self._due = sorted(set(self._due)), []
+        out: list[Command] = []
+        for m in due:
+            observe(st, self._by_market[m].flow, m, self.obs)
+            mask = self.spec.mask(st, m, self.cfg.exchange)
+            a = int(self._act(self.obs, mask))
+            if not mask[a]:
+                a = 0  # a function that ignores the mask holds rather than send a refused order
+            cmd = self.spec.command(a, st, m)
+            if cmd is not None:
+                out.append(cmd)
+        return out
 
 
-def model_policy(path: Path, market: str) -> AgentPolicy:
-    """A trained model file as a policy trading ``market`` on the clock it was trained with."""
-    from .model_file import load_model
+def _concerns_many(e: FeedGap | FeedFault | FeeChanged, market: str) -> bool:
+    if isinstance(e, FeeChanged):
+        return market.startswith(e.event_ticker + "-")
+    return not e.markets or market in e.markets
+
+
+def model_policy(path: Path, markets: tuple[str, ...] = ()) -> AgentPolicy:
+    """A trained model file as a policy trading ``markets`` (empty: every market with a book) on
+    the clock it was trained with, never choosing an action the mask forbids."""
+    from .model_file import load_model, masked_predictor
 
     model, meta = load_model(path)
-
-    def act(obs: np.ndarray) -> int:
-        a, _ = model.predict(obs, deterministic=True)
-        return int(a)
-
-    return AgentPolicy(f"model:{path.name}#{meta.params_sha256[:12]}", act, meta.env, market)
+    return AgentPolicy(f"model:{path.name}#{meta.params_sha256[:12]}", masked_predictor(model, meta), meta.env,
+                       markets)

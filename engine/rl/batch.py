@@ -91,10 +91,18 @@ class BatchEnv(VecEnv):
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self, attr_name, value)
 
+    def masks(self) -> np.ndarray:
+        """(n, actions) bool: each episode's action mask now (MaskablePPO's ``action_masks``)."""
+        spec, ex = self.cfg.actions, self.cfg.exchange
+        return np.stack([spec.mask(ep.state, ep.market, ex) for ep in self.episodes])
+
+    def action_masks(self) -> np.ndarray:
+        """MaskablePPO's probe (``has_attr``) looks for this; its masks come through ``env_method``."""
+        return self.masks()
+
     def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
         if method_name == "action_masks":
-            return [self.cfg.actions.mask(self.episodes[i].state, self.episodes[i].market, self.cfg.exchange)
-                    for i in self._indices(indices)]
+            return list(self.masks()[self._indices(indices)])
         raise AttributeError(f"BatchEnv has no per-env method {method_name!r}")
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:

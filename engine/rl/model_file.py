@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from events.errors import BadInput
 from projections.observation import FEATURES, SPEC_VERSION
@@ -31,7 +33,7 @@ class ModelMeta(msgspec.Struct, frozen=True, kw_only=True):
     features: tuple[str, ...]
     actions: tuple[str, ...]
     env: EnvConfig
-    algo: str = "PPO"
+    algo: str = "PPO"  # "MaskablePPO" (sb3-contrib: never samples a masked action) or "PPO"
     sessions: tuple[str, ...] = ()
     steps: int = 0
     seed: int = 0
@@ -77,8 +79,39 @@ def read_meta(path: Path) -> ModelMeta:
     return meta
 
 
+ALGOS = ("MaskablePPO", "PPO")
+
+
 def load_model(path: Path) -> tuple[Any, ModelMeta]:
     meta = read_meta(path)
-    from stable_baselines3 import PPO
+    if meta.algo == "MaskablePPO":
+        from sb3_contrib import MaskablePPO
 
-    return PPO.load(path, device="cpu"), meta
+        return MaskablePPO.load(path, device="cpu"), meta
+    if meta.algo == "PPO":
+        from stable_baselines3 import PPO
+
+        return PPO.load(path, device="cpu"), meta
+    raise BadInput(f"{path}: trained with {meta.algo!r}, this engine loads {' or '.join(ALGOS)}")
+
+
+def masked_predictor(model: Any, meta: ModelMeta) -> Callable[[np.ndarray, np.ndarray], int]:
+    """The model's deterministic action under the mask. MaskablePPO takes the mask itself; a
+    plain PPO model (trained without one) gets the most probable allowed action: either way
+    an action the mask forbids is never chosen."""
+    if meta.algo == "MaskablePPO":
+        def act(obs: np.ndarray, mask: np.ndarray) -> int:
+            a, _ = model.predict(obs, deterministic=True, action_masks=mask)
+            return int(a)
+
+        return act
+
+    import torch
+
+    def act_plain(obs: np.ndarray, mask: np.ndarray) -> int:
+        with torch.no_grad():
+            t, _ = model.policy.obs_to_tensor(obs)
+            probs = model.policy.get_distribution(t).distribution.probs[0].cpu().numpy()
+        return int(np.argmax(np.where(mask, probs, -1.0)))
+
+    return act_plain

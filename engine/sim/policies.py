@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import random
 from pathlib import Path
-from typing import Protocol
 
 import msgspec
 
@@ -23,21 +22,14 @@ from projections.state import State
 
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .stepper import Clock
+from .strategy import Policy, Strategy
+
+__all__ = ["Hold", "Policy", "RandomPolicy", "ScriptPolicy", "Strategy", "make_policy"]
 
 
-class Policy(Protocol):
-    """``next_after(seq)``: the next source seq after which the policy wants to be asked (None:
-    never again). ``act`` is called then, with the state after that event."""
-
-    name: str
-
-    def next_after(self, seq: int) -> int | None: ...
-
-    def act(self, st: State, source_seq: int, ts: int) -> list[Command]: ...
-
-
-class Hold:
+class Hold(Strategy):
     name = "hold"
+    clock = None
 
     def next_after(self, seq: int) -> int | None:
         return None
@@ -46,7 +38,7 @@ class Hold:
         return []
 
 
-class RandomPolicy:
+class RandomPolicy(Strategy):
     """Every ``every`` source events: maybe cross the spread, join the bid, sell what it holds
     or cancel a resting order, in 1-5 contracts, on a live market chosen at random."""
 
@@ -61,6 +53,7 @@ class RandomPolicy:
         self.rng = random.Random(seed)
         self.every = every
         self.clock = clock
+        self.seed, self.markets, self.params = seed, (), {}
         self._names: list[str] = []  # market names, sorted; refreshed when a market appears
 
     def next_after(self, seq: int) -> int | None:
@@ -112,7 +105,7 @@ class _Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_id: str = ""
 
 
-class ScriptPolicy:
+class ScriptPolicy(Strategy):
     """Commands from a JSONL file: ``{"at_seq": 120, "cmd": "place", "market": "...", "action":
     "buy", "side": "yes", "price": "0.4500", "count": "10.00", "tif": "ioc"}`` or ``{"at_seq":
     300, "cmd": "cancel", "order_id": "O000001"}`` or ``{"at_seq": 400, "cmd": "amend", "order_id":
@@ -120,7 +113,9 @@ class ScriptPolicy:
     source event with that seq."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.name = f"script:{path.name}"
+        self.clock = None
         self.by_seq: dict[int, list[Command]] = {}
         try:
             lines = path.read_bytes().splitlines()

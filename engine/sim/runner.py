@@ -7,7 +7,7 @@ The new session is derived: it refers to the source's market events rather than 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from itertools import repeat
 
@@ -199,13 +199,14 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
 
 
 def _started(e: EventBase, source: str, name: str, policy: Policy, seed: int, cfg: ExchangeConfig,
-             starting_cash: int | None, markets: frozenset[str] | None) -> SessionStarted:
+             starting_cash: int | None, markets: frozenset[str] | None,
+             policy_entries: Mapping[str, str]) -> SessionStarted:
     if not isinstance(e, SessionStarted):
         raise BadInput(f"session {source!r} does not begin with a session-started event")
     return SessionStarted(
         ts=e.ts, session=name, mode="simulate", engine_version=ENGINE_VERSION, seed=seed,
         starting_cash=e.starting_cash if starting_cash is None else starting_cash,
-        config={"source": source, "policy": policy.name, **entries(cfg),
+        config={"source": source, "policy": policy.name, **policy_entries, **entries(cfg),
                 **({"markets": ",".join(sorted(markets))} if markets is not None else {})},
         params=dict(e.params),
     )
@@ -222,11 +223,13 @@ async def simulate(
     starting_cash: int | None = None,
     progress: bool | None = None,
     markets: frozenset[str] | None = None,
+    policy_entries: Mapping[str, str] | None = None,
 ) -> SimSummary:
+    """Re-run ``source``'s market events (``markets``: only those) through the paper exchange with
+    ``policy`` into the new session ``name``; ``policy_entries`` (``engine.strategy.spec``) name
+    the policy in its session-started event, so that it can be rebuilt."""
     info = await store.session(source)
-    check = getattr(policy, "check", None)
-    if check is not None:
-        check(info.head_seq)
+    policy.check(info.head_seq)
     # the new session is written in batches under a staged name and appears only once complete:
     # a killed or failed simulation leaves no partial session (events.store.staging)
     async with store.staged(name) as staged:
@@ -242,7 +245,8 @@ async def simulate(
                     events = decode_array(ch.payload, where=f"session {source!r} chunk at seq {ch.first_seq}")
                     seqs: Sequence[int] = range(ch.first_seq, ch.first_seq + len(events))
                     if not started:
-                        first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets)
+                        first = _started(events[0], source, name, policy, seed, cfg, starting_cash, markets,
+                                         policy_entries or {})
                         require_cash(first.starting_cash, policy, source if starting_cash is None else None)
                         core.fold([first])
                         log.events([first])

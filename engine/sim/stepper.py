@@ -35,7 +35,7 @@ from .commands import Command
 from .core import Sink
 
 if TYPE_CHECKING:
-    from .policies import Policy
+    from .strategy import Policy
 
 
 class Core(Protocol):
@@ -167,9 +167,9 @@ class Stepper:
     @classmethod
     def for_policy(cls, core: Core, policy: Policy, *, emit_market: bool = True) -> Stepper:
         """A stepper on the policy's clock (else its ``next_after``), with its per-event hook."""
-        clock = getattr(policy, "clock", None)
+        clock = policy.clock
         return cls(core, clock=clock, next_after=None if clock is not None else policy.next_after,
-                   on_event=getattr(policy, "on_event", None), emit_market=emit_market)
+                   on_event=policy.on_event if policy.wants_events else None, emit_market=emit_market)
 
     def drive(self, policy: Policy) -> int:
         """``run`` to the end of the fed chunk, asking ``policy`` at every decision point and

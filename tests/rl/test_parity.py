@@ -20,10 +20,12 @@ from events.types import ActionTaken, EventBase, Fill, SessionEnded, SessionStar
 from tests.rl.conftest import MARKET, SMALL
 
 
-def fixed(obs: np.ndarray) -> int:
-    """A deterministic policy of the observation alone: mostly HOLD, every kind of trade."""
+def fixed(obs: np.ndarray, mask: np.ndarray) -> int:
+    """A deterministic policy of the observation alone: mostly HOLD, every kind of trade, among
+    the allowed actions (as MaskablePPO chooses: a model never sends a masked action)."""
     h = hashlib.blake2b(obs.tobytes(), digest_size=2).digest()
-    return 0 if h[0] < 150 else h[1] % 21
+    a = 0 if h[0] < 150 else h[1] % 21
+    return a if mask[a] else 0
 
 
 @pytest.mark.parametrize(("every", "pricing"), [(1, "cross"), (7, "join"), (3, "mid")])
@@ -35,14 +37,14 @@ async def test_env_and_simulate_write_the_same_events(tmp_path, small, every: in
     obs, _ = env.reset(seed=0)
     done = False
     while not done:
-        obs, _, term, trunc, _ = env.step(fixed(obs))
+        obs, _, term, trunc, _ = env.step(fixed(obs, env.action_masks()))
         done = term or trunc
     trained = env.log
 
     store = await open_store(str(tmp_path / "p.db"), create=True)
     try:
         await import_tape(store, SMALL)
-        policy = AgentPolicy(AGENT, fixed, cfg, MARKET)  # the agent name is in ActionTaken
+        policy = AgentPolicy(AGENT, fixed, cfg, (MARKET,))  # the agent name is in ActionTaken
         await simulate(store, small.name, "par", policy, seed=0, cfg=cfg.exchange, starting_cash=cfg.starting_cash,
                        progress=False, markets=frozenset({MARKET}))
         simulated: list[EventBase] = []

@@ -36,6 +36,7 @@ def test_train_writes_a_model_with_its_metadata(trained: tuple[Path, dict]) -> N
     assert meta.feature_spec == SPEC_VERSION and tuple(meta.features) == FEATURES
     assert len(meta.actions) == 21 and meta.actions[0] == "hold"
     assert meta.seed == 3 and meta.torch_version.startswith("2.13.0")
+    assert meta.algo == report["algo"] == "MaskablePPO"  # the default: the file records which
     assert meta.params_sha256 == report["params_sha256"] and len(meta.params_sha256) == 64
     assert (model.parent / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -49,7 +50,7 @@ def test_the_model_loads_and_acts(trained: tuple[Path, dict]) -> None:
     first = [int(model.predict(o, deterministic=True)[0]) for o in obs]
     again, _ = load_model(trained[0])  # a second load acts the same on the same observations
     assert first == [int(again.predict(o, deterministic=True)[0]) for o in obs]
-    policy = model_policy(trained[0], MARKET)
+    policy = model_policy(trained[0], (MARKET,))
     assert policy.name.startswith("model:m.zip#")
 
 
@@ -68,7 +69,9 @@ def test_model_as_simulate_policy_and_evaluate(trained: tuple[Path, dict], tmp_p
     r = run("--db", db, "evaluate", "--model", str(trained[0]), "--session", "small", "--market", MARKET, "--json")
     assert r.code == 0, r.err
     rows = json.loads(r.out)
+    assert [row["label"] for row in rows] == ["model", "hold", "random"]
     assert [row["policy"].split(":")[0].split("(")[0] for row in rows] == ["model", "hold", "random"]
+    assert rows[0]["rejected"] == 0  # the model never sends an order the mask forbids
     hold = rows[1]
     assert hold["pnl"] == 0 and hold["fills"] == 0 and hold["max_drawdown"] == 0
     # every policy's equity curve is sampled at the same points: after every 1 market event of
@@ -81,11 +84,19 @@ def test_model_as_simulate_policy_and_evaluate(trained: tuple[Path, dict], tmp_p
     assert run("--db", db, "audit", "verify", rows[0]["session"]).code == 0
 
 
-def test_simulate_with_a_model_needs_one_market(trained: tuple[Path, dict], tmp_path: Path) -> None:
+def test_a_model_trades_every_market_by_default_and_never_a_refused_order(trained: tuple[Path, dict],
+                                                                          tmp_path: Path) -> None:
+    """No --markets: one decision per market on the model's clock, one shared portfolio; the
+    mask keeps every order one the exchange accepts (a cash-starved run makes buys refusable)."""
     db = str(tmp_path / "e.db")
     assert run("--db", db, "import", str(SMALL)).code == 0
-    r = run("--db", db, "simulate", "small", "--policy", str(trained[0]))
-    assert r.code == 2 and "--markets" in r.err and len(r.err.strip().splitlines()) == 1
+    r = run("--db", db, "simulate", "small", "--policy", str(trained[0]), "--as", "all", "--cash", "30")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["rejected"] == 0 and out["actions"] > 0
+    r = run("--db", db, "audit", "show", "all", "--type", "order_placed", "--json")
+    markets = {json.loads(line)["market"] for line in r.out.splitlines()}
+    assert len(markets) > 1, markets
 
 
 def test_a_damaged_model_file_is_refused(trained: tuple[Path, dict], tmp_path: Path) -> None:
