@@ -1,4 +1,4 @@
-"""Commands over the store: sessions, replay, import, export, generate."""
+"""Commands over the store: sessions, replay, import, export (``export_cmd``), generate."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from projections import view
 
 from ..anchors import anchor_session
 from ..replay import replay, replay_tape
+from . import export_cmd
 from .common import at_time, store_for
 from .output import emit_json, state_text
 
@@ -55,13 +56,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(run=cmd_import)
 
-    p = sub.add_parser("export", parents=[common], help="export a session to a portable .tape file")
-    p.add_argument("session")
-    p.add_argument("file", type=Path)
-    p.add_argument("--no-compress", action="store_true", help="write the body without zstd")
-    p.add_argument("--replace", action="store_true", help="overwrite FILE if it is a .tape (nothing else is "
-                                                          "ever overwritten)")
-    p.set_defaults(run=cmd_export)
+    export_cmd.register(sub, common)
 
     p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic Kalshi-like session")
     p.add_argument("session")
@@ -143,16 +138,6 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
             summary = await import_jsonl(store, path, args.session, params=params, progress=sys.stderr.isatty())
         await _anchor(store, summary.session)
-    emit_json(summary)
-    return 0
-
-
-async def cmd_export(args: argparse.Namespace) -> int:
-    from events.tape import export_tape
-
-    async with store_for(args.db, readonly=True) as store:
-        summary = await export_tape(store, args.session, args.file, compress=not args.no_compress,
-                                      replace=args.replace)
     emit_json(summary)
     return 0
 
