@@ -89,14 +89,15 @@ def run_fold(steps: int) -> dict[str, float]:
     return {"rate": len(events) / (time.perf_counter() - t)}
 
 
-def run_train(steps: int) -> dict[str, float]:
+def run_train(steps: int, algo: str = "MaskablePPO", procs: int = 1) -> dict[str, float]:
     import tempfile
 
     from engine.rl.data import load_tape
     from engine.rl.train import train
 
     with tempfile.TemporaryDirectory() as d:
-        rep = train([load_tape(TAPE)], Path(d) / "m.zip", steps=steps, seed=0, progress=False)
+        rep = train([load_tape(TAPE)], Path(d) / "m.zip", steps=steps, seed=0, progress=False, algo=algo,
+                    procs=procs)
     return {"rate": rep.steps_per_s, "env_share": rep.env_share, "device": rep.device}  # type: ignore[dict-item]
 
 
@@ -111,7 +112,7 @@ def main() -> None:
     if args.child:
         which, *rest = args.child
         fn = {"single": lambda: run_single(args.steps, rest[0]), "batch": lambda: run_batch(args.steps, args.batch, rest[0]),
-              "fold": lambda: run_fold(args.steps), "train": lambda: run_train(args.train_steps)}[which]
+              "fold": lambda: run_fold(args.steps), "train": lambda: run_train(args.train_steps, rest[0], int(rest[1]))}[which]
         print(json.dumps(fn()))
         return
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -133,11 +134,14 @@ def main() -> None:
         line(f"single env, actions: {mix}", measure("single", mix), 100_000 if mix == "sparse" else None)
     for mix in ("sparse", "uniform"):
         line(f"batched env x{args.batch}, actions: {mix}", measure("batch", mix), 300_000 if mix == "sparse" else None)
-    tr = [child(me, "train", *common) for _ in range(max(1, args.runs - 2))]
-    shares = [t["env_share"] for t in tr]
-    print(f"\nPPO training ({args.train_steps:,} steps, 8 envs, MLP 64x64, device {tr[0]['device']}): "
-          f"{statistics.median([t['rate'] for t in tr]):,.0f} steps/s; env share of training time "
-          f"{statistics.median(shares):.1%} ({'meets' if statistics.median(shares) < 0.10 else 'ABOVE'} the 10% bar)")
+    print(f"\ntraining ({args.train_steps:,} steps, 8 envs, MLP 64x64); env share = the learner's wait for steps, "
+          "resets and masks")
+    for algo, procs in (("MaskablePPO", 1), ("MaskablePPO", 2), ("PPO", 1)):
+        tr = [child(me, "train", algo, str(procs), *common) for _ in range(max(1, args.runs - 2))]
+        shares = [t["env_share"] for t in tr]
+        print(f"  {algo:<12} procs {procs}, device {tr[0]['device']}: {statistics.median([t['rate'] for t in tr]):,.0f} "
+              f"steps/s; env share {statistics.median(shares):.1%} "
+              f"({'meets' if statistics.median(shares) < 0.10 else 'ABOVE'} the 10% bar)")
     print("  actions: sparse = HOLD 90%, a random trade 10%; uniform = every action equally likely; hold = HOLD only")
 
 

@@ -123,8 +123,8 @@ LIVE_RANDOM = "demo-paper-random"
 
 
 async def live_part(store: Any, session: str, out: Path, *, train_steps: int) -> tuple[bool, list[tuple[str, Path]]]:
-    """Steps 7 on: train, serve on loopback, paper-trade live (the model on one market and a
-    random agent on all of them, over one feed), then per session: verify, parity, report."""
+    """Steps 7 on: train, serve on loopback, paper-trade live (the masked model and a random
+    agent, each on every market, over one feed), then per session: verify, parity, report."""
     from ..live.auth import ApiKey, generate_keypair, header_check, load_public_key
     from ..live.client import FeedClient
     from ..live.paper import run_live
@@ -138,11 +138,9 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
     from ..sim.config import ExchangeConfig
 
     rec = await load(store, session)
-    market = max(rec.markets, key=lambda m: len(rec.episode(m)[0]))
     model = out / "policy.zip"
-    step(7, f"train a small PPO policy ({train_steps} steps) on {session}, every 5 events of one market")
-    report = train([rec], model, steps=train_steps, seed=0, cfg=EnvConfig(every_events=5, markets=(market,)),
-                   n_envs=4, progress=False)
+    step(7, f"train a small MaskablePPO policy ({train_steps} steps) on {session}, every 5 events of a market")
+    report = train([rec], model, steps=train_steps, seed=0, cfg=EnvConfig(every_events=5), n_envs=4, progress=False)
     print(f"   {report.steps} steps in {report.seconds:.1f} s ({report.steps_per_s:,.0f} steps/s on {report.device}); "
           f"env share {report.env_share:.0%}; model {model}")
 
@@ -153,7 +151,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
     server = FeedServer(rec.events, end_linger=0.5, verify=header_check(load_public_key(pub)))
     port = await server.start()
     url = f"ws://127.0.0.1:{port}/trade-api/ws/v2"
-    agents = [(LIVE_MODEL, str(model), (market,)), (LIVE_RANDOM, "random", rec.markets)]
+    agents = [(LIVE_MODEL, str(model), rec.markets), (LIVE_RANDOM, "random", rec.markets)]
     try:
         runs = []
         for name, spec, markets in agents:
@@ -170,7 +168,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
     for (name, _spec, markets), live in zip(agents, results, strict=True):
         await anchor_session(store, name)
         print(f"   {name} ({live.mode}, {len(markets)} market{'s' * (len(markets) > 1)}): {live.frames} frames, "
-              f"{live.events} events recorded; {live.actions} actions, {live.fills} fills, "
+              f"{live.events} events recorded; {live.actions} actions, {live.fills} fills, {live.rejected} rejected, "
               f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - 1_000_000_000)}")
     for n, (name, _spec, _markets) in enumerate(agents):
         step(9 + 3 * n, f"audit: verify the live session's chain ({name})")
