@@ -73,12 +73,11 @@ def resolve(spec: str, *, seed: int, every: int, markets: tuple[str, ...] = (),
         from ..rl.agent import model_policy
 
         path = Path(spec)
-        policy = model_policy(path, markets)
-        return policy, {"policy_spec": "model", "model": str(path.resolve()), "model_sha256": _sha(path),
+        return model_policy(path, markets), {"policy_spec": "model", "model": str(path.resolve()), "model_sha256": _sha(path),
                         "markets": ",".join(markets)}
     if is_strategy(spec):
-        policy, source = build_strategy(spec, seed=seed, markets=markets, params=params)
-        return policy, {"policy_spec": "python", "strategy": spec, "strategy_file": str(source),
+        built, source = build_strategy(spec, seed=seed, markets=markets, params=params)
+        return built, {"policy_spec": "python", "strategy": spec, "strategy_file": str(source),
                         "strategy_sha256": _sha(source), "strategy_params": json.dumps(params, sort_keys=True),
                         "markets": ",".join(markets)}
     raise BadInput(f"--policy {spec!r}: use {SPEC_HELP}")

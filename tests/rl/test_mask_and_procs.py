@@ -1,7 +1,7 @@
 """The action mask and the multi-process env: ``ActionSpec.mask`` (bisecting sizes) equals the
 plain check of every action, in every market, at every pricing, with cash running out and
 positions held; ``ProcEnv`` steps exactly the episodes its workers' ``BatchEnv``s would; a
-model (MaskablePPO or plain PPO) used as a policy never sends an order the mask forbids."""
+model's masked choice is tested in test_model_policy."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from engine.rl.actions import ActionSpec
 from engine.rl.batch import BatchEnv
+from engine.rl.data import Recording
 from engine.rl.env import EnvConfig, TradingEnv
 from engine.rl.procs import ProcEnv
-from engine.rl.data import Recording
 
 
 @pytest.mark.parametrize("pricing", ["cross", "join", "mid"])
