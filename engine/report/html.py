@@ -46,8 +46,9 @@ code{background:#f4f4f4;padding:0 3px}.chart{margin:.5em 0 1em}.note{color:#666}
 
 
 class ReportSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """What was written: the file, its size in bytes, the number of Fill events, the number of
-    interactive charts, and the digest of the final state (the replay digest)."""
+    """What was written: the file, its size in bytes, the number of our fills (``Fill``, or each
+    venue trade's ``VenueFill`` once), the number of interactive charts, and the digest of the
+    final state (the replay digest)."""
 
     path: str
     bytes: int

@@ -3,13 +3,17 @@
 The events are folded with ``projections.evolve_many`` in chunks between sample points (the
 same fold ``replay`` does, so the final state and digest are the replay's), and the selectors
 (portfolio value, best YES bid and ask) are read only at those points: at most ``sample`` seqs
-spread evenly over the session, plus every Fill, where the equity moves because of us and a
+spread evenly over the session, plus every fill of ours, where the equity moves because of us and a
 plot must not smooth that away. Reading the selectors on every event would cost more than the
 fold itself on a 200k-event session and draw nothing a 900-pixel plot can show.
 
 Sample times are on the session's market clock (``clock.market_clock``: exchange time where the
 feed gave it, else receive time), so a session served faster than real time still plots in
 market time; ``first_ts``/``last_ts`` stay receive times, as the tables show them.
+
+Our fills are the paper exchange's ``Fill`` events and, in a venue session, the venue's
+``VenueFill`` events, each venue trade id once (the venue can report a trade twice, by frame
+and by a REST read; the fold counts it once too).
 
 Values stay in the fixed-point units of ``events.units``; only the plotting code turns them into
 floats, for drawing.
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from events.errors import BadInput
-from events.types import EVENT_TYPES, EventBase, Fill, SessionStarted, tag_of
+from events.types import EVENT_TYPES, EventBase, Fill, SessionStarted, VenueFill, tag_of
 from events.units import ONE_DOLLAR
 from projections import State, evolve_many, initial_state, portfolio_value
 
@@ -37,6 +41,10 @@ _HEALTH_TAGS: dict[type[EventBase], str] = {
     cls: tag_of(cls) for cls in EVENT_TYPES if tag_of(cls) in (GAP_TAG, FAULT_TAG)
 }
 
+AnyFill = Fill | VenueFill
+"""A fill of ours: the fields a report shows (ts, market, action, side, price in the order's leg,
+count, fee, liquidity) are the same on both."""
+
 
 @dataclass(slots=True)
 class MarketSeries:
@@ -50,13 +58,13 @@ class MarketSeries:
     bid: list[int | None] = field(default_factory=list)
     ask: list[int | None] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
-    fills: list[tuple[int, Fill]] = field(default_factory=list)
+    fills: list[tuple[int, AnyFill]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Folded:
     """The session folded: final ``state``, the sampled portfolio value and cash (market-clock
-    ns, money), every Fill with its seq, the plotted markets, and the feed-health counts by kind."""
+    ns, money), every fill of ours with its seq, the plotted markets, and the feed-health counts by kind."""
 
     started: SessionStarted
     state: State
@@ -67,7 +75,7 @@ class Folded:
     equity_ts: list[int] = field(default_factory=list)
     equity: list[int] = field(default_factory=list)
     cash: list[int] = field(default_factory=list)
-    fills: list[tuple[int, Fill]] = field(default_factory=list)
+    fills: list[tuple[int, AnyFill]] = field(default_factory=list)
     markets: list[MarketSeries] = field(default_factory=list)
     markets_omitted: int = 0
     gaps: Counter[str] = field(default_factory=Counter)
@@ -100,9 +108,12 @@ def fold_session(events: Sequence[EventBase], *, sample: int, max_markets: int,
                  first_ts=events[0].ts, last_ts=events[-1].ts, clock=clock)
     activity: Counter[str] = Counter()
     fill_at: list[int] = []
+    venue_trades: set[str] = set()
     health = _HEALTH_TAGS
     for i, e in enumerate(events):
-        if isinstance(e, Fill):
+        if isinstance(e, Fill) or (isinstance(e, VenueFill) and e.trade_id not in venue_trades):
+            if isinstance(e, VenueFill):
+                venue_trades.add(e.trade_id)
             fill_at.append(i)
             out.fills.append((i + 1, e))  # seq: the session's first event is seq 1
         elif type(e) in health:

@@ -7,6 +7,7 @@ import re
 from contextlib import aclosing
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.replay import tape_batches
@@ -20,7 +21,7 @@ from engine.sim.policies import RandomPolicy
 from engine.sim.runner import simulate
 from events.store import open_store
 from events.tape import import_tape
-from events.types import BookDelta, BookSnapshot, EventBase, Fill, PublicTrade, SessionStarted
+from events.types import BookDelta, BookSnapshot, EventBase, Fill, PublicTrade, SessionStarted, VenueFill
 from events.units import format_money
 from projections import digest, evolve, initial_state, portfolio_value
 
@@ -192,3 +193,22 @@ def test_charts_run_on_exchange_time_when_the_feed_stamps_it(tmp_path: Path) -> 
     assert '"2026-05-28 20:26:42.000000"' in html and "2030-" not in html.split('<table id="summary">')[1]
     assert market_clock(events[:1]).axis == RECEIVE  # no stamp anywhere: receive time, ts as is
     assert market_clock([*events[:1], BookSnapshot(ts=5, market="M")]).ts == [r0, 5]
+
+
+def test_a_venue_sessions_fills_are_its_venue_fills_each_trade_once(tmp_path: Path) -> None:
+    """Venue mode records no paper Fill: the venue's fills are the truth, and a trade the venue
+    reported twice (a frame and a REST read) is one fill in the report as in the fold."""
+    fill = VenueFill(ts=3, ts_exch=3, venue="local", trade_id="T1", order_id="o1", venue_order_id="v1",
+                     market="M", action="buy", side="no", price=5100, count=200, fee=35_000, liquidity="taker")
+    events: list[EventBase] = [
+        SessionStarted(ts=1, session="v", mode="venue", engine_version="t", starting_cash=10**9),
+        BookSnapshot(ts=2, ts_exch=2, market="M", yes=((4500, 100),), no=((5000, 100),)),
+        fill, msgspec.structs.replace(fill, ts=4, source="rest"),
+    ]
+    f = fold_session(events, sample=500, max_markets=12)
+    assert [seq for seq, _ in f.fills] == [3] and [m.name for m in f.markets] == ["M"]
+    assert f.markets[0].position[-1] == -200  # two NO contracts, once
+    html = (tmp_path / "r.html")
+    assert write_report(events, html, title="t").fills == 1
+    text = html.read_text("utf-8")
+    assert fill_rows(text) == 1 and '"0.5100","2.00","0.035000","taker"' in text  # the marker's hover data
