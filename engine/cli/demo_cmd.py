@@ -190,7 +190,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         step(11 + 3 * n, f"HTML session report: {html}")
         head = (await store.session(name)).head_hash.hex()
         summary = write_report(events, html, title=f"tradetape demo: {name}", head_hash=head)
-        print(f"   {summary.plots} plots, {summary.fills} fills, {summary.bytes / 1024:.0f} KiB, self-contained")
+        print(f"   {summary.charts} interactive charts, {summary.fills} fills, {summary.bytes / 1024:.0f} KiB, self-contained")
         files.append((f"report ({name})", html))
         ok = ok and checked.ok and cert.identical
     return ok, files

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from events.units import MONEY_PER_DOLLAR, ONE_DOLLAR, format_count, format_fixed, format_money, format_price
 
 from ..audit.calibrate import Calibration, Curves, Dist, Side
-from .plots import png, time_axes, times
+from .mpl import png, time_axes, times
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 8px}

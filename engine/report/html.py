@@ -1,11 +1,16 @@
 """``write_report``: a session's events to one self-contained, deterministic HTML file.
 
-Self-contained: inline CSS, plots as ``data:image/png;base64`` images, no script, no font, no
-link outside the file, so it opens offline and archives with the tape. Every string that comes
-from the data (session, market names, config values, reasons) goes through ``html.escape``:
-a market name is whatever the feed said it was. Deterministic: nothing in it depends on the
-clock, the machine or the hash seed, so the same events give the same bytes and a report can be
-checked into a golden directory and diffed.
+Self-contained: inline CSS, interactive plotly charts (``charts``) with plotly.js inline once,
+no font, no link outside the file, so it opens offline and archives with the tape. Every string
+that comes from the data (session, market names, config values, reasons) goes through
+``html.escape``, and none reaches a chart: a market name is whatever the feed said it was.
+Deterministic: nothing in it depends on the clock, the machine or the hash seed (chart ids are
+fixed), so the same events give the same bytes and a report can be checked into a golden
+directory and diffed. Charts run on the market's clock (``clock``: exchange time where the feed
+gave it) and say which.
+
+A report names itself in ``<meta name="generator" content="tradetape report">`` (``GENERATOR``),
+so that ``tradetape report`` knows a file it may overwrite (``is_report``).
 
 Numbers are shown in the units' own decimal form (``events.units``): money as dollars with six
 decimals, prices as dollars with four, counts as contracts with two, never rounded through float.
@@ -13,12 +18,12 @@ decimals, prices as dollars with four, counts as contracts with two, never round
 
 from __future__ import annotations
 
-import base64
 import os
 import shlex
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -27,47 +32,55 @@ from events.units import ONE_DOLLAR, format_count, format_fixed, format_money, f
 from projections.digest import BookView, Snapshot, digest_of, snapshot, venue_view
 
 from ..timefmt import format_ns
-from .plots import book_png, equity_png
+from .charts import chart_div, equity_chart, market_chart, plotly_js
 from .series import Folded, fold_session
 
+GENERATOR = '<meta name="generator" content="tradetape report">'
 FILLS_SHOWN = 1000  # rows of the fills table; a longer session says how many it left out
 BOOK_LEVELS = 5
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 8px}
 td.n{text-align:right;font-family:monospace}th{background:#f4f4f4;text-align:left}
-code{background:#f4f4f4;padding:0 3px}img{max-width:100%}.note{color:#666}"""
+code{background:#f4f4f4;padding:0 3px}.chart{margin:.5em 0 1em}.note{color:#666}"""
 
 
 class ReportSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """What was written: the file, its size in bytes, the number of Fill events, the number of
-    embedded plots, and the digest of the final state (the replay digest)."""
+    """What was written: the file, its size in bytes, the number of our fills (``Fill``, or each
+    venue trade's ``VenueFill`` once), the number of interactive charts, and the digest of the
+    final state (the replay digest)."""
 
     path: str
     bytes: int
     fills: int
-    plots: int
+    charts: int
     digest: str
 
 
 def write_report(events: Sequence[EventBase], path: Path, *, title: str, sample: int = 500,
-                 head_hash: str | None = None, max_markets: int = 12) -> ReportSummary:
+                 head_hash: str | None = None, max_markets: int = 12,
+                 progress: bool | None = False) -> ReportSummary:
     """Fold ``events`` (a whole session in seq order, its SessionStarted first) and write the
     report to ``path`` (replaced atomically: a reader never sees half a report). ``sample`` caps
     the plotted points per series (fills come on top); ``head_hash`` is the chain head to show,
-    when the caller has it; ``max_markets`` caps the per-market sections."""
-    f = fold_session(events, sample=sample, max_markets=max_markets)
+    when the caller has it; ``max_markets`` caps the per-market sections; ``progress`` shows a
+    bar over the fold (None: when stderr is a terminal)."""
+    f = fold_session(events, sample=sample, max_markets=max_markets, progress=progress)
     snap = snapshot(f.state)
     digest = digest_of(snap, venue_view(f.state))
-    equity = _img(equity_png(f.equity_ts, f.equity, snap.starting_cash), "portfolio value")
-    markets = [_market(s.name, _img(book_png(s), f"best YES bid and ask of {s.name}"), snap, len(s.fills))
-               for s in f.markets]
+    label = f.clock.label
+    equity = _chart(equity_chart(f.equity_ts, f.equity, f.cash, snap.starting_cash, label), "chart-equity")
+    markets = [_market(s.name, _chart(market_chart(s, label), f"chart-market-{k}"), snap, len(s.fills))
+               for k, s in enumerate(f.markets, 1)]
     parts = [
-        f"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{escape(title)}</title>\n"
-        f"<style>\n{_CSS}\n</style>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n",
+        f"<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{GENERATOR}\n"
+        f"<title>{escape(title)}</title>\n<style>\n{_CSS}\n</style>\n{plotly_js()}</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n",
         _header(f, digest, head_hash),
         "<h2>Summary</h2>\n" + _summary(snap),
-        "<h2>Equity</h2>\n" + equity,
+        f"<h2>Equity</h2>\n<p class=\"note\">Portfolio value (cash plus liquidation value) and cash, in dollars, "
+        f"over {escape(label)}; the dashed line is the starting cash. Drag to zoom, double-click to reset.</p>\n"
+        + equity,
         "<h2>Positions</h2>\n" + _positions(snap),
         "<h2>Fills</h2>\n" + _fills(f),
         "<h2>Markets</h2>\n" + _market_note(f) + "".join(markets),
@@ -79,11 +92,18 @@ def write_report(events: Sequence[EventBase], path: Path, *, title: str, sample:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    return ReportSummary(path=str(path), bytes=len(data), fills=len(f.fills), plots=1 + len(markets), digest=digest)
+    return ReportSummary(path=str(path), bytes=len(data), fills=len(f.fills), charts=1 + len(markets), digest=digest)
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f"<img alt=\"{escape(alt)}\" src=\"data:image/png;base64,{base64.b64encode(png).decode('ascii')}\">\n"
+def is_report(path: Path) -> bool:
+    """Whether ``path`` is a file this module wrote (its head names ``GENERATOR``)."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    return head.startswith(b"<!doctype html>") and GENERATOR.encode() in head
+
+
+def _chart(fig: Any, div_id: str) -> str:
+    return f"<div class=\"chart\">\n{chart_div(fig, div_id)}\n</div>\n"
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[object]], *, tid: str = "",
@@ -117,6 +137,7 @@ def _header(f: Folded, digest: str, head_hash: str | None) -> str:
         ("events", "events", str(f.events)),
         ("first_ts", "first event (UTC)", format_ns(f.first_ts)),
         ("last_ts", "last event (UTC)", format_ns(f.last_ts)),
+        ("time_axis", "charts' time axis", f.clock.label),
         ("digest", "final digest", digest),
         ("head_hash", "chain head", head_hash or "not given"),
     ], "header", numeric=False)
@@ -157,7 +178,7 @@ def _fills(f: Folded) -> str:
         return "<p class=\"note\">No fills.</p>\n"
     rows = [(seq, format_ns(e.ts), e.market, e.action, e.side, format_price(e.price), format_count(e.count),
              format_money(e.fee), e.liquidity) for seq, e in f.fills[:FILLS_SHOWN]]
-    head = ("seq", "time (UTC)", "market", "action", "side", "price ($)", "count", "fee ($)", "liquidity")
+    head = ("seq", "received (UTC)", "market", "action", "side", "price ($)", "count", "fee ($)", "liquidity")
     note = (f"<p class=\"note\">Showing the first {FILLS_SHOWN} of {len(f.fills)} fills.</p>\n"
             if len(f.fills) > FILLS_SHOWN else "")
     return note + _table(head, rows, tid="fills", numeric=(0, 5, 6, 7))
@@ -167,7 +188,8 @@ def _market_note(f: Folded) -> str:
     why = ("Markets we traded, most fills first" if any(s.fills for s in f.markets)
            else "No fills: the three most active markets")
     more = f"; {f.markets_omitted} more traded markets left out" if f.markets_omitted else ""
-    return f"<p class=\"note\">{why}{more}. Lines are sampled; a gap is an empty side or a stale book.</p>\n"
+    return (f"<p class=\"note\">{why}{more}. Best YES bid and ask (NO bid and ask in the legend) with our fills, "
+            "and our position below. Lines are sampled; a gap is an empty side or a stale book.</p>\n")
 
 
 def _market(name: str, img: str, snap: Snapshot, fills: int) -> str:
