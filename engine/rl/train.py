@@ -42,6 +42,7 @@ class TrainReport(msgspec.Struct, kw_only=True):
     seconds: float
     steps_per_s: float
     env_share: float  # of the whole training time, spent stepping the env
+    env_steps_per_s: float  # the env's own rate: steps over the time spent in it (steps, resets, masks)
     device: str
     episodes: int
     curve: list[tuple[int, float]]  # (timesteps, mean return of the last 20 episodes)
@@ -166,9 +167,11 @@ def train(
                      train_seconds=round(seconds, 3))
     meta = save_model(model, out, meta)
     done = int(model.num_timesteps)
-    return TrainReport(model=str(out), algo=algo, procs=procs, steps=done, seconds=round(seconds, 3), steps_per_s=round(done / seconds, 1),
-                       env_share=round(env.env_seconds / seconds, 4), device=device, episodes=episodes,
-                       curve=curve, params_sha256=meta.params_sha256)
+    env_rate = round(done / env.env_seconds, 1) if env.env_seconds else 0.0
+    return TrainReport(model=str(out), algo=algo, procs=procs, steps=done, seconds=round(seconds, 3),
+                       steps_per_s=round(done / seconds, 1), env_share=round(env.env_seconds / seconds, 4),
+                       env_steps_per_s=env_rate, device=device, episodes=episodes, curve=curve,
+                       params_sha256=meta.params_sha256)
 
 
 def plot_curve(report: TrainReport, path: Path, title: str) -> None:

@@ -23,14 +23,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     d = tmp_path_factory.mktemp("train")
     model = d / "m.zip"
     r = run("train", "--sessions", str(SMALL), "--steps", "2048", "--seed", "3", "--out", str(model),
-            "--envs", "4", "--plot", str(d / "curve.png"))
+            "--envs", "4", "--procs", "2", "--plot", str(d / "curve.png"))
     assert r.code == 0, r.err
+    # not a terminal: one status line at every tenth of the run, the last at 100%
+    assert "tradetape train: 2,048/2,048 steps (100%)" in r.err, r.err
     return model, json.loads(r.out)
 
 
 def test_train_writes_a_model_with_its_metadata(trained: tuple[Path, dict]) -> None:
     model, report = trained
     assert report["steps"] >= 2048 and report["steps_per_s"] > 0 and 0 < report["env_share"] < 1
+    assert report["env_steps_per_s"] > report["steps_per_s"] and report["procs"] == 2
     assert report["device"] in ("cpu", "cuda")
     meta = read_meta(model)
     assert meta.feature_spec == SPEC_VERSION and tuple(meta.features) == FEATURES
