@@ -16,6 +16,14 @@ session at the same seq with another hash, or at a later seq — an earlier stor
 or a rewritten or truncated session; the line is refused, since it could never verify beside
 the other). The file is read and appended under an exclusive ``flock``, so two writers never
 interleave a check and an append. Writing a head that is already there is a no-op.
+
+``tradetape delete`` retires a session's lines (``retire_anchors``): they move to
+``tradetape.db.anchors.deleted`` (appended, kept as the record of what was removed) and the anchor
+file is replaced by a copy without them (written, fsynced, renamed over it under the same
+``flock``). Other sessions' lines are untouched, so their ``audit verify --anchor`` still holds,
+and a new session given the freed name is not refused for its predecessor's heads. A writer
+that was waiting on the lock of the replaced file sees that its descriptor no longer names the
+path and opens the file again.
 """
 
 from __future__ import annotations
@@ -61,9 +69,8 @@ def write_anchor(store: EventStore, session: str, seq: int, head: bytes) -> Path
         raise not_written(f"the name cannot be written in UTF-8 ({exc})") from None
     try:
         created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_locked(path)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             data = _read_all(fd)
             try:
                 lines = anchor_lines(data, str(path))
@@ -95,6 +102,62 @@ def write_anchor(store: EventStore, session: str, seq: int, head: bytes) -> Path
     except OSError as exc:
         raise not_written(exc.strerror or str(exc)) from None
     return path
+
+
+def retire_anchors(store: EventStore, session: str) -> tuple[Path, int] | None:
+    """Move ``session``'s lines out of the store's anchor file into ``<file>.deleted`` (module
+    docstring); returns (that file, lines moved), or None when there was nothing to move."""
+    path = anchor_path(store)
+    if path is None or not path.exists():
+        return None
+    retired = Path(f"{path}.deleted")
+    fd = _open_locked(path)
+    try:
+        data = _read_all(fd)
+        mine = {n for n, a in anchor_lines(data, str(path)) if a.session == session}
+        if not mine:
+            return None
+        lines = data.split(b"\n")
+        moved = b"".join(lines[n - 1].strip() + b"\n" for n in sorted(mine))
+        kept = b"\n".join(line for n, line in enumerate(lines, 1) if n not in mine)
+        out = os.open(retired, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            _write_all(out, moved)
+            os.fsync(out)
+        finally:
+            os.close(out)
+        tmp = Path(f"{path}.tmp-{os.getpid()}")
+        new = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _write_all(new, kept)
+            os.fsync(new)
+        finally:
+            os.close(new)
+        os.replace(tmp, path)  # still holding the old file's lock: writers re-open (``_open_locked``)
+        _fsync_dir(path.parent)
+    finally:
+        os.close(fd)
+    return retired, len(mine)
+
+
+def _open_locked(path: Path) -> int:
+    """A descriptor of the anchor file at ``path``, exclusively locked, that still names the
+    path once the lock is held (``retire_anchors`` may have replaced the file meanwhile)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            st = os.fstat(fd)
+            try:
+                now = os.stat(path)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
 
 
 def _read_all(fd: int) -> bytes:

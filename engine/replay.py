@@ -1,7 +1,9 @@
 """The replay driver: fold a stored session, or a .tape file, through ``evolve`` (nothing else).
 
 Seek: ``until_seq`` stops after that seq; ``at_ns`` stops before the first event whose event
-time is later than it (the state as it stood at that moment). Both sources share ``Seek.fold``,
+time is later than it (the state as it stood at that moment). A time before the session's first
+event or after its last is refused (``BadInput`` naming the session's time range): the state
+there would be empty or final, never what was asked for. Both sources share ``Seek.fold``,
 so a session replays to the same state from SQLite, PostgreSQL or its exported tape.
 """
 
@@ -59,6 +61,8 @@ async def replay(
     """The state of ``session`` at the seek point (the end by default)."""
     info = await store.session(session)
     _check_until(until_seq, info.head_seq, session)
+    if at_ns is not None:
+        _check_at(at_ns, await _ts_at(store, session, 1), await _ts_at(store, session, info.head_seq), session)
     seek = Seek(initial_state(), until_seq, at_ns)
     if until_seq == 0:
         return seek.state
@@ -93,13 +97,40 @@ def replay_tape(
     seek = Seek(initial_state(), until_seq, at_ns)
     if until_seq == 0:
         return header.session, seek.state
+    first: int | None = None
     with bar(until_seq or header.events, f"replay {path.name}", enabled=progress) as pbar:
         for batch in tape_batches(path, batch_size):
+            if first is None and batch:
+                first = batch[0].ts
+                if at_ns is not None and at_ns < first:
+                    _check_at(at_ns, first, None, str(path))
             more = seek.fold(batch)
             pbar.update(len(batch))
             if not more:
                 break
+        else:
+            if at_ns is not None:
+                _check_at(at_ns, first, seek.state.ts if first is not None else None, str(path))
     return header.session, seek.state
+
+
+async def _ts_at(store: EventStore, session: str, seq: int) -> int | None:
+    if seq < 1:
+        return None
+    async with aclosing(store.read(session, seq, seq)) as batches:
+        async for batch in batches:
+            return batch[0].ts
+    return None
+
+
+def _check_at(at_ns: int, first: int | None, last: int | None, what: str) -> None:
+    from .timefmt import format_ns
+
+    if first is None:
+        raise BadInput(f"--at-time {format_ns(at_ns)}: {what!r} has no events")
+    if at_ns < first or (last is not None and at_ns > last):
+        until = f" to {format_ns(last)}" if last is not None else ""
+        raise BadInput(f"--at-time {format_ns(at_ns)}: outside {what!r}, whose events run from {format_ns(first)}{until}")
 
 
 def _check_until(until_seq: int | None, head: int, what: str) -> None:

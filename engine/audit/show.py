@@ -39,13 +39,19 @@ async def iter_events(
     market: str | None = None,
     from_seq: int = 1,
     to_seq: int | None = None,
+    seen: set[str] | None = None,
 ) -> AsyncGenerator[tuple[int, EventBase], None]:
-    """(seq, event) pairs of ``session`` that pass the filters, in seq order."""
+    """(seq, event) pairs of ``session`` that pass the filters, in seq order. ``seen``, if
+    given, collects the market of every event read (filtered out or not)."""
     seq = max(from_seq, 1) - 1
     async with aclosing(store.read(session, max(from_seq, 1), to_seq)) as batches:
         async for batch in batches:
             for e in batch:
                 seq += 1
+                if seen is not None:
+                    m = getattr(e, "market", None)
+                    if m is not None:
+                        seen.add(m)
                 if types is not None and type_name(tag_of(type(e))) not in types:
                     continue
                 if market is not None and getattr(e, "market", None) != market and market not in getattr(e, "markets", ()):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def register(asub: Any, common: argparse.ArgumentParser) -> None:
     p = asub.add_parser("calibrate", parents=[common],
                         help="a venue session against its shadow paper exchange, order by order (sim-to-real)")
-    p.add_argument("session")
+    p.add_argument("session", help="the venue session (from trade) to compare with its shadow")
     p.add_argument("--json", action="store_true", help="the comparison as JSON (integer units)")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write the comparison with its plots to FILE")
     p.add_argument("--replace", action="store_true", help="overwrite an existing --html FILE")

@@ -27,7 +27,7 @@ TABLES_HELP = "a table to export (repeatable): events, fills, orders, equity, bo
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export", parents=[common],
                        help="export a session to a portable .tape file, or its tables to Parquet or CSV")
-    p.add_argument("session")
+    p.add_argument("session", help="the session to export")
     p.add_argument("file", type=Path, nargs="?", help="the .tape file to write (--format tape)")
     p.add_argument("--format", dest="fmt", metavar="FORMAT",
                    help="tape (with FILE, the default), parquet (with --table, the default) or csv")

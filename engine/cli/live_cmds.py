@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import suppress
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,13 @@ from events.units import parse_money
 
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
-from .output import emit_json
+from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("serve-feed", parents=[common], help="serve a stored session over the Kalshi WS v2 protocol")
-    s.add_argument("session")
+    s.add_argument("session", help="the stored session to play")
     s.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
     s.add_argument("--speed", type=float, default=0.0, help="event time / X; 0 = as fast as the client reads")
     s.add_argument("--faults", default="", help="drop=P,dup=P,reorder=P,disconnect=N,silence=N,oversize=N,malformed=N,bignum=N,"
@@ -48,6 +50,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="--exchange: wall-clock milliseconds a write waits before it acts")
     s.add_argument("--venue-faults", default="", help="--exchange: http429=P,http500=P,timeout_after_accept=P,"
                                                       "self_cancel=P,drop_private=N")
+    s.add_argument("--loop", action="store_true",
+                   help="after a playback ends, play the session again to the next client, on the same port, until "
+                        "SIGINT/SIGTERM (so that paper and record can run one after another against one server)")
     s.set_defaults(run=cmd_serve)
 
     for name, helptext in (("record", "record a live feed into a new session"),
@@ -59,11 +64,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         add_link_flags(p)
         if name == "paper":
             add_policy_flags(p)
-            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--seed", type=int, default=0, help="the policy's seed (recorded in the session)")
             p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
             p.add_argument("--cash", default="1000", help="starting cash in dollars (default 1000, printed in "
                                                           "the summary as starting_cash)")
-            p.add_argument("--latency-ms", type=float, default=0.0)
+            p.add_argument("--latency-ms", type=float, default=0.0,
+                           help="order latency of the paper exchange, in event time")
             p.add_argument("--fees", type=Path, metavar="FILE", help="fee schedule JSON (docs/exchange.md, 'Fees')")
             p.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
             p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
@@ -105,11 +111,19 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
         public = load_public_key(args.public_key)
         verify = header_check(public)
+    if args.loop and args.exchange:
+        raise BadInput("--loop plays the session to one client after another; --exchange keeps one venue's "
+                       "accounts for one playback: use one or the other")
     exchange = _exchange(args, public) if args.exchange else None
     async with store_for(args.db, readonly=True) as store:
         rec = await load(store, args.session)
-    server = FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
-                        require_auth=not args.allow_unsigned, recorded_times=args.recorded_times, exchange=exchange)
+
+    def feed() -> FeedServer:
+        return FeedServer(rec.events, speed=args.speed, faults=faults, seed=args.seed, verify=verify,
+                          require_auth=not args.allow_unsigned, recorded_times=args.recorded_times, exchange=exchange)
+
+    server = feed()
+    injected: Counter[str] = Counter()
     try:
         port = await listen(server.start("127.0.0.1", args.port), "--port", args.port)
         if exchange is not None:
@@ -118,17 +132,67 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         # one line scripts can read: where to point record/paper --feed
         print(f"serving {args.session!r} ({len(rec.events)} events) on ws://127.0.0.1:{port}/trade-api/ws/v2",
               file=sys.stderr, flush=True)
-        await server.finished()
+        if not args.loop:
+            await server.finished()
+        else:
+            # One playback per FeedServer (its module docstring): each ends, closes, and a fresh one
+            # listens on the same port; a client connecting in between is refused and retries.
+            async with _stop_signals() as stop:
+                plays = 0
+                while not await _first(server.finished(), stop.wait()):
+                    plays += 1
+                    injected.update(server.injected)
+                    await server.close()
+                    server = feed()
+                    await listen(server.start("127.0.0.1", port), "--port", port)
+                    print(f"played {plays} time(s); serving {args.session!r} again on the same port",
+                          file=sys.stderr, flush=True)
         if exchange is not None and args.exchange_linger > 0:
             await _linger(args.exchange_linger)
     finally:
         if exchange is not None:
             await exchange.close()
         await server.close()
-    injected = dict(server.injected)
+    injected.update(server.injected)
     if injected:
-        print(f"faults injected: {injected}", file=sys.stderr)
+        print(f"faults injected: {dict(injected)}", file=sys.stderr)
     return 0
+
+
+async def _first(done: Any, stopped: Any) -> bool:
+    """Await ``done`` unless ``stopped`` comes first: True when stopped (``done`` is then
+    cancelled; ``FeedServer.finished`` is shielded, so the playback is not)."""
+    import asyncio
+
+    a, b = asyncio.ensure_future(done), asyncio.ensure_future(stopped)
+    try:
+        await asyncio.wait((a, b), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (a, b):
+            t.cancel()
+    if a.done() and not a.cancelled():
+        a.result()  # a playback that failed raises here
+        return False
+    return True
+
+
+@asynccontextmanager
+async def _stop_signals() -> AsyncIterator[Any]:
+    """An ``asyncio.Event`` set by SIGINT or SIGTERM while the block runs."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 async def _linger(seconds: float) -> None:
@@ -176,7 +240,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
                       cash=parse_money(args.cash, "--cash") if paper else 0, fees=args.fees if paper else None,
                       queue=args.queue if paper else "risk_averse", latency_ms=args.latency_ms if paper else 0.0,
                       broadcast=getattr(args, "broadcast", None), client=client_options(args))
-    emit_json(await run_session(setup, args.db))
+    summary = await run_session(setup, args.db)
+    (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
     return 0
 
 
@@ -201,8 +266,8 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
 def register_parity(asub: Any, common: argparse.ArgumentParser) -> None:
     p = asub.add_parser("parity", parents=[common],
                         help="prove a live session equals its re-simulation (exit 1 names the first difference)")
-    p.add_argument("session")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("session", help="the live session (from paper or record) to re-simulate")
+    p.add_argument("--json", action="store_true", help="the parity report as JSON")
     p.set_defaults(run=cmd_parity)
 
 

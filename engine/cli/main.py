@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from events.errors import TradetapeError
+from events.version import ENGINE_VERSION
 
 from .. import logs
 from . import audit_cmds, demo_cmd, golden_cmds, live_cmds, report_cmds, rl_cmds, sim_cmds, store_cmds, trade_cmds
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tradetape",
         description="Event-sourced trading engine for binary prediction markets.",
     )
+    p.add_argument("--version", action="version", version=f"tradetape {ENGINE_VERSION}",
+                   help="print the engine version and exit")
     p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--log-level", default="warning", help="structlog level (default warning)")

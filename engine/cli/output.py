@@ -21,6 +21,29 @@ def emit_json_line(data: bytes) -> None:
     sys.stdout.buffer.write(data + b"\n")
 
 
+def dollars(v: int) -> str:
+    """Money units as dollars, exact, with at least cents: ``-$1.23``, ``$0.4512``."""
+    text = format_money(abs(v)).rstrip("0")
+    whole, _, frac = text.partition(".")
+    return ("-" if v < 0 else "") + f"${whole}.{frac.ljust(2, '0')}"
+
+
+def pnl_line(summary: Any) -> str:
+    """One human line for a trading run's summary (simulate, paper, trade), from its exact
+    integers: P&L is the portfolio value (marked at the last book) less the starting cash."""
+    d = summary if isinstance(summary, dict) else msgspec.structs.asdict(summary)
+    pnl = int(d["portfolio_value"]) - int(d["starting_cash"])
+    fees = f", fees {dollars(int(d['fees']))}" if "fees" in d else ""
+    return (f"{d['session']}: P&L {dollars(pnl)}{fees}, {d['fills']} fills; cash {dollars(int(d['cash']))}, "
+            f"portfolio {dollars(int(d['portfolio_value']))} (started with {dollars(int(d['starting_cash']))})")
+
+
+def emit_summary(summary: Any) -> None:
+    """A run's summary: JSON on stdout (what scripts read), its dollar line on stderr."""
+    emit_json(summary)
+    print(pnl_line(summary), file=sys.stderr, flush=True)
+
+
 def money(v: int | None) -> str:
     return "-" if v is None else "$" + format_money(v)
 

@@ -12,7 +12,7 @@ from events.names import check_session_name
 
 from ..anchors import anchor_session
 from .common import store_for
-from .output import emit_json
+from .output import emit_summary
 from .policy_flags import add_policy_flags, policy_params
 
 
@@ -60,9 +60,29 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
     fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
     cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
     async with store_for(args.db) as store:
+        await _check_target(store, args.session, name, markets, named=args.name is not None)
         summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
                                  starting_cash=cash, progress=sys.stderr.isatty(), markets=markets,
                                  policy_entries=entries)
         await anchor_session(store, name)
-    emit_json(summary)
+    emit_summary(summary)
     return 0
+
+
+async def _check_target(store: Any, source: str, name: str, markets: frozenset[str] | None, *, named: bool) -> None:
+    """Before anything is written: the new name is free and every ``--markets`` entry is one of
+    the source's markets (``catalog.markets_of``)."""
+    import shlex
+
+    from ..catalog import markets_of
+
+    if await store.exists(name):
+        how = "give another --as" if named else "give --as NEW_NAME"
+        raise BadInput(f"session {name!r} already exists in {store.url}: {how}, or remove it first "
+                       f"(`tradetape delete {shlex.quote(name)} --yes`)")
+    if markets is not None:
+        known = await markets_of(store, source)
+        unknown = sorted(markets - set(known))
+        if unknown:
+            shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+            raise BadInput(f"--markets: {', '.join(unknown)} not in session {source!r} (its markets: {shown or 'none'})")

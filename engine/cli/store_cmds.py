@@ -1,4 +1,4 @@
-"""Commands over the store: sessions, replay, import, export (``export_cmd``), generate."""
+"""Commands over the store: sessions, delete, replay, import, export (``export_cmd``), generate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from events.errors import BadInput
+from events.errors import AnchorNotWritten, BadInput
 from events.names import check_session_name
 from events.store import EventStore
 from projections import view
@@ -24,8 +24,9 @@ log = structlog.get_logger()
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("sessions", parents=[common], help="list the sessions in the store")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("sessions", parents=[common],
+                       help="list the sessions: mode, source, policy, markets, events, first and last event time")
+    p.add_argument("--json", action="store_true", help="every field as JSON (markets in full, cash in money units)")
     left = p.add_mutually_exclusive_group()
     left.add_argument("--incomplete", action="store_true",
                       help="list sessions an import, generate or simulate was writing when it was killed (never "
@@ -34,6 +35,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                       help="remove the incomplete sessions whose writer is gone (SQLite: when no other process "
                            "has the store open; PostgreSQL: when the writer's lock is free)")
     p.set_defaults(run=cmd_sessions)
+
+    p = sub.add_parser("delete", parents=[common],
+                       help="remove a session and all its events from the store (refused while a derived session "
+                            "uses it)")
+    p.add_argument("session", help="the session to remove")
+    p.add_argument("--yes", action="store_true",
+                   help="really delete; without it nothing is written and the command says what it would remove")
+    p.set_defaults(run=cmd_delete)
 
     p = sub.add_parser("replay", parents=[common], help="rebuild every projection of a session (or a .tape file)")
     p.add_argument("session", help="a session in the store, or the path of a .tape file")
@@ -45,7 +54,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(run=cmd_replay)
 
     p = sub.add_parser("import", parents=[common], help="import a .tape file or a JSONL file of Kalshi frames")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="a .tape file, or a JSONL file of Kalshi WS v2 frames")
     p.add_argument("--session", help="session name (default: from the tape, or the file name)")
     p.add_argument(
         "--param",
@@ -59,24 +68,72 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     export_cmd.register(sub, common)
 
     p = sub.add_parser("generate", parents=[common], help="write a seeded synthetic Kalshi-like session")
-    p.add_argument("session")
-    p.add_argument("--events", type=int, default=200_000)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--markets", type=int, default=20)
+    p.add_argument("session", help="name of the new session")
+    p.add_argument("--events", type=int, default=200_000, help="events to write (default 200000)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generator (the same seed writes the same session)")
+    p.add_argument("--markets", type=int, default=20, help="number of markets (default 20)")
     p.set_defaults(run=cmd_generate)
 
 
 async def cmd_sessions(args: argparse.Namespace) -> int:
     if args.incomplete or args.drop_incomplete:
         return await _incomplete(args)
+    from ..catalog import session_rows
+
     async with store_for(args.db, readonly=True) as store:
-        sessions = await store.sessions()
-    rows = [{"session": s.name, "events": s.head_seq, "head": s.head_hash.hex()} for s in sessions]
+        rows = await session_rows(store)
     if args.json:
         emit_json(rows)
     else:
-        for r in rows:
-            print(f"{r['session']:<40} {r['events']:>10} events  head {r['head'][:16]}")
+        print(sessions_table(rows))
+    return 0
+
+
+def sessions_table(rows: list[Any]) -> str:
+    """``sessions``'s human table: markets by name when there are at most three."""
+    head = ("SESSION", "MODE", "SOURCE", "POLICY", "MARKETS", "EVENTS", "FIRST (UTC)", "LAST (UTC)")
+    table = [head]
+    for r in rows:
+        n = len(r.markets)
+        markets = ",".join(r.markets) if 0 < n <= 3 else str(n)
+        table.append((r.session, r.mode, r.source or "-", r.policy or "-", markets, str(r.events),
+                      (r.first_ts or "-")[:19], (r.last_ts or "-")[:19]))
+    widths = [max(len(row[k]) for row in table) for k in range(len(head))]
+    right = {5}
+    return "\n".join(
+        "  ".join(cell.rjust(widths[k]) if k in right else cell.ljust(widths[k]) for k, cell in enumerate(row)).rstrip()
+        for row in table
+    )
+
+
+async def cmd_delete(args: argparse.Namespace) -> int:
+    """Refused (exit 2, nothing written) while a derived session uses it; without ``--yes`` a
+    dry run. The store's rows go in one transaction (``events.store.delete``); then the session's
+    lines in the SQLite anchor file move to ``<anchors>.deleted`` (``anchors.retire_anchors``)."""
+    from events.store.delete import HasDependents
+
+    from ..anchors import retire_anchors
+
+    name = args.session
+    if not args.yes:
+        async with store_for(args.db, readonly=True) as store:
+            info = await store.session(name)
+            users = await store.dependents(name)
+        if users:
+            raise HasDependents(f"session {name!r} is the source of derived session(s) "
+                                f"{', '.join(repr(u) for u in users)}: delete those first")
+        raise BadInput(f"delete would remove session {name!r} ({info.head_seq} events) for good: run it again "
+                       f"with --yes")
+    async with store_for(args.db) as store:
+        events = await store.delete(name)
+        try:
+            retired = retire_anchors(store, name)
+        except (OSError, BadInput) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise AnchorNotWritten(f"session {name!r} is deleted, but its anchor lines were not moved out of "
+                                   f"the anchor file: {why}") from None
+    note = "" if retired is None else f"; its {retired[1]} anchor line(s) moved to {retired[0]}"
+    print(f"deleted session {name!r} ({events} events){note}", file=sys.stderr)
     return 0
 
 

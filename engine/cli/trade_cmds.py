@@ -14,7 +14,7 @@ from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
 from .common import store_for
-from .output import emit_json
+from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
 
 VENUES = {
@@ -39,7 +39,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--session", help="name of the new session (default: trade-<random>)")
     add_link_flags(p)
     add_policy_flags(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the policy's seed (recorded in the session)")
     p.add_argument("--every", type=int, default=10, help="random: decide every N market events")
     p.add_argument("--reconcile", choices=("adopt", "halt"), default="adopt",
                    help="a difference with the venue: adopt the venue's cash and positions (default) or halt trading")
@@ -55,7 +55,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("the shadow paper exchange (what the calibration report compares with the venue)")
     s.add_argument("--fees", type=Path, metavar="FILE", help="fee schedule JSON (docs/exchange.md, 'Fees')")
     s.add_argument("--queue", default="risk_averse", help="queue model: risk_averse (default) or prob:N")
-    s.add_argument("--latency-ms", type=float, default=0.0)
+    s.add_argument("--latency-ms", type=float, default=0.0, help="the shadow's order latency, in event time")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a REST answer")
     p.add_argument("--resume", metavar="SESSION", help="carry on a venue session after a crash")
     p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
@@ -64,10 +64,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     r = sub.add_parser("reconcile", parents=[common], help="compare a venue session with the venue now "
                                                            "(exit 1 when they differ)")
-    r.add_argument("session")
-    r.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"))
-    r.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"))
-    r.add_argument(REAL_MONEY, dest="real_money", action="store_true")
+    r.add_argument("session", help="the venue session (from trade) to compare")
+    r.add_argument("--key-id", default=os.environ.get("KALSHI_KEY_ID"), help="API key id (or $KALSHI_KEY_ID)")
+    r.add_argument("--key-file", type=Path, default=os.environ.get("KALSHI_KEY_FILE"),
+                   help="PEM private key, mode 0600 (or $KALSHI_KEY_FILE)")
+    r.add_argument(REAL_MONEY, dest="real_money", action="store_true",
+                   help="required when the session traded on Kalshi's production exchange")
     r.set_defaults(run=cmd_reconcile)
 
 
@@ -116,9 +118,10 @@ async def cmd_trade(args: argparse.Namespace) -> int:
                    kill_file=args.kill_file, timeout_s=args.timeout)
     setup = LiveSetup(mode="venue", feed=feed, markets=tuple(m for m in args.markets.split(",") if m),
                       key=_key(args), session=args.session, resume=args.resume, policy=args.policy,
-                      policy_args=policy_params(args.policy_arg), seed=args.seed, every=args.every, fees=args.fees, queue=args.queue, latency_ms=args.latency_ms, venue=v,
+                      policy_args=policy_params(args.policy_arg), seed=args.seed, every=args.every, fees=args.fees,
+                      queue=args.queue, latency_ms=args.latency_ms, venue=v,
                       broadcast=args.broadcast, client=client_options(args))
-    emit_json(await run_session(setup, args.db))
+    emit_summary(await run_session(setup, args.db))
     return 0
 
 

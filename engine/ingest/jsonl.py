@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import pathlib
+import shlex
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -102,7 +103,8 @@ async def import_jsonl(
     else:
         name = check_session_name(path.stem, f"{path}: the file name (import it with --session NAME)")
     if await store.exists(name):
-        raise BadInput(f"session {name!r} already exists in {store.url}; import into a new session name")
+        raise BadInput(f"session {name!r} already exists in {store.url}: give --session NEW_NAME, or remove it "
+                       f"first (`tradetape delete {shlex.quote(name)} --yes`)")
     sha, parsed = await asyncio.to_thread(_parse, path, name, dict(params or {}), progress)
     result = await store.append_new(name, parsed.batches)  # batched, published at the end
     return ImportSummary(

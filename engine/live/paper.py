@@ -22,6 +22,7 @@ reason is ``failed: ...`` is appended (when the store lets us) and the error pro
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 import sys
 import threading
@@ -92,7 +93,8 @@ async def run_live(
         core, stepper, policy, rec, mode, opening = await _resume(store, name, client, recorder)
     else:
         if await store.exists(name):
-            raise BadInput(f"session {name!r} already exists in {store.url} (paper --resume {name} to continue it)")
+            raise BadInput(f"session {name!r} already exists in {store.url}: `{mode} --resume {shlex.quote(name)}` "
+                           f"continues it; or give --session NEW_NAME, or `tradetape delete {shlex.quote(name)} --yes`")
         started = SessionStarted(ts=client.now(), session=name, mode=mode, engine_version=ENGINE_VERSION, seed=seed,
                                  starting_cash=starting_cash, params=client.params,
                                  config={"feed": client.url, "markets": ",".join(client.markets),

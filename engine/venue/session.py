@@ -4,6 +4,7 @@ delivers, so a feed or a venue that cannot be reached leaves no session behind."
 
 from __future__ import annotations
 
+import shlex
 from contextlib import aclosing
 from functools import partial
 
@@ -32,7 +33,8 @@ async def start(store: EventStore, client: FeedClient, rest: KalshiRest, name: s
                 policy: Policy, policy_entries: dict[str, str], seed: int, cfg: ExchangeConfig, limits: RiskLimits,
                 reconcile: str, recorder: partial[Recorder]) -> VenueRun:
     if await store.exists(name):
-        raise BadInput(f"session {name!r} already exists in {store.url} (trade --resume {name} to continue it)")
+        raise BadInput(f"session {name!r} already exists in {store.url}: `trade --resume {shlex.quote(name)}` "
+                       f"continues it; or give --session NEW_NAME, or `tradetape delete {shlex.quote(name)} --yes`")
     try:
         balance = await rest.balance()
     except VenueError as exc:

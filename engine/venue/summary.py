@@ -17,7 +17,7 @@ def summary(run: VenueRun, reason: str, client: FeedClient) -> dict[str, Any]:
     s = client.stats
     return {"session": st.session, "mode": "venue", "venue": run.link.venue, "reason": reason, "events": st.seq,
             "starting_cash": st.starting_cash, "cash": st.cash, "portfolio_value": portfolio_value(st),
-            "orders_placed": st.stats.orders_placed, "fills": st.stats.fills, "open_orders": len(st.open),
+            "orders_placed": st.stats.orders_placed, "fills": st.stats.fills, "fees": st.stats.fees, "open_orders": len(st.open),
             "orders_cancelled": st.stats.orders_cancelled, "orders_rejected": st.stats.orders_rejected,
             "risk_refusals": v.refusals if v else 0, "halted": v.halted if v else "",
             "reconciliations": [list(r) for r in v.reconciled] if v else [],

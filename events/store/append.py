@@ -26,7 +26,7 @@ from ..names import check_session_name
 from .idindex import Run, runs, stored_seq
 from .records import AppendResult, RawChunk, pack_ids
 from .schema import CHUNK_EVENTS, tt_chunks, tt_id_ranges, tt_sessions
-from .spans import element_end_hash
+from .spans import element_end_hash, parse_span
 from .staging import is_staged
 
 Batch = tuple[Sequence[bytes], Sequence[int] | None]
@@ -157,6 +157,7 @@ def append_derived_tx(
         (c < 2) if b is not None else (c != 1) for b, c in zip(base_hashes, counts, strict=True)
     ):
         raise BadInput(f"append to {session!r}: a span must stand for two events or more, an event for one")
+    _check_bases(conn, dialect, session, [e for e, b in zip(elements, base_hashes, strict=True) if b is not None])
     total = sum(counts)
     first = _fresh_ids(head, total, session, id_source)
     conn.execute(_INSERT_RANGE, [{"sid": head.sid, "lo": first, "last": first + total - 1, "first": head.seq + 1}])
@@ -197,6 +198,21 @@ def _fresh_ids(head: _Head, n: int, session: str, id_source: IdSource) -> int:
     if first + n - 1 >= 2**63:
         raise BadInput(f"append to {session!r}: the session's store-assigned event ids are exhausted")
     return first
+
+
+def _check_bases(conn: Connection, dialect: str, session: str, spans: Sequence[bytes]) -> None:
+    """Every base a span refers to exists, read under a share lock on PostgreSQL (SQLite's
+    ``BEGIN IMMEDIATE`` serializes already): a ``delete`` of the base (``delete``) either sees
+    this append's spans or makes it fail here, never leaves spans to nothing."""
+    bases = {span.base for span in map(parse_span, spans) if span is not None}
+    if not bases:
+        return
+    q = select(tt_sessions.c.name).where(tt_sessions.c.name.in_(bases))
+    if dialect == "postgresql":
+        q = q.with_for_update(read=True)
+    gone = bases - set(conn.execute(q).scalars())
+    if gone:
+        raise UnknownSession(f"append to {session!r}: its source session {sorted(gone)[0]!r} was deleted meanwhile")
 
 
 def _lock_head(conn: Connection, dialect: str, session: str, expected: int) -> _Head:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager
@@ -35,6 +36,7 @@ from ..ids import IdSource
 from ..names import check_session_name
 from ..types import Event, EventBase
 from .append import Batch, append_derived_tx, append_tx
+from .delete import delete_tx, dependents
 from .owner import Hold, sole
 from .records import AppendResult, RawChunk, SessionInfo
 from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
@@ -145,7 +147,8 @@ class EventStore:
         rows written so far are removed; a killed process leaves them for ``--drop-incomplete``."""
         check_session_name(name, "session name")
         if await self.exists(name):
-            raise BadInput(f"session {name!r} already exists in {self.url}")
+            raise BadInput(f"session {name!r} already exists in {self.url}: give the new one another name, or "
+                           f"remove the old one first (`tradetape delete {shlex.quote(name)} --yes`)")
         tmp = staged_name(name)
         try:
             lock = await self._stage_lock(tmp)
@@ -183,6 +186,17 @@ class EventStore:
             if result is None:
                 raise BadInput(f"session {name!r}: no events to write")
         return AppendResult(first_seq=1, last_seq=result.last_seq, head_hash=result.head_hash)
+
+    async def delete(self, name: str) -> int:
+        """Remove session ``name`` and everything of it, in one transaction; refused
+        (``delete.HasDependents``) while a derived session refers to it. Returns its event count."""
+        return await self._write(name, delete_tx, (name,))
+
+    async def dependents(self, name: str) -> list[str]:
+        """The sessions whose spans refer to ``name`` (``delete.dependents``), read now."""
+        info = await self.session(name)
+        async with self._read() as conn:
+            return await conn.run_sync(lambda sync: dependents(sync, info.id, name))
 
     async def exists(self, name: str) -> bool:
         async with self._read() as conn:

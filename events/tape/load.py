@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 from ..errors import BadInput, VerificationError
 from ..names import check_session_name
@@ -26,7 +27,8 @@ async def import_tape(store: EventStore, path: str | os.PathLike[str], *, sessio
     else:
         target = check_session_name(header.session, f"{name}: the tape's header (import it with --session NAME)")
     if await store.exists(target):
-        raise BadInput(f"{name}: session {target!r} already exists in {store.url}; import it under another name")
+        raise BadInput(f"{name}: session {target!r} already exists in {store.url}: give --session NEW_NAME, or "
+                       f"remove it first (`tradetape delete {shlex.quote(target)} --yes`)")
     for _ in batches:  # pass 1: the whole file, strictly
         pass
     _, again = iter_tape(name, check_events=False)  # pass 2 re-checks framing and chain
