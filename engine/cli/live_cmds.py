@@ -242,6 +242,21 @@ async def cmd_live(args: argparse.Namespace) -> int:
                       broadcast=getattr(args, "broadcast", None), client=client_options(args))
     summary = await run_session(setup, args.db)
     (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
+    return _silent(summary.silent_markets, setup.markets, summary.session)
+
+
+def _silent(silent: tuple[str, ...], markets: tuple[str, ...], session: str) -> int:
+    """Markets the feed sent nothing for beyond an empty book (an unknown or misspelt ticker:
+    Kalshi documents no error for one, and our feed server answers one with an empty snapshot): a
+    warning each; none with any data is an error (exit 2), never a quiet exit 0 with an empty
+    session."""
+    if silent and len(silent) == len(markets):
+        print(f"tradetape: error: the feed sent nothing for --markets {','.join(silent)} beyond an empty book "
+              f"(unknown tickers?): session {session!r} holds no market data", file=sys.stderr)
+        return 2
+    for m in silent:
+        print(f"tradetape: warning: the feed sent nothing for market {m!r} beyond an empty book (an unknown "
+              "ticker?)", file=sys.stderr)
     return 0
 
 

@@ -38,7 +38,7 @@ import structlog
 from events.codec import encode
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
+from events.types import BookSnapshot, EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 
 from ..sim.config import ExchangeConfig, entries
@@ -62,6 +62,7 @@ class LiveSummary(Outcome, kw_only=True):
     gaps: int
     resyncs: int
     faults: int
+    silent_markets: tuple[str, ...] = ()  # subscribed markets the feed sent nothing for beyond an empty book
 
 
 async def run_live(
@@ -107,6 +108,7 @@ async def run_live(
     reason = "feed complete"
     stop = _on_signals(client)
     actions = 0
+    heard: set[str] = set()  # markets the feed sent something for beyond an empty book
     opened = False  # the opening events are durable (the session exists, or the resume is recorded)
     failure: BaseException | None = None
     if broadcaster is not None:
@@ -116,6 +118,8 @@ async def run_live(
             async for batch in frames:
                 if not opened:
                     opened = await _open(rec, opening)
+                heard.update(m for e in batch if (m := getattr(e, "market", None))
+                             and not (type(e) is BookSnapshot and not e.yes and not e.no))
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
                 out = cast(list[EventBase], stepper.out)  # the live stepper copies market events (no spans)
@@ -158,8 +162,9 @@ async def run_live(
         _publish(broadcaster, core, [])
     st = core.state
     s = client.stats
+    silent = tuple(m for m in client.markets if m not in heard)
     return LiveSummary(mode=mode, reason=reason, frames=s.frames, gaps=s.gaps, resyncs=s.resyncs, faults=s.faults,
-                       **outcome(st, name, actions))  # type: ignore[arg-type]
+                       silent_markets=silent, **outcome(st, name, actions))  # type: ignore[arg-type]
 
 
 async def _resume(store: EventStore, name: str, client: FeedClient,

@@ -587,3 +587,21 @@ def test_a_signal_while_the_feed_is_unreachable_stops_at_once(tmp_path: Path) ->
     summary = json.loads(r.out)
     assert (summary["reason"], summary["frames"], summary["events"]) == ("stopped by SIGTERM", 0, 2)
     verified(db, "w")
+
+
+def test_a_market_the_feed_never_speaks_of_is_a_warning_and_none_at_all_is_exit_2(src: Path, key: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Kalshi documents no error for an unknown ticker; a subscription to one just stays silent.
+    So a market the feed sent nothing for is named on stderr, and a session none of whose
+    markets got any data exits 2 rather than 0 with an empty recording."""
+    db = tmp_path / "live.db"
+    with serve_feed(src, tmp_path) as (url, _):
+        r = live(tmp_path, "some", db, "record", url, "--session", "some", "--markets", MARKETS + ",KXNOPE-1",
+                 key=key).wait()
+    assert r.code == 0, r.err
+    assert "the feed sent nothing for market 'KXNOPE-1'" in r.err
+    assert json.loads(r.out)["silent_markets"] == ["KXNOPE-1"]
+    with serve_feed(src, tmp_path, tag="serve2") as (url, _):
+        r = live(tmp_path, "none", db, "record", url, "--session", "none", "--markets", "KXNOPE-1,KXNOPE-2",
+                 key=key).wait()
+    assert r.code == 2 and "the feed sent nothing for --markets KXNOPE-1,KXNOPE-2" in r.err, r.err
