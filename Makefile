@@ -13,7 +13,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
-	$(BIN)/ruff check events projections engine tests bench
+	$(BIN)/ruff check events projections engine tests bench examples
 	$(BIN)/mypy events projections
 	$(BIN)/mypy --strict $$(cat .ci/strict-modules)
 

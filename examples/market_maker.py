@@ -62,9 +62,9 @@ class MarketMaker(Strategy):
             want_bid = min((mid - self.half_spread) // CENT * CENT, ask - CENT)
             want_ask = max(-(-(mid + self.half_spread) // CENT) * CENT, bid + CENT)
             quotes = {}
-            if held < self.max_position and 0 < want_bid < DOLLAR:
+            if held + self.size <= self.max_position and 0 < want_bid < DOLLAR:
                 quotes["yes"] = want_bid
-            if held > -self.max_position and 0 < want_ask < DOLLAR:
+            if held - self.size >= -self.max_position and 0 < want_ask < DOLLAR:
                 quotes["no"] = DOLLAR - want_ask  # a NO bid is a YES offer
             for o in open_orders(st, market):
                 if quotes.get(o.side) == o.price and o.action == "buy":

@@ -4,7 +4,8 @@ YES, above it buys NO; it sells what it holds once the mid is back at the averag
 
 Its memory is per event (``on_event``: the average moves with every book change, not only at
 its decision points), so the stepper calls it after every market event and asks it to act on
-its clock. The average is integer arithmetic in price units: no float reaches its decisions.
+its clock. The average is integer arithmetic in thousandths of a price unit (so that small moves
+are not lost to rounding): no float reaches its decisions.
 
     tradetape simulate small --policy examples/mean_reversion.py:MeanReversion --cash 1000
 
@@ -41,7 +42,7 @@ class MeanReversion(Strategy):
         self.size = contracts(p.get("size", "1"))
         self.max_position = contracts(p.get("max_position", "5"))
         self.clock = Clock(every_events=int(p.get("every", "10")))
-        self.avg: dict[str, int] = {}
+        self.avg: dict[str, int] = {}  # in 1/1000 price units
 
     def on_event(self, st: State, e: EventBase) -> None:
         market = getattr(e, "market", None)
@@ -49,23 +50,24 @@ class MeanReversion(Strategy):
             return
         m = mid(st, market)
         if m is not None:
-            old = self.avg.get(market, m)
-            self.avg[market] = old + (m - old) * self.alpha // 1000
+            old = self.avg.get(market, m * 1000)
+            self.avg[market] = old + (m * 1000 - old) * self.alpha // 1000
 
     def act(self, st: State, source_seq: int, ts: int) -> list[Command]:
         out: list[Command] = []
-        for market, avg in sorted(self.avg.items()):
+        for market, avg_k in sorted(self.avg.items()):
+            avg = avg_k // 1000
             m = mid(st, market)
             if m is None or not tradable(st, market, ts):
                 continue
             held = position(st, market)
-            if held and (held > 0 and m >= avg or held < 0 and m <= avg):  # back at the average: close
+            if held and ((held > 0 and m >= avg) or (held < 0 and m <= avg)):  # back at the average: close
                 side = "yes" if held > 0 else "no"
                 bid = best_bid(st, market, side)
                 if bid is not None:
                     out.append(PlaceOrder(market=market, action="sell", side=side, price=bid, count=abs(held),
                                           tif="ioc"))
-            elif abs(held) < self.max_position and abs(m - avg) > self.band:
+            elif abs(held) + self.size <= self.max_position and abs(m - avg) > self.band:
                 side = "yes" if m < avg else "no"
                 ask = best_ask(st, market, side)
                 if ask is not None:

@@ -56,13 +56,13 @@ class Momentum(Strategy):
                 continue
             move = seen[-1] - seen[0]
             held = position(st, market)
-            if held > 0 and move < 0 or held < 0 and move > 0:  # the move reversed: close
+            if (held > 0 and move < 0) or (held < 0 and move > 0):  # the move reversed: close
                 side = "yes" if held > 0 else "no"
                 bid = best_bid(st, market, side)
                 if bid is not None:
                     out.append(PlaceOrder(market=market, action="sell", side=side, price=bid, count=abs(held),
                                           tif="ioc"))
-            elif abs(move) >= self.threshold and abs(held) < self.max_position:
+            elif abs(move) >= self.threshold and abs(held) + self.size <= self.max_position:
                 side = "yes" if move > 0 else "no"
                 ask = best_ask(st, market, side)
                 if ask is not None:

@@ -131,7 +131,8 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
                 if s == "random":  # on the policy's clock, so both decide as often
                     from ..sim.policies import RandomPolicy
 
-                    p, ent = RandomPolicy(args.seed, clock=clock), {"policy_spec": "random"}
+                    p, ent = RandomPolicy(args.seed, clock=clock), {"policy_spec": "random",
+                                                                    "every": str(clock.every_events or every)}
                 else:
                     p, ent = resolve(s, seed=args.seed, every=every, markets=markets)
                 label = kind_of(s)

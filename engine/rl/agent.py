@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from events.types import BookSnapshot, EventBase, FeeChanged, FeedFault, FeedGap
+from events.types import EventBase, FeeChanged, FeedFault, FeedGap
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, observe
 from projections.state import State
@@ -49,7 +49,8 @@ class AgentPolicy(Strategy):
     wants_events = True
 
     def __init__(self, name: str, act: ActFn, cfg: EnvConfig, markets: tuple[str, ...] = ()) -> None:
-        """``markets``: the markets to trade (empty: every market that shows a book)."""
+        """``markets``: the markets to trade (empty: every market the feed speaks of; one with no
+        book has no action to take)."""
         super().__init__(markets=markets)
         self.name = name
         self.cfg = cfg
@@ -70,9 +71,11 @@ class AgentPolicy(Strategy):
             if m is None:
                 return
             if m not in self._by_market:
-                if self._fixed or not isinstance(e, BookSnapshot):
+                if self._fixed:
                     return
-                self._by_market[m] = _Market()  # a new market with a book: traded from its snapshot on
+                # counted from its first event, as an env episode counts it (a global feed fault
+                # before that event is the one thing an episode counts and this does not)
+                self._by_market[m] = _Market()
             hit = [m]
         for m in hit:
             t = self._by_market[m]
@@ -98,8 +101,11 @@ class AgentPolicy(Strategy):
         due, self._due = sorted(set(self._due)), []
         out: list[Command] = []
         for m in due:
+            # observed at every decision, as the env does: the flow features catch up as they are read
             observe(st, self._by_market[m].flow, m, self.obs)
             mask = self.spec.mask(st, m, self.cfg.exchange)
+            if not mask[1:].any():
+                continue  # HOLD is the only action: nothing to ask the model
             a = int(self._act(self.obs, mask))
             if not mask[a]:
                 a = 0  # a function that ignores the mask holds rather than send a refused order

@@ -110,7 +110,8 @@ async def equity_curve(store: EventStore, session: str, markets: frozenset[str],
 async def evaluate(store: EventStore, session: str, entrants: Sequence[Entrant], *, name: str,
                    markets: tuple[str, ...], every: int, cfg: ExchangeConfig, starting_cash: int,
                    seed: int = 0) -> list[EvalRow]:
-    """Each entrant through ``simulate`` into ``NAME-LABEL`` on ``markets`` of ``session``."""
+    """Each entrant through ``simulate`` into ``NAME-LABEL`` on ``markets`` of ``session``. Every
+    figure but the counts is read back from the written log (the P&L is the curve's last point)."""
     traded = frozenset(markets)
     rows = []
     for x in entrants:
@@ -119,7 +120,7 @@ async def evaluate(store: EventStore, session: str, entrants: Sequence[Entrant],
                            progress=False, markets=traded, policy_entries=x.entries)
         eq, n_traded = await equity_curve(store, out, traded, every)
         rows.append(EvalRow(label=x.label, policy=x.policy.name, session=out, markets=len(traded),
-                            starting_cash=s.starting_cash, pnl=s.portfolio_value - starting_cash, fees=s.fees,
+                            starting_cash=s.starting_cash, pnl=eq[-1] - starting_cash, fees=s.fees,
                             fills=s.fills, commands=s.actions, rejected=s.rejected, traded_markets=n_traded,
                             sharpe=sharpe(eq), max_drawdown=max_drawdown(eq), points=len(eq), digest=s.digest))
     return rows

@@ -14,7 +14,7 @@ import contextlib
 import multiprocessing as mp
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -29,8 +29,8 @@ from .env import EnvConfig
 
 def _worker(conn: Connection, recordings: Sequence[Recording], n: int, cfg: EnvConfig, seed: int,
             masks: bool) -> None:
-    env = BatchEnv(recordings, n, cfg, seed=seed)
     try:
+        env = BatchEnv(recordings, n, cfg, seed=seed)
         while True:
             cmd, data = conn.recv()
             if cmd == "step":
@@ -44,8 +44,15 @@ def _worker(conn: Connection, recordings: Sequence[Recording], n: int, cfg: EnvC
                 break
     except (EOFError, KeyboardInterrupt):
         pass
+    except Exception as exc:  # said to the learner, which raises it (a bare EOF would say nothing)
+        with contextlib.suppress(OSError):
+            conn.send(_Failed(f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+class _Failed(NamedTuple):
+    why: str
 
 
 class ProcEnv(VecEnv):
@@ -76,7 +83,7 @@ class ProcEnv(VecEnv):
     def reset(self) -> np.ndarray:
         for c in self._conns:
             c.send(("reset", None))
-        got = [c.recv() for c in self._conns]
+        got = self._gather()
         self._keep_masks([g[1] for g in got])
         return np.concatenate([g[0] for g in got])
 
@@ -86,11 +93,23 @@ class ProcEnv(VecEnv):
             c.send(("step", self._actions[self._cuts[i]:self._cuts[i + 1]]))
 
     def step_wait(self) -> Any:
-        got = [c.recv() for c in self._conns]
+        got = self._gather()
         self._keep_masks([g[4] for g in got])
         infos: list[dict[str, Any]] = [info for g in got for info in g[3]]
         return (np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got]),
                 np.concatenate([g[2] for g in got]), infos)
+
+    def _gather(self) -> list[Any]:
+        got = []
+        for i, c in enumerate(self._conns):
+            try:
+                g = c.recv()
+            except EOFError:
+                raise RuntimeError(f"env worker {i} died (exit code {self._procs[i].exitcode})") from None
+            if isinstance(g, _Failed):
+                raise RuntimeError(f"env worker {i} failed: {g.why}")
+            got.append(g)
+        return got
 
     def _keep_masks(self, parts: list[np.ndarray | None]) -> None:
         self._masks = None if any(p is None for p in parts) else np.concatenate(parts)  # type: ignore[arg-type]

@@ -112,9 +112,6 @@ def train(
     procs: int = 1,
 ) -> TrainReport:
     import torch
-    from sb3_contrib import MaskablePPO
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
 
     cfg = cfg or EnvConfig()
     # One CPU thread: for a 64x64 MLP it was the fastest setting measured here (2 threads: 3-20x
@@ -128,9 +125,23 @@ def train(
     inner = (ProcEnv(recordings, n_envs, procs, cfg, seed=seed, masks=masked) if procs > 1
              else BatchEnv(recordings, n_envs, cfg, seed=seed))
     env = _Timed(inner)
+    try:
+        return _learn(env, recordings, out, steps=steps, seed=seed, cfg=cfg, n_envs=n_envs, n_steps=n_steps,
+                      progress=progress, algo=algo, procs=procs, device=device)
+    finally:
+        env.close()  # worker processes end with the run, whatever ended it
+
+
+def _learn(env: _Timed, recordings: Sequence[Recording], out: Path, *, steps: int, seed: int, cfg: EnvConfig,
+           n_envs: int, n_steps: int, progress: bool | None, algo: str, procs: int, device: str) -> TrainReport:
+    import torch
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
     # stable-baselines3's PPO defaults (10 epochs, minibatches of 64, lr 3e-4) but for a shorter
     # rollout per env, a longer horizon (one episode is thousands of steps) and some entropy.
-    cls = MaskablePPO if masked else PPO
+    cls = MaskablePPO if algo == "MaskablePPO" else PPO
     model = cls("MlpPolicy", env, n_steps=n_steps, batch_size=64, n_epochs=10, learning_rate=3e-4, gamma=0.999,
                 ent_coef=0.01, seed=seed, device=device, verbose=0, policy_kwargs={"net_arch": [64, 64]})
     curve: list[tuple[int, float]] = []
@@ -159,7 +170,6 @@ def train(
         model.learn(total_timesteps=steps, callback=_Progress(status))
     finally:
         status.close()
-        env.close()
     seconds = time.perf_counter() - t
     meta = ModelMeta(algo=algo, feature_spec=SPEC_VERSION, features=FEATURES, actions=tuple(cfg.actions.names()), env=cfg,
                      sessions=tuple(r.name for r in recordings), steps=int(model.num_timesteps), seed=seed,

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
+from events.errors import BadInput, TradetapeError
 from events.types import EventBase
 from projections.state import State
 
-from .commands import Command
+from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .core import Sink
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class Core(Protocol):
     def act(self, commands: Sequence[Command], ts: int, out: Sink) -> None: ...
 
     def flush(self, out: Sink) -> None: ...
+
+
+_COMMANDS = (PlaceOrder, CancelOrder, AmendOrder)
 
 
 class Clock(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,8 +180,23 @@ class Stepper:
         acting on its commands: the loop every driver runs. Returns the commands issued."""
         issued = 0
         while (d := self.run()) is not None:
-            commands = policy.act(self.core.state, d.seq, d.ts)
+            st = self.core.state
+            before = (st.cash, st.seq, len(st.open), len(st.positions))
+            try:
+                commands = policy.act(st, d.seq, d.ts)
+            except TradetapeError:
+                raise
+            except Exception as exc:  # a strategy's own bug: one line naming it and where
+                raise BadInput(f"policy {policy.name}: act after seq {d.seq} raised "
+                               f"{type(exc).__name__}: {exc}") from exc
+            if (st.cash, st.seq, len(st.open), len(st.positions)) != before:
+                raise BadInput(f"policy {policy.name}: act after seq {d.seq} changed the state (a policy reads it, "
+                               "never writes it: the log would no longer replay to what it reports)")
             if commands:
+                for c in commands:
+                    if not isinstance(c, _COMMANDS):
+                        raise BadInput(f"policy {policy.name}: act after seq {d.seq} returned {c!r}, not a "
+                                       "PlaceOrder, CancelOrder or AmendOrder")
                 issued += len(commands)
                 self.act(commands, d.ts)
         return issued

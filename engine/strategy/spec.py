@@ -38,9 +38,9 @@ SPEC_HELP = ("hold | random | script:FILE (simulate) | MODEL.zip (from train) | 
 
 
 def is_strategy(spec: str) -> bool:
-    """``X:Y`` that is not ``script:`` (nor a Windows drive)."""
+    """``X:Y`` that is not ``script:FILE`` nor a model path (which may hold a colon)."""
     where, sep, name = spec.rpartition(":")
-    return bool(sep and where and name) and not spec.startswith("script:") and len(where) > 1
+    return bool(sep and where and name) and not spec.startswith("script:") and not spec.endswith(".zip")
 
 
 def kind_of(spec: str) -> str:
@@ -56,6 +56,7 @@ def resolve(spec: str, *, seed: int, every: int, markets: tuple[str, ...] = (),
             params: Mapping[str, str] | None = None, live: bool = False) -> tuple[Policy, dict[str, str]]:
     """(policy, the config entries that name it, for the session-started event)."""
     params = dict(params or {})
+    markets = tuple(sorted(set(markets)))  # the order given must not matter (resume compares sorted sets)
     if params and not is_strategy(spec):
         raise BadInput(f"--policy-arg applies to a strategy class (FILE.py:Class), not to --policy {spec}")
     if spec == "hold":
@@ -101,21 +102,25 @@ def rebuild(config: Mapping[str, str], seed: int, session: str) -> Policy:
     if spec == "python":
         source = Path(config["strategy_file"])
         _same(source, config["strategy_sha256"], "strategy")
-        target = config["strategy"]
-        if target.rpartition(":")[0].endswith(".py"):  # the file as recorded, wherever it was run from
-            target = f"{source}:{target.rpartition(':')[2]}"
-        policy, _ = build_strategy(target, seed=seed, markets=markets,
-                                   params=json.loads(config.get("strategy_params", "{}")))
+        where, _, cls = config["strategy"].rpartition(":")
+        # the very file whose hash was checked: a file by its path, a module by its name from
+        # the recorded file's package root (and then checked to be that file)
+        target = f"{source}:{cls}" if _is_file(where) else config["strategy"]
+        root = None if _is_file(where) else _package_root(source, where)
+        policy, loaded = build_strategy(target, seed=seed, markets=markets,
+                                        params=json.loads(config.get("strategy_params", "{}")), root=root)
+        if loaded != source.resolve():
+            raise BadInput(f"module {where} is now {loaded}, not the strategy the session traded with ({source})")
         return policy
     raise BadInput(f"session {session!r} names an unknown policy {spec!r}")
 
 
-def build_strategy(target: str, *, seed: int, markets: tuple[str, ...],
-                   params: Mapping[str, str]) -> tuple[Policy, Path]:
-    """``Class(seed=, markets=, params=)`` from ``FILE.py:Class`` or ``module:Class``, and the
-    file it came from."""
+def build_strategy(target: str, *, seed: int, markets: tuple[str, ...], params: Mapping[str, str],
+                   root: Path | None = None) -> tuple[Policy, Path]:
+    """``Class(seed=, markets=, params=)`` from ``FILE.py:Class`` or ``module:Class`` (imported
+    from ``root`` when given, else the working directory), and the file it came from."""
     where, _, name = target.rpartition(":")
-    module = _load_file(Path(where)) if where.endswith(".py") or os.sep in where else _load_module(where)
+    module = _load_file(Path(where)) if _is_file(where) else _load_module(where, root or Path.cwd())
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
         raise BadInput(f"--policy {target}: {where} has no class {name!r}")
@@ -135,9 +140,30 @@ def build_strategy(target: str, *, seed: int, markets: tuple[str, ...],
     return policy, Path(source).resolve()
 
 
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or os.sep in where
+
+
+def _package_root(source: Path, module: str) -> Path:
+    """The directory ``module`` (dotted) is imported from, given the file it resolved to."""
+    up = module.count(".") + (1 if source.name == "__init__.py" else 0)
+    return source.resolve().parents[up]
+
+
+def _on_path(directory: Path) -> None:
+    """First on ``sys.path``: the user's module wins over an installed one of the same name."""
+    d = str(directory.resolve())
+    if d in sys.path:
+        sys.path.remove(d)
+    sys.path.insert(0, d)
+
+
 def _load_file(path: Path) -> ModuleType:
+    """A strategy file, with its own directory on the path (its sibling modules import; only
+    the file itself is hashed and checked on rebuild)."""
     if not path.is_file():
         raise BadInput(f"--policy {path}: no such file")
+    _on_path(path.parent)
     digest = _sha(path)
     mod_name = f"tradetape_strategy_{path.stem}_{digest[:12]}"
     if mod_name in sys.modules:
@@ -155,10 +181,8 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
-def _load_module(name: str) -> ModuleType:
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.append(cwd)
+def _load_module(name: str, root: Path) -> ModuleType:
+    _on_path(root)
     try:
         return importlib.import_module(name)
     except ImportError as exc:

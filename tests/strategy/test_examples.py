@@ -113,7 +113,7 @@ def test_a_bad_strategy_is_one_line_exit_2_and_nothing_written(tmp_path: Path, s
     before = db.stat().st_size
     r = run("--db", str(db), "simulate", "small", "--policy", spec, "--cash", "10", *extra, cwd=tmp_path)
     assert r.code == 2 and says in r.err and len(r.err.strip().splitlines()) == 1, r.err
-    assert run("--db", str(db), "sessions").out.count("\n") == 1 and db.stat().st_size == before
+    assert len(json.loads(run("--db", str(db), "sessions", "--json").out)) == 1 and db.stat().st_size == before
 
 
 async def test_a_changed_strategy_file_is_refused_when_rebuilt(tmp_path: Path) -> None:
