@@ -89,7 +89,7 @@ async def cmd_train(args: argparse.Namespace) -> int:
     report = train(recs, args.out, steps=args.steps, seed=args.seed, cfg=cfg, n_envs=args.envs, progress=None,
                    algo="MaskablePPO" if args.algo == "maskable-ppo" else "PPO", procs=args.procs)
     if args.plot:
-        plot_curve(report, args.plot, f"PPO on {', '.join(r.name for r in recs)} (seed {args.seed})")
+        plot_curve(report, args.plot, f"{report.algo} on {', '.join(r.name for r in recs)} (seed {args.seed})")
     emit_json(report)
     return 0
 
