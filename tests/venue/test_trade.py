@@ -59,3 +59,20 @@ async def test_risk_refusals_are_recorded_and_never_reach_the_venue(tmp_path: Pa
     sent = {r.body for r in t.of(VenueRequest)}
     assert not (refused_ids & sent)
     assert all(p.count <= 200 for p in t.of(OrderPlaced))
+
+
+async def test_a_strategy_class_trades_on_the_venue(tmp_path: Path) -> None:
+    """``trade --policy examples/market_maker.py:MarketMaker``: the user's strategy through venue
+    mode, quoting, cancelling and filling on the local exchange; money and positions the venue's,
+    replay exact, the strategy's file and hash recorded for a resume."""
+    root = Path(__file__).resolve().parents[2]
+    t = await trade(tmp_path, policy=f"{root}/examples/market_maker.py:MarketMaker")
+    started = t.log[0]
+    assert isinstance(started, SessionStarted) and started.config["policy_spec"] == "python"
+    assert started.config["strategy_file"] == str(root / "examples" / "market_maker.py")
+    assert len(t.of(OrderPlaced)) >= 10 and t.of(VenueFill)
+    assert any(r.method == "DELETE" for r in t.of(VenueRequest)), "the strategy re-quoted nothing"
+    assert t.state.cash == t.venue.cash
+    ends = [r for r in t.of(Reconciled) if r.trigger == "end"]
+    assert ends and ends[-1].decision == "clean", ends
+    assert digest(t.state) == digest(t.live)
