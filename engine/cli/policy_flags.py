@@ -17,10 +17,15 @@ def add_policy_flags(p: argparse.ArgumentParser, *, flag: str = "--policy", defa
 
 
 def policy_params(items: list[str]) -> dict[str, str]:
+    return key_values(items, "--policy-arg")
+
+
+def key_values(items: list[str], flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` options (repeated) as a dict; anything else is one line naming ``flag``."""
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise BadInput(f"--policy-arg {item!r}: expected KEY=VALUE")
+            raise BadInput(f"{flag} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out

@@ -19,6 +19,7 @@ from ..replay import replay, replay_tape
 from . import export_cmd
 from .common import at_time, store_for
 from .output import emit_json, state_text
+from .policy_flags import key_values
 
 log = structlog.get_logger()
 
@@ -180,7 +181,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
-    params = _params(args.param)
+    params = key_values(args.param, "--param")
     if args.session is not None:
         check_session_name(args.session, "--session")
     async with store_for(args.db, create=True) as store:
@@ -218,13 +219,4 @@ async def _anchor(store: EventStore, session: str) -> None:
     if path is not None:
         log.info("anchor written", session=session, file=str(path))
 
-
-def _params(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BadInput(f"--param {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
 

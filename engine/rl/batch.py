@@ -22,7 +22,26 @@ from .data import Recording
 from .env import EnvConfig, Episode, episode_pool
 
 
-class BatchEnv(VecEnv):
+class OneEnv(VecEnv):
+    """The ``VecEnv`` plumbing of an env that is one object for all its episodes: attributes are
+    its own, nothing is wrapped. ``BatchEnv`` and ``procs.ProcEnv`` share it."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices: Any) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+class BatchEnv(OneEnv):
     def __init__(self, recordings: Sequence[Recording], n: int, cfg: EnvConfig | None = None, seed: int = 0) -> None:
         self.cfg = cfg or EnvConfig()
         self.pool = episode_pool(recordings, self.cfg.markets, self.cfg.clock())
@@ -85,12 +104,6 @@ class BatchEnv(VecEnv):
     def close(self) -> None:
         self.episodes = []
 
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(self._indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
     def masks(self) -> np.ndarray:
         """(n, actions) bool: each episode's action mask now (MaskablePPO's ``action_masks``)."""
         spec, ex = self.cfg.actions, self.cfg.exchange
@@ -105,10 +118,3 @@ class BatchEnv(VecEnv):
             return list(self.masks()[self._indices(indices)])
         raise AttributeError(f"BatchEnv has no per-env method {method_name!r}")
 
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
-
-    def _indices(self, indices: Any) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        return [indices] if isinstance(indices, int) else list(indices)

@@ -18,11 +18,10 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from projections.observation import N_FEATURES
 
-from .batch import BatchEnv
+from .batch import BatchEnv, OneEnv
 from .data import Recording
 from .env import EnvConfig
 
@@ -55,7 +54,7 @@ class _Failed(NamedTuple):
     why: str
 
 
-class ProcEnv(VecEnv):
+class ProcEnv(OneEnv):
     def __init__(self, recordings: Sequence[Recording], n: int, procs: int, cfg: EnvConfig | None = None,
                  seed: int = 0, masks: bool = True) -> None:
         if not 1 <= procs <= n:
@@ -127,12 +126,6 @@ class ProcEnv(VecEnv):
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         return [seed] * self.num_envs
 
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(self._indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        setattr(self, attr_name, value)
-
     def action_masks(self) -> np.ndarray:
         """MaskablePPO's probe (``has_attr``) looks for this; its masks come through ``env_method``."""
         if self._masks is None:
@@ -144,10 +137,3 @@ class ProcEnv(VecEnv):
             return list(self._masks[self._indices(indices)])
         raise AttributeError(f"ProcEnv has no per-env method {method_name!r}")
 
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
-
-    def _indices(self, indices: Any) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        return [indices] if isinstance(indices, int) else list(indices)

@@ -136,3 +136,36 @@ class Fold:
 
 def books(state: State) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
     return {name: (m.yes, m.no) for name, m in state.markets.items()}
+
+
+async def paper_session(tmp_path: Path, spec: str, *, cash: int, params: dict[str, str] | None = None,
+                        seed: int = 3) -> tuple[Any, list[EventBase]]:
+    """``paper`` with the policy ``spec`` on every market of ``small`` against the feed server on
+    loopback, to the end of the feed: (its summary, its recorded log)."""
+    from contextlib import aclosing
+
+    from engine.live.client import FeedClient
+    from engine.live.paper import run_live
+    from engine.live.policy_spec import make_live_policy
+    from engine.sim.config import ExchangeConfig
+    from events.store import open_store
+
+    markets = tuple(tickers(events(SMALL)))
+    server = FeedServer(events(SMALL), ping_interval=0.2, end_linger=1.0)
+    port = await server.start()
+    client = FeedClient(f"ws://127.0.0.1:{port}/trade-api/ws/v2", markets, key=KEY, dead_after=10.0,
+                        backoff=(0.01, 0.05), max_reconnects=5)
+    store = await open_store(str(tmp_path / "live.db"), create=True)
+    try:
+        pol, entries = make_live_policy(spec, seed, 5, markets, params)
+        summary = await run_live(store, client, "p", mode="paper", policy=pol, policy_entries=entries, seed=seed,
+                                 cfg=ExchangeConfig(), starting_cash=cash)
+        await server.finished()
+        recorded: list[EventBase] = []
+        async with aclosing(store.read("p")) as batches:
+            async for b in batches:
+                recorded.extend(b)
+    finally:
+        await store.close()
+        await server.close()
+    return summary, recorded

@@ -7,24 +7,17 @@ all over the action space, which is what a mask must stand up to."""
 from __future__ import annotations
 
 import json
-from contextlib import aclosing
 from pathlib import Path
 
-from engine.live.client import FeedClient
-from engine.live.paper import run_live
 from engine.live.parity import certify
-from engine.live.policy_spec import make_live_policy
-from engine.live.server import FeedServer
 from engine.rl.batch import BatchEnv
 from engine.rl.data import Recording
 from engine.rl.env import EnvConfig
 from engine.rl.model_file import ModelMeta, save_model
-from engine.sim.config import ExchangeConfig
-from events.store import open_store
-from events.types import EventBase, Fill, OrderPlaced, OrderRejected
+from events.types import Fill, OrderPlaced, OrderRejected
 from projections.observation import FEATURES, SPEC_VERSION
 from tests.engine.conftest import run
-from tests.live.feedkit import KEY, SMALL, events, tickers
+from tests.live.feedkit import SMALL, paper_session
 
 CFG = EnvConfig(every_events=3, starting_cash=30_000_000)  # $30: buys soon run out of cash
 
@@ -59,24 +52,7 @@ def test_evaluate_on_every_market_reports_zero_rejected_orders(tmp_path: Path, s
 
 async def test_paper_with_a_plain_ppo_model_on_every_market(tmp_path: Path, small: Recording) -> None:
     model = untrained(tmp_path / "m.zip", small, "PPO")  # no mask inside: applied to its probabilities
-    markets = tuple(tickers(events(SMALL)))
-    server = FeedServer(events(SMALL), ping_interval=0.2, end_linger=1.0)
-    port = await server.start()
-    client = FeedClient(f"ws://127.0.0.1:{port}/trade-api/ws/v2", markets, key=KEY, dead_after=10.0,
-                        backoff=(0.01, 0.05), max_reconnects=5)
-    store = await open_store(str(tmp_path / "live.db"), create=True)
-    try:
-        pol, entries = make_live_policy(str(model), 0, 5, markets)
-        await run_live(store, client, "p", mode="paper", policy=pol, policy_entries=entries, seed=0,
-                       cfg=ExchangeConfig(), starting_cash=CFG.starting_cash)
-        await server.finished()
-        recorded: list[EventBase] = []
-        async with aclosing(store.read("p")) as batches:
-            async for b in batches:
-                recorded.extend(b)
-    finally:
-        await store.close()
-        await server.close()
+    _, recorded = await paper_session(tmp_path, str(model), cash=CFG.starting_cash, seed=0)
     placed = [e for e in recorded if isinstance(e, OrderPlaced)]
     assert len({e.market for e in placed}) > 1 and any(isinstance(e, Fill) for e in recorded)
     assert not any(isinstance(e, OrderRejected) for e in recorded)

@@ -11,26 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from engine.live.client import FeedClient
-from engine.live.paper import run_live
 from engine.live.parity import certify
-from engine.live.policy_spec import make_live_policy
-from engine.live.server import FeedServer
 from engine.replay import replay
 from engine.sim.config import ExchangeConfig
 from engine.sim.runner import simulate
 from engine.strategy.spec import resolve
 from events.store import open_store
 from events.tape import import_tape
-from events.types import EventBase, OrderRejected, SessionStarted
+from events.types import OrderRejected, SessionStarted
 from projections import digest
 from tests.engine.conftest import run
-from tests.live.feedkit import KEY, SMALL, events, tickers
+from tests.live.feedkit import SMALL, paper_session
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [f"{ROOT}/examples/market_maker.py:MarketMaker", f"{ROOT}/examples/momentum.py:Momentum",
             f"{ROOT}/examples/mean_reversion.py:MeanReversion"]
-MARKETS = tuple(tickers(events(SMALL)))
 
 
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda s: s.rpartition(":")[2])
@@ -53,23 +48,7 @@ async def test_example_trades_in_simulate_and_replays_to_its_digest(tmp_path: Pa
 
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda s: s.rpartition(":")[2])
 async def test_example_paper_trades_live_and_passes_parity(tmp_path: Path, spec: str) -> None:
-    server = FeedServer(events(SMALL), ping_interval=0.2, end_linger=1.0)
-    port = await server.start()
-    client = FeedClient(f"ws://127.0.0.1:{port}/trade-api/ws/v2", MARKETS, key=KEY, dead_after=10.0,
-                        backoff=(0.01, 0.05), max_reconnects=5)
-    store = await open_store(str(tmp_path / "live.db"), create=True)
-    try:
-        pol, entries = make_live_policy(spec, 3, 5, MARKETS, {"every": "5"})
-        summary = await run_live(store, client, "p", mode="paper", policy=pol, policy_entries=entries, seed=3,
-                                 cfg=ExchangeConfig(), starting_cash=10**9)
-        await server.finished()
-        recorded: list[EventBase] = []
-        async with aclosing(store.read("p")) as batches:
-            async for b in batches:
-                recorded.extend(b)
-    finally:
-        await store.close()
-        await server.close()
+    summary, recorded = await paper_session(tmp_path, spec, cash=10**9, params={"every": "5"})
     assert summary.fills > 0 and not any(isinstance(e, OrderRejected) for e in recorded)
     report = certify("p", recorded)  # the strategy rebuilt from the session's own record
     assert report.identical, report
