@@ -242,6 +242,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
                       broadcast=getattr(args, "broadcast", None), client=client_options(args))
     summary = await run_session(setup, args.db)
     (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
+    if summary.reason != "feed complete":
+        return 0  # stopped early (a signal, a lost feed): silence proves nothing about a ticker
     return _silent(summary.silent_markets, setup.markets, summary.session)
 
 

@@ -529,7 +529,7 @@ async def test_broadcast_serves_watchers_with_the_token_only(src: Path, key: Pat
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", ""), "no markets"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", ","), "no markets"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--policy", "script:x"),
-     "live trading takes hold, random or a MODEL.zip"),
+     "live trading takes hold, random, a MODEL.zip or a strategy class"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--policy", "random", "--cash", "0"),
      "--cash 0: a policy that trades needs a positive starting cash"),
     (("--feed", "ws://127.0.0.1:9/trade-api/ws/v2", "--markets", MARKETS, "--queue", "fifo"), "--queue: unknown queue"),
