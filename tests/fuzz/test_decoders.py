@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import hashlib
 import itertools
 import json
@@ -262,7 +263,9 @@ def structural_mutation(draw: st.DrawFn, corpus: list[bytes]) -> bytes:
         spots = list(nodes(doc))
         objects = [doc] + [c for c, _ in spots if isinstance(c, Pairs)]
         op = draw(st.sampled_from(("retype", "delete", "add", "duplicate", "rename", "wrap")), label="op")
-        weird = draw(st.sampled_from(WEIRD_VALUES), label="value")
+        # a copy: a list or dict value inserted here may be mutated by the next op, and the shared
+        # constant must not change between test cases (hypothesis replays its draws)
+        weird = copy.deepcopy(draw(st.sampled_from(WEIRD_VALUES), label="value"))
         if op in ("retype", "wrap") and spots:
             c, i = draw(st.sampled_from(spots), label="where")
             if isinstance(c, Pairs):

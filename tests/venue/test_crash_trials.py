@@ -107,8 +107,6 @@ async def _log(db: Path, name: str) -> list[EventBase]:
         await store.close()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("group", range(GROUPS))
 def _has(db: Path, name: str) -> bool:
     """Whether the store holds the session. A kill that lands while the first run is still
     creating the store leaves a file with no format marker yet: no session (the next run's
@@ -122,6 +120,8 @@ def _has(db: Path, name: str) -> bool:
     return name in {s["session"] for s in json.loads(r.out)}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("group", range(GROUPS))
 def test_kill_9_trade_then_resume(group: int, venue: Venue, key: Path, tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}:{group}")
     db, name = tmp_path / "venue.db", f"crash{group}"
