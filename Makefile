@@ -10,7 +10,7 @@ demo: $(STAMP)
 	$(BIN)/tradetape demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check events projections engine tests bench examples

@@ -72,7 +72,13 @@ def test_a_killed_simulate_leaves_no_visible_session_and_its_name_free(source: P
     for trial in range(TRIALS):
         before = len(asyncio.run(_state(db))[1])
         p = _simulate(db, "sim", err)
-        time.sleep(rng.uniform(0.4, 2.5))
+        if rng.random() < 0.25:
+            time.sleep(rng.uniform(0.2, 1.5))  # early: before or around the first commit
+        else:
+            # after the first commit, wherever it lands on this machine's clock: a fixed delay
+            # made the trials depend on the load (most kills landed before it or after the end)
+            _await_first_commit(db, before, p)
+            time.sleep(rng.uniform(0.0, 1.0))
         p.kill()
         p.wait(timeout=30)
         done, incomplete = asyncio.run(_state(db))
@@ -107,6 +113,15 @@ def test_a_killed_simulate_leaves_no_visible_session_and_its_name_free(source: P
     con.close()
     print(f"simulate kill -9: {TRIALS} trials (seed {SEED}), {partial} killed mid-write, "
           f"0 visible partial sessions, {len(left)} incomplete listed and dropped")
+
+
+def _await_first_commit(db: str, before: int, p: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Until the staged session's first batch is committed (or the process ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        if len(asyncio.run(_state(db))[1]) > before:
+            return
+        time.sleep(0.05)
 
 
 def _drop_session(db: Path, name: str) -> None:
