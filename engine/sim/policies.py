@@ -1,4 +1,5 @@
-"""Policies for re-simulation: ``hold``, ``random`` (seeded) and ``script:FILE``.
+"""The built-in policies: ``hold``, ``random`` (seeded) and ``script:FILE`` (``engine.strategy.spec``
+parses ``--policy``).
 
 A policy sees the state after each market event (with the source seq and event time) and
 returns commands. Its only randomness is its own seeded generator; it iterates markets in
@@ -24,7 +25,7 @@ from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .stepper import Clock
 from .strategy import Policy, Strategy
 
-__all__ = ["Hold", "Policy", "RandomPolicy", "ScriptPolicy", "Strategy", "make_policy"]
+__all__ = ["Hold", "Policy", "RandomPolicy", "ScriptPolicy", "Strategy"]
 
 
 class Hold(Strategy):
@@ -171,13 +172,3 @@ def _command(line: _Line) -> Command:
         return AmendOrder(order_id=line.order_id, price=parse_price(line.price) if line.price else None,
                           count=parse_count(line.count) if line.count else None)
     raise BadInput(f"unknown cmd {line.cmd!r} (place, cancel or amend)")
-
-
-def make_policy(spec: str, seed: int, every: int) -> Policy:
-    if spec == "hold":
-        return Hold()
-    if spec == "random":
-        return RandomPolicy(seed, every)
-    if spec.startswith("script:"):
-        return ScriptPolicy(Path(spec[len("script:"):]))
-    raise BadInput(f"--policy {spec!r}: use hold, random or script:FILE")
