@@ -150,7 +150,7 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
             out = check_session_name(f"{name}-{x.label}", "--as" if args.name else "evaluate's default name (give --as NAME)")
             if out in have:
                 raise BadInput(f"session {out!r} already exists (an earlier evaluate?): give --as NAME, or remove it "
-                               f"with `tradetape delete {out}`")
+                               f"with `tradetape delete {out} --yes`")
         rows = await evaluate(store, args.session, entrants, name=name, markets=markets, every=every, cfg=cfg,
                               starting_cash=cash, seed=args.seed)
         for r in rows:
