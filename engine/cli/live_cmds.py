@@ -7,8 +7,7 @@ import argparse
 import os
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +98,7 @@ def add_link_flags(p: argparse.ArgumentParser) -> None:
 async def cmd_serve(args: argparse.Namespace) -> int:
     from ..live.faults import parse_faults
     from ..live.server import FeedServer
+    from ..live.signals import stop_signals
     from ..rl.data import load
     from .live_root import listen
 
@@ -137,7 +137,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         else:
             # One playback per FeedServer (its module docstring): each ends, closes, and a fresh one
             # listens on the same port; a client connecting in between is refused and retries.
-            async with _stop_signals() as stop:
+            async with stop_signals() as stop:
                 plays = 0
                 while not await _first(server.finished(), stop.wait()):
                     plays += 1
@@ -176,42 +176,15 @@ async def _first(done: Any, stopped: Any) -> bool:
     return True
 
 
-@asynccontextmanager
-async def _stop_signals() -> AsyncIterator[Any]:
-    """An ``asyncio.Event`` set by SIGINT or SIGTERM while the block runs."""
-    import asyncio
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
-
-
 async def _linger(seconds: float) -> None:
     """Wait ``seconds``, or until SIGINT/SIGTERM."""
     import asyncio
-    import signal
 
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, done.set)
-    try:
+    from ..live.signals import stop_signals
+
+    async with stop_signals() as stop:
         with suppress(TimeoutError):
-            await asyncio.wait_for(done.wait(), seconds)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
+            await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _exchange(args: argparse.Namespace, public: Any) -> Any:

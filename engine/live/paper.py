@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import shlex
 import signal
-import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import aclosing, nullcontext, suppress
 from functools import partial
 from typing import cast
@@ -50,6 +48,7 @@ from .broadcast import Broadcaster
 from .client import FeedClient
 from .parity import rebuild
 from .recorder import MAX_BUFFER_BYTES, MAX_STALL_S, Recorder, last_event_id
+from .signals import STOP_SIGNALS, handlers_possible
 from .watch import state_message
 
 log = structlog.get_logger()
@@ -118,8 +117,7 @@ async def run_live(
             async for batch in frames:
                 if not opened:
                     opened = await _open(rec, opening)
-                heard.update(m for e in batch if (m := getattr(e, "market", None))
-                             and not (type(e) is BookSnapshot and not e.yes and not e.no))
+                heard.update(heard_of(batch))
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
                 out = cast(list[EventBase], stepper.out)  # the live stepper copies market events (no spans)
@@ -238,14 +236,25 @@ _LIVE: set[_Stop] = set()  # every live session of this process (the demo runs t
 _installed: list[signal.Signals] = []
 
 
+def heard_of(batch: Sequence[EventBase]) -> Iterator[str]:
+    """The markets a batch says something of beyond an empty book: a snapshot with levels, a
+    delta, a trade, a lifecycle message. Kalshi documents no error for an unknown ticker (a
+    subscription to one stays silent) and our feed server answers one with an empty snapshot,
+    whose sides are absent on the wire."""
+    for e in batch:
+        m = getattr(e, "market", None)
+        if m is not None and not (type(e) is BookSnapshot and not e.yes and not e.no):
+            yield m
+
+
 def _on_signals(client: FeedClient) -> _Stop:
     """SIGINT/SIGTERM stop every live session of the process cleanly."""
     stop = _Stop(client)
     _LIVE.add(stop)
-    if _installed or sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+    if _installed or not handlers_possible():
         return stop  # installed already, or asyncio cannot (only in a POSIX main thread)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, _signal_all, sig)
         _installed.append(sig)
     return stop

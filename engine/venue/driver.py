@@ -42,6 +42,7 @@ from ..live.broadcast import Broadcaster
 from ..live.client import FeedClient
 from ..live.feed_core import PRIVATE_CHANNELS
 from ..live.recorder import Recorder
+from ..live.signals import STOP_SIGNALS, handlers_possible
 from ..live.watch import state_message
 from ..sim.commands import CancelOrder, PlaceOrder
 from ..sim.policies import Policy
@@ -302,15 +303,14 @@ class _Stop:
         self.reason: str | None = None
         self.closing: asyncio.Future[None] | None = None
         self._sigs: list[signal.Signals] = []
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._stop, sig, client)
-                self._sigs.append(sig)
-            loop.add_signal_handler(signal.SIGUSR1, self._kill, run)
-            self._sigs.append(signal.SIGUSR1)
-        except (ValueError, RuntimeError, NotImplementedError):
-            pass  # not the main thread: no handlers
+        if not handlers_possible():
+            return  # not the main thread (or not POSIX): no handlers
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._stop, sig, client)
+            self._sigs.append(sig)
+        loop.add_signal_handler(signal.SIGUSR1, self._kill, run)
+        self._sigs.append(signal.SIGUSR1)
 
     def _stop(self, sig: signal.Signals, client: FeedClient) -> None:
         if self.reason is None:
