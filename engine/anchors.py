@@ -120,19 +120,9 @@ def retire_anchors(store: EventStore, session: str) -> tuple[Path, int] | None:
         lines = data.split(b"\n")
         moved = b"".join(lines[n - 1].strip() + b"\n" for n in sorted(mine))
         kept = b"\n".join(line for n, line in enumerate(lines, 1) if n not in mine)
-        out = os.open(retired, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            _write_all(out, moved)
-            os.fsync(out)
-        finally:
-            os.close(out)
+        _write_synced(retired, os.O_APPEND, moved)
         tmp = Path(f"{path}.tmp-{os.getpid()}")
-        new = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            _write_all(new, kept)
-            os.fsync(new)
-        finally:
-            os.close(new)
+        _write_synced(tmp, os.O_TRUNC, kept)
         os.replace(tmp, path)  # still holding the old file's lock: writers re-open (``_open_locked``)
         _fsync_dir(path.parent)
     finally:
@@ -178,6 +168,16 @@ def _write_all(fd: int, data: bytes) -> None:
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path | str, mode: int, data: bytes) -> None:
+    """Write ``data`` (``mode``: ``O_APPEND`` or ``O_TRUNC``), creating the file, and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
