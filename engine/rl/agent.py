@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from events.types import EventBase, FeeChanged, FeedFault, FeedGap
+from events.types import EventBase, FeeChanged, FeedFault, FeedGap, concerns
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, observe
 from projections.state import State
@@ -65,7 +65,7 @@ class AgentPolicy(Strategy):
 
     def on_event(self, st: State, e: EventBase) -> None:
         if isinstance(e, FeedGap | FeedFault | FeeChanged):
-            hit = [m for m in self._by_market if _concerns_many(e, m)]
+            hit = [m for m in self._by_market if concerns(e, m)]
         else:
             m = getattr(e, "market", None)
             if m is None:
@@ -113,12 +113,6 @@ class AgentPolicy(Strategy):
             if cmd is not None:
                 out.append(cmd)
         return out
-
-
-def _concerns_many(e: FeedGap | FeedFault | FeeChanged, market: str) -> bool:
-    if isinstance(e, FeeChanged):
-        return market.startswith(e.event_ticker + "-")
-    return not e.markets or market in e.markets
 
 
 def model_policy(path: Path, markets: tuple[str, ...] = ()) -> AgentPolicy:

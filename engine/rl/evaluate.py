@@ -24,7 +24,7 @@ import msgspec
 
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import MARKET_EVENTS, EventBase, FeeChanged, FeedFault, FeedGap
+from events.types import MARKET_EVENTS, EventBase, concerns
 from projections import evolve_many, initial_state, portfolio_value
 
 from ..sim.config import ExchangeConfig
@@ -79,11 +79,8 @@ def max_drawdown(equity: list[int]) -> int:
 
 
 def _touches(e: EventBase, markets: frozenset[str]) -> bool:
-    if isinstance(e, FeedGap | FeedFault):
-        return not e.markets or any(m in markets for m in e.markets)
-    if isinstance(e, FeeChanged):
-        return any(m.startswith(e.event_ticker + "-") for m in markets)
-    return getattr(e, "market", None) in markets
+    m = getattr(e, "market", None)
+    return m in markets if m is not None else any(concerns(e, x) for x in markets)
 
 
 async def equity_curve(store: EventStore, session: str, markets: frozenset[str], every: int) -> tuple[list[int], int]:
