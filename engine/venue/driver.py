@@ -192,9 +192,8 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
         emit(run.opening)
     await link.settle(SETTLE_S)
     await venue_in()
-    with suppress(Exception):
-        _reconcile(run, link, "end")
-        await asyncio.wait_for(asyncio.gather(*run.tasks), SETTLE_S)
+    _reconcile(run, link, "end")
+    await drain(run.tasks, SETTLE_S)  # the halt's reconciliation may still be spawning its reads
     await venue_in()
     if link.tasks:  # the stray cancels the end's reconciliation sent
         await link.settle(SETTLE_S)
@@ -274,6 +273,14 @@ async def _close_after(link: VenueLink, client: FeedClient) -> None:
     await asyncio.sleep(0)  # the loop sends the last cancels first
     await link.settle(SETTLE_S)
     await client.close()
+
+
+async def drain(tasks: set[asyncio.Task[None]], timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until ``tasks`` is empty: a task that finishes by spawning
+    another (the halt's settle, then its reads) is waited for too, as a snapshot would not."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while tasks and (left := deadline - asyncio.get_running_loop().time()) > 0:
+        await asyncio.wait(set(tasks), timeout=left)
 
 
 def _spawn(run: VenueRun, work: Coroutine[Any, Any, None]) -> None:

@@ -155,3 +155,40 @@ def test_malformed_commands_are_refused_here_never_sent() -> None:
     c.outbox.clear()
     out = run(c, AmendOrder(order_id=oid, count=300))
     assert isinstance(out[-1], OrderRejected) and "only shrink" in out[-1].reason and not c.outbox
+
+
+async def test_the_end_waits_for_a_reconciliation_spawned_while_it_waits() -> None:
+    """The halt's reconciliation is a task that settles, then spawns its reads: the session's
+    end waits for the reads too (a snapshot of the tasks lost them, and the halt went
+    unreconciled when the feed ended during the halt's cancels)."""
+    import asyncio
+
+    from engine.venue.driver import drain
+
+    tasks: set[asyncio.Task[None]] = set()
+    done: list[str] = []
+
+    def spawn(work: object) -> None:
+        task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def reads() -> None:
+        await asyncio.sleep(0.05)
+        done.append("reads")
+
+    async def settle_then_read() -> None:
+        await asyncio.sleep(0.01)
+        spawn(reads())
+
+    spawn(settle_then_read())
+    await drain(tasks, 5.0)
+    assert done == ["reads"] and not tasks
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    spawn(forever())
+    await drain(tasks, 0.05)  # bounded: a task that never ends is left after the timeout
+    assert len(tasks) == 1
+    next(iter(tasks)).cancel()
