@@ -16,6 +16,7 @@ from events.units import parse_money
 
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
 from .common import store_for
+from .fanout_cmds import add_nats_flag
 from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
 
@@ -75,6 +76,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                            "(0: any free port; the port and token are printed on stderr)")
         p.add_argument("--resume", metavar="SESSION", help="carry on a session after a crash (in the mode it was "
                                                            "recorded in, with its own policy and settings)")
+        add_nats_flag(p)
         p.set_defaults(run=cmd_live, mode=name)
 
 
@@ -212,7 +214,7 @@ async def cmd_live(args: argparse.Namespace) -> int:
                       seed=args.seed if paper else 0, every=args.every if paper else 10,
                       cash=parse_money(args.cash, "--cash") if paper else 0, fees=args.fees if paper else None,
                       queue=args.queue if paper else "risk_averse", latency_ms=args.latency_ms if paper else 0.0,
-                      broadcast=getattr(args, "broadcast", None), client=client_options(args))
+                      broadcast=getattr(args, "broadcast", None), client=client_options(args), nats=args.nats)
     summary = await run_session(setup, args.db)
     (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
     if summary.reason != "feed complete":

@@ -66,6 +66,7 @@ class LiveSetup:
     venue: VenueSetup | None = None
     broadcast: int | None = None
     client: dict[str, Any] = field(default_factory=dict)  # FeedClient options
+    nats: str | None = None  # publish every committed event to JetStream (engine.fanout)
 
 
 async def run_session(setup: LiveSetup, db: str | None) -> Any:
@@ -77,26 +78,34 @@ async def run_session(setup: LiveSetup, db: str | None) -> Any:
     policy, entries, cfg = _policy(setup)
     client = FeedClient(setup.feed, setup.markets, key=setup.key, private=setup.venue is not None, **setup.client)
     name = setup.resume or setup.session or f"{'trade' if setup.venue else setup.mode}-{secrets.token_hex(4)}"
+    nc = await _nats(setup.nats, name)  # unreachable: one line, before anything is written
     broadcaster = await _broadcaster(setup, name)
     failed: Exception | None = None
     try:
         async with store_for(db, create=True) as store:
             head = await _head(store, name)
+            publisher = await _publisher(nc, store, name)
+            on_commit = publisher.committed_batch if publisher is not None else None
             try:
                 if setup.venue is None:
-                    summary = await _paper(setup, store, client, name, policy, entries, cfg, broadcaster)
+                    summary = await _paper(setup, store, client, name, policy, entries, cfg, broadcaster, on_commit)
                 else:
                     summary = await _venue(setup, setup.venue, store, client, name, policy, entries, cfg,
-                                           broadcaster)
+                                           broadcaster, on_commit)
             except Exception as exc:
                 if await _head(store, name) == head:
                     raise  # nothing was written
                 failed = exc  # recorded and ended "failed: ..."
+            finally:
+                if publisher is not None:
+                    await publisher.close()
             with suppress(TradetapeError) if failed is not None else nullcontext():
                 await anchor_session(store, name)
     finally:
         if broadcaster is not None:
             await broadcaster.close()
+        if nc is not None:
+            await nc.close()
     if failed is not None:
         raise failed
     return summary
@@ -121,18 +130,40 @@ def _policy(setup: LiveSetup) -> tuple[Any, dict[str, str], Any]:
                                            queue=setup.queue)
 
 
+async def _nats(url: str | None, name: str) -> Any:
+    if url is None:
+        return None
+    from ..fanout.nats_conn import connect
+
+    return await connect(url, name=f"tradetape {name}")
+
+
+async def _publisher(nc: Any, store: Any, name: str) -> Any:
+    if nc is None:
+        return None
+    from ..fanout.names import stream_name, subject
+    from ..fanout.nats_conn import redact_nats
+    from ..fanout.publisher import Publisher
+
+    publisher = Publisher(nc, store, name)
+    await publisher.open()
+    print(f"tradetape: publishing to {redact_nats(nc.connected_url.geturl())} stream {stream_name(name)} "
+          f"subject {subject(name)}", file=sys.stderr, flush=True)
+    return publisher
+
+
 async def _paper(setup: LiveSetup, store: Any, client: Any, name: str, policy: Any, entries: dict[str, str], cfg: Any,
-                 broadcaster: Any) -> Any:
+                 broadcaster: Any, on_commit: Any) -> Any:
     from ..live.paper import run_live
 
     record = setup.mode == "record" and not setup.resume
     return await run_live(store, client, name, mode=setup.mode, policy=policy, policy_entries=entries,
                           seed=0 if record else setup.seed, cfg=cfg, starting_cash=0 if record else setup.cash,
-                          resume=bool(setup.resume), broadcaster=broadcaster)
+                          resume=bool(setup.resume), broadcaster=broadcaster, on_commit=on_commit)
 
 
 async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name: str, policy: Any,
-                 entries: dict[str, str], cfg: Any, broadcaster: Any) -> dict[str, Any]:
+                 entries: dict[str, str], cfg: Any, broadcaster: Any, on_commit: Any) -> dict[str, Any]:
     from ..kalshi.rest import KalshiRest
     from ..live.recorder import Recorder
     from ..venue import session as venue_session
@@ -140,7 +171,7 @@ async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name:
     from ..venue.summary import summary
 
     async with KalshiRest(v.rest_url, setup.key, timeout_s=v.timeout_s) as rest:
-        recorder = partial(Recorder, store, name)
+        recorder = partial(Recorder, store, name, on_commit=on_commit)
         if setup.resume:
             run = await venue_session.resume(store, client, rest, name, recorder)
         else:
@@ -153,16 +184,20 @@ async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name:
 
 
 async def _broadcaster(setup: LiveSetup, name: str) -> Any:
-    if setup.broadcast is None:
-        return None
+    return None if setup.broadcast is None else await open_broadcaster(setup.broadcast, name, setup.mode)
+
+
+async def open_broadcaster(port_wanted: int, name: str, mode: str) -> Any:
+    """The ``--broadcast PORT`` endpoint (``engine.live.broadcast``), started, its port and
+    token (or where the token is) printed on stderr."""
     from ..live.broadcast import Broadcaster
 
     token = os.environ.get("TRADETAPE_WATCH_TOKEN") or secrets.token_urlsafe(24)
-    broadcaster = Broadcaster(token, port=setup.broadcast)
+    broadcaster = Broadcaster(token, port=port_wanted)
     # a watcher may connect as soon as the port is printed, before the driver (which sets the
     # hello again, with a resumed session's mode): its first message is still the hello
-    broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": setup.mode}))
-    port = await listen(broadcaster.start(), "--broadcast", setup.broadcast)
+    broadcaster.set_hello(msgspec.json.encode({"type": "hello", "session": name, "mode": mode}))
+    port = await listen(broadcaster.start(), "--broadcast", port_wanted)
     where = "the token in $TRADETAPE_WATCH_TOKEN" if "TRADETAPE_WATCH_TOKEN" in os.environ else f"token {token}"
     print(f"tradetape: broadcasting on ws://127.0.0.1:{port}/ ({where})", file=sys.stderr, flush=True)
     return broadcaster

@@ -17,7 +17,18 @@ from events.errors import TradetapeError
 from events.version import ENGINE_VERSION
 
 from .. import logs
-from . import audit_cmds, demo_cmd, golden_cmds, live_cmds, report_cmds, rl_cmds, sim_cmds, store_cmds, trade_cmds
+from . import (
+    audit_cmds,
+    demo_cmd,
+    fanout_cmds,
+    golden_cmds,
+    live_cmds,
+    report_cmds,
+    rl_cmds,
+    sim_cmds,
+    store_cmds,
+    trade_cmds,
+)
 
 DB_HELP = "store: a SQLite path or postgresql:// URL (default $TRADETAPE_DB or ./tradetape.db)"
 
@@ -44,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     rl_cmds.register(sub, common)
     live_cmds.register(sub, common)
     trade_cmds.register(sub, common)
+    fanout_cmds.register(sub, common)
     report_cmds.register(sub, common)
     demo_cmd.register(sub, common)
     return p

@@ -14,6 +14,7 @@ from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
 from .common import store_for
+from .fanout_cmds import add_nats_flag
 from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
 
@@ -60,6 +61,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="SESSION", help="carry on a venue session after a crash")
     p.add_argument("--broadcast", type=int, metavar="PORT", help="broadcast state to watchers on 127.0.0.1:PORT "
                    "(0: any free port; the port and token are printed on stderr)")
+    add_nats_flag(p)
     p.set_defaults(run=cmd_trade)
 
     r = sub.add_parser("reconcile", parents=[common], help="compare a venue session with the venue now "
@@ -120,7 +122,7 @@ async def cmd_trade(args: argparse.Namespace) -> int:
                       key=_key(args), session=args.session, resume=args.resume, policy=args.policy,
                       policy_args=policy_params(args.policy_arg), seed=args.seed, every=args.every, fees=args.fees,
                       queue=args.queue, latency_ms=args.latency_ms, venue=v,
-                      broadcast=args.broadcast, client=client_options(args))
+                      broadcast=args.broadcast, client=client_options(args), nats=args.nats)
     emit_summary(await run_session(setup, args.db))
     return 0
 

@@ -83,12 +83,14 @@ async def run_live(
     commits: list[float] | None = None,
     max_stall_s: float = MAX_STALL_S,
     max_buffer_bytes: int = MAX_BUFFER_BYTES,
+    on_commit: Callable[[int, range, list[bytes]], None] | None = None,
 ) -> LiveSummary:
     """``latencies`` (bench/live.py): seconds from receiving a frame to having appended the
     order events it caused to the recorder (the durable commit follows in its batch).
-    ``max_stall_s``/``max_buffer_bytes``: the recorder's bound on riding out a failing store."""
+    ``max_stall_s``/``max_buffer_bytes``: the recorder's bound on riding out a failing store;
+    ``on_commit``: told of each durable batch (the fan-out, ``engine.fanout.publisher``)."""
     recorder = partial(Recorder, store, name, batch_events=batch_events, batch_ms=batch_ms, max_stall_s=max_stall_s,
-                       max_buffer_bytes=max_buffer_bytes)
+                       max_buffer_bytes=max_buffer_bytes, on_commit=on_commit)
     if resume:
         core, stepper, policy, rec, mode, opening = await _resume(store, name, client, recorder)
     else:

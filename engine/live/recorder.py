@@ -26,6 +26,10 @@ The bound. Fail-stop (``StorageFailure``, exit 3; nothing after it is appended) 
 A non-transient failure (disk full, I/O error, a read-only file, a version conflict) is
 fail-stop at once, as is any failure the writer meets: it is raised from the next
 ``add``/``maybe_flush``/``flush``/``close``.
+
+After the commit. ``on_commit(first_seq, ids, payloads)`` (optional) is called with each batch
+once it is durable: the fan-out publisher (``engine.fanout.publisher``) queues it there and
+returns, so a watcher never sees an event the store could still lose.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import aclosing
 
 import structlog
@@ -54,9 +58,11 @@ RETRY_FIRST_S, RETRY_MAX_S = 0.05, 1.0
 class Recorder:
     def __init__(self, store: EventStore, name: str, *, version: int = 0, batch_events: int = 2048,
                  batch_ms: float = 50.0, last_id: int = 0, max_stall_s: float = MAX_STALL_S,
-                 max_buffer_bytes: int = MAX_BUFFER_BYTES) -> None:
+                 max_buffer_bytes: int = MAX_BUFFER_BYTES,
+                 on_commit: Callable[[int, range, list[bytes]], None] | None = None) -> None:
         """``version``: the session's head seq; ``last_id``: the largest event id it holds (new
-        ids go above it even if the clock stepped back since it was written)."""
+        ids go above it even if the clock stepped back since it was written); ``on_commit``:
+        told of each durable batch (module docstring)."""
         self.store, self.name = store, name
         self.version = version  # seq of the last committed event
         self.acked = version
@@ -77,6 +83,7 @@ class Recorder:
         self._failed: BaseException | None = None
         self.commit_seconds: list[float] = []  # how long each durable append took, retries included (bench/live.py)
         self.stalls = 0  # waits ridden out
+        self.on_commit = on_commit
 
     # --- the caller's side (never waits on the store but in flush/close) ---------------------------
 
@@ -231,6 +238,8 @@ class Recorder:
                 delay, retries = min(delay * 2, RETRY_MAX_S), retries + 1
         self.version = self.acked = r.last_seq
         self.commit_seconds.append(time.perf_counter() - t0)
+        if self.on_commit is not None:
+            self.on_commit(r.first_seq, ids, batch)
         if self._stalled_since is not None:
             events, size = self.buffered()
             log.warning("storage recovered", session=self.name, store=self.store.url,

@@ -1,0 +1,100 @@
+"""Read a session's JetStream stream in order, checking every event against the session's chain.
+
+A follower asks JetStream for the session's stream from a sequence on (an ordered consumer:
+ephemeral, flow-controlled, re-created by nats-py from the last sequence it delivered when the
+connection drops). Every message is checked before it is handed on: its stream sequence is the
+next one (nothing lost, nothing twice), its ``Tt-Seq`` says the same, and the chain hash of its
+bytes after the previous event's equals its ``Tt-Hash``. A follower that resumes from a
+checkpoint starts from the checkpoint's sequence and hash, so the first event after it is
+checked against the chain as well (``Gap``/``FanoutError`` otherwise).
+
+A follower started before the session is published waits for the stream to appear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from events import chain
+
+from .names import stream_name, subject
+from .nats_conn import FanoutError
+from .publisher import Item
+
+BATCH = 4096  # messages handed on at most per batch
+
+
+class Follower:
+    """``batches()`` yields the checked events after ``after`` (seq, hash), in order, in lists."""
+
+    def __init__(self, nc: NATS, session: str, *, after: int = 0, after_hash: bytes = chain.GENESIS,
+                 idle_exit_s: float | None = None) -> None:
+        self.nc, self.session = nc, session
+        self.js = nc.jetstream(timeout=10.0)
+        self.seq, self.hash = after, after_hash
+        self.idle_exit_s = idle_exit_s
+
+    async def wait_for_stream(self) -> int:
+        """The stream's last sequence, once the stream exists (``FanoutError`` past the idle bound)."""
+        waited = 0.0
+        while True:
+            try:
+                return int((await self.js.stream_info(stream_name(self.session))).state.last_seq)
+            except NotFoundError:
+                if self.idle_exit_s is not None and waited >= self.idle_exit_s:
+                    raise FanoutError(f"no stream {stream_name(self.session)} for session {self.session!r} on NATS "
+                                      f"after {waited:g} s (is it published with --nats?)") from None
+            await asyncio.sleep(0.25)
+            waited += 0.25
+
+    async def batches(self) -> AsyncIterator[list[Item]]:
+        await self.wait_for_stream()
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+        async def on_msg(msg: Msg) -> None:
+            queue.put_nowait(msg)
+
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.seq + 1)
+        sub = await self.js.subscribe(subject(self.session), stream=stream_name(self.session), cb=on_msg,
+                                      ordered_consumer=True, config=config, idle_heartbeat=2.0,
+                                      pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
+        try:
+            while True:
+                try:
+                    first = await asyncio.wait_for(queue.get(), self.idle_exit_s)
+                except TimeoutError:
+                    return  # idle past the bound: the caller reports where it stopped
+                out = [self._check(first)]
+                while len(out) < BATCH and not queue.empty():
+                    out.append(self._check(queue.get_nowait()))
+                yield out
+        finally:
+            with suppress(Exception):  # the connection may be gone already: the consumer is ephemeral
+                await sub.unsubscribe()
+
+    def _check(self, msg: Msg) -> Item:
+        seq = msg.metadata.sequence.stream
+        want = self.seq + 1
+        where = f"stream {stream_name(self.session)}"
+        if seq != want:
+            raise FanoutError(f"{where}: expected seq {want}, got {seq}: events are missing from the stream")
+        h: dict[str, Any] = msg.headers or {}
+        try:
+            tagged, event_id, carried = int(h["Tt-Seq"]), int(h["Tt-Id"]), bytes.fromhex(h["Tt-Hash"])
+        except (KeyError, ValueError):
+            raise FanoutError(f"{where} seq {seq}: not a tradetape event message (headers missing)") from None
+        if tagged != seq:
+            raise FanoutError(f"{where} seq {seq} carries session seq {tagged}")
+        link = chain.link(self.hash, msg.data)
+        if link != carried:
+            raise FanoutError(f"{where} seq {seq}: the chain breaks (the event is not the session's next one)")
+        self.seq, self.hash = seq, link
+        return Item(seq, event_id, msg.data, link)

@@ -1,0 +1,136 @@
+"""A watcher: the session's projections rebuilt live from its stream, with checkpoints to resume.
+
+The events are folded with the same ``evolve`` the session itself runs, so at any sequence the
+watcher's state, and its digest (``projections.digest``), are the session's. Every ``every``
+events (and at the end) the watcher hands a line to ``emit``; with a checkpoint file it also
+saves its place there (seq, chain hash, digest and the folded state), written to a temporary
+file, synced and renamed over the old one, so a watcher killed at any moment restarts from the
+last checkpoint whole. The restart checks the saved state against its saved digest and the
+first event after it against the saved chain hash: nothing is lost or folded twice.
+
+The checkpoint holds the state as a pickle: load only checkpoints this watcher wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from nats.aio.client import Client as NATS
+
+from events import chain
+from events.codec import decode
+from events.errors import BadInput
+from events.types import EventBase, Fill, SessionEnded, VenueFill
+from projections import evolve_many, initial_state
+from projections.digest import digest, snapshot
+from projections.state import State
+
+from .follower import Follower
+
+CHECKPOINT_VERSION = 1
+
+
+class Checkpoint(NamedTuple):
+    session: str
+    seq: int
+    hash: bytes
+    digest: str
+    state: State
+
+
+def load_checkpoint(path: Path, session: str) -> Checkpoint | None:
+    """The checkpoint at ``path`` (None when there is none); ``BadInput`` when it is another
+    session's, damaged, or its state does not match its digest."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        version, cp = pickle.loads(data)
+        cp = Checkpoint(*cp)
+    except Exception:
+        raise BadInput(f"--checkpoint {path}: not a tradetape watcher checkpoint (damaged?)") from None
+    if version != CHECKPOINT_VERSION or cp.session != session:
+        raise BadInput(f"--checkpoint {path}: holds session {cp.session!r}, not {session!r}")
+    if digest(cp.state) != cp.digest:
+        raise BadInput(f"--checkpoint {path}: its state does not match its digest (damaged)")
+    return cp
+
+
+def save_checkpoint(path: Path, cp: Checkpoint) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(pickle.dumps((CHECKPOINT_VERSION, tuple(cp)), protocol=pickle.HIGHEST_PROTOCOL))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def state_line(session: str, seq: int, st: State, d: str) -> dict[str, Any]:
+    """What a watcher prints at a checkpoint: money in the integer units of ``events.units``."""
+    snap = snapshot(st)
+    return {"session": session, "seq": seq, "ts": snap.ts, "digest": d, "cash": snap.cash,
+            "portfolio_value": snap.portfolio_value, "realized": snap.realized, "fees": snap.fees,
+            "positions": len(snap.positions), "open_orders": len(snap.open_orders)}
+
+
+class Watch(NamedTuple):
+    seq: int
+    digest: str
+    ended: bool
+    resumed_from: int
+
+
+async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str, Any]], None],
+                checkpoint: Path | None = None, start: int = 1, forever: bool = False,
+                idle_exit_s: float | None = None,
+                on_fills: Callable[[State, list[EventBase]], None] | None = None) -> Watch:
+    """Fold the session's stream; ``emit`` a state line at every multiple of ``every`` from
+    ``start`` on and at the end. Stops after the session's ``SessionEnded`` (unless ``forever``)
+    or after ``idle_exit_s`` with nothing new."""
+    if every < 1:
+        raise BadInput("--every must be at least 1")
+    cp = load_checkpoint(checkpoint, session) if checkpoint is not None else None
+    st, after, after_hash = (cp.state, cp.seq, cp.hash) if cp is not None else (initial_state(), 0, chain.GENESIS)
+    follower = Follower(nc, session, after=after, after_hash=after_hash, idle_exit_s=idle_exit_s)
+    seq, ended = after, False
+
+    def mark(at: int, at_hash: bytes) -> None:
+        d = digest(st)
+        if at >= start:
+            emit(state_line(session, at, st, d))
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, Checkpoint(session, at, at_hash, d, st))
+
+    async with aclosing(follower.batches()) as batches:
+        async for batch in batches:
+            events = [decode(it.payload, f"stream event {it.seq}") for it in batch]
+            i = 0
+            while i < len(batch):
+                # fold up to the next checkpoint boundary, so a line is printed at exactly k*every
+                stop_at = min(len(batch), i + (every - (batch[i].seq - 1) % every))
+                part = events[i:stop_at]
+                evolve_many(st, part)
+                seq, h = batch[stop_at - 1].seq, batch[stop_at - 1].hash
+                if on_fills is not None and any(type(e) is Fill or type(e) is VenueFill for e in part):
+                    on_fills(st, [e for e in part if type(e) is Fill or type(e) is VenueFill])
+                if seq % every == 0:
+                    mark(seq, h)
+                if any(type(e) is SessionEnded for e in part):
+                    ended = True
+                i = stop_at
+            if ended and not forever:
+                break
+    if seq % every != 0 or seq == after:
+        mark(seq, follower.hash)  # the end (or nothing new): a line for where the watcher stopped
+    return Watch(seq=seq, digest=digest(st), ended=ended, resumed_from=after)
