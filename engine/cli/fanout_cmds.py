@@ -75,21 +75,22 @@ async def cmd_follow(args: argparse.Namespace) -> int:
     nc = await connect(args.nats, name=f"tradetape follow {args.session}")
     broadcaster = None
     try:
-        on_fills = None
+        on_batch = None
         if args.broadcast is not None:
             broadcaster = await open_broadcaster(args.broadcast, args.session, "follow")
 
-            def on_fills(st: Any, fills: list[Any]) -> None:
+            def on_batch(st: Any, fills: list[Any]) -> None:
                 data = state_message(st, fills)
-                broadcaster.set_latest(data)
-                broadcaster.publish(data)
+                broadcaster.set_latest(data)  # a watcher that connects now gets the state as of here
+                if fills:
+                    broadcaster.publish(data)
 
         def emit(line: dict[str, Any]) -> None:
             emit_json_line(_line.encode(line))
             sys.stdout.flush()
 
         w = await watch(nc, args.session, every=args.every, emit=emit, checkpoint=args.checkpoint, start=args.start,
-                        forever=args.forever, idle_exit_s=args.idle_exit, on_fills=on_fills)
+                        forever=args.forever, idle_exit_s=args.idle_exit, on_batch=on_batch)
     finally:
         if broadcaster is not None:
             await broadcaster.close()

@@ -14,7 +14,7 @@ A follower started before the session is published waits for the stream to appea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import suppress
 from typing import Any
 
@@ -55,7 +55,7 @@ class Follower:
             await asyncio.sleep(0.25)
             waited += 0.25
 
-    async def batches(self) -> AsyncIterator[list[Item]]:
+    async def batches(self) -> AsyncGenerator[list[Item], None]:
         await self.wait_for_stream()
         queue: asyncio.Queue[Msg] = asyncio.Queue()
 

@@ -55,19 +55,28 @@ async def connect(url: str = DEFAULT_NATS, *, name: str = "tradetape", timeout: 
     check_nats_url(url)
     shown = redact_nats(url)
     seen: set[str] = set()
+    first: list[str] = []  # why the first connect failed (nats-py then says only NoServersError)
 
     async def on_error(exc: Exception) -> None:
         kind = type(exc).__name__
-        if kind not in seen:  # once per kind: a server away for a minute is not 60 lines
+        if not connected:
+            first.append(kind)
+        elif kind not in seen:  # once per kind: a server away for a minute is not 60 lines
             seen.add(kind)
             log.warning("nats connection error", server=shown, error=kind)
 
+    connected = False
     try:
-        return await nats.connect(url, name=name, connect_timeout=timeout, allow_reconnect=True,
-                                  max_reconnect_attempts=max_reconnect_attempts, reconnect_time_wait=0.5,
-                                  error_cb=on_error)
+        # nats-py spends max_reconnect_attempts on the first connect too: one retry there, the
+        # full count once connected (a server that goes away later is waited for)
+        nc = await nats.connect(url, name=name, connect_timeout=timeout, allow_reconnect=True,
+                                max_reconnect_attempts=1, reconnect_time_wait=0.5, error_cb=on_error)
     except Exception as exc:  # nats-py raises its own errors, OSError and TimeoutError here
-        raise FanoutError(f"NATS at {shown} is unreachable: {type(exc).__name__}") from None
+        why = first[0] if first else type(exc).__name__
+        raise FanoutError(f"NATS at {shown} is unreachable: {why}") from None
+    connected = True
+    nc.options["max_reconnect_attempts"] = max_reconnect_attempts
+    return nc
 
 
 def jetstream(nc: NATS, timeout: float = 10.0) -> JetStreamContext:

@@ -94,10 +94,11 @@ class Watch(NamedTuple):
 async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str, Any]], None],
                 checkpoint: Path | None = None, start: int = 1, forever: bool = False,
                 idle_exit_s: float | None = None,
-                on_fills: Callable[[State, list[EventBase]], None] | None = None) -> Watch:
+                on_batch: Callable[[State, list[EventBase]], None] | None = None) -> Watch:
     """Fold the session's stream; ``emit`` a state line at every multiple of ``every`` from
     ``start`` on and at the end. Stops after the session's ``SessionEnded`` (unless ``forever``)
-    or after ``idle_exit_s`` with nothing new."""
+    or after ``idle_exit_s`` with nothing new. ``on_batch(state, fills)``: after each batch
+    folded, with the fills in it (the ``--broadcast`` endpoint)."""
     if every < 1:
         raise BadInput("--every must be at least 1")
     cp = load_checkpoint(checkpoint, session) if checkpoint is not None else None
@@ -122,13 +123,13 @@ async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str,
                 part = events[i:stop_at]
                 evolve_many(st, part)
                 seq, h = batch[stop_at - 1].seq, batch[stop_at - 1].hash
-                if on_fills is not None and any(type(e) is Fill or type(e) is VenueFill for e in part):
-                    on_fills(st, [e for e in part if type(e) is Fill or type(e) is VenueFill])
                 if seq % every == 0:
                     mark(seq, h)
                 if any(type(e) is SessionEnded for e in part):
                     ended = True
                 i = stop_at
+            if on_batch is not None:
+                on_batch(st, [e for e in events if type(e) is Fill or type(e) is VenueFill])
             if ended and not forever:
                 break
     if seq % every != 0 or seq == after:
