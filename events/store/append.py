@@ -66,14 +66,16 @@ def append_tx(
     it = iter(batches)
     if head.seq != expected_version:
         # A retry is recognised only if EVERY batch carries its own ids and all of them were
-        # stored, in order, right after the expected version.
+        # stored, in order, right after the expected version, with the same bytes.
         retry: list[int] = []
-        for _payloads, batch_ids in it:
+        resent: list[bytes] = []
+        for payloads, batch_ids in it:
             if batch_ids is None:
                 retry = []
                 break
             retry.extend(batch_ids)
-        return _retry_or_conflict(conn, head, session, retry, expected_version)
+            resent.extend(payloads)
+        return _retry_or_conflict(conn, head, session, retry, resent, expected_version)
     start_seq = head.seq
     for payloads, ids in it:
         if payloads:
@@ -268,9 +270,17 @@ def _all_overlapping(conn: Connection, sid: int, run: Run) -> list[Run]:
     return out
 
 
-def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[int], expected: int) -> AppendResult:
-    """A stale expected version: a retry of an acknowledged batch is a no-op returning its
-    original seqs; anything else is a conflict that writes nothing."""
+def _retry_or_conflict(
+    conn: Connection, head: _Head, session: str, ids: list[int], payloads: list[bytes], expected: int
+) -> AppendResult:
+    """A stale expected version: a retry of an acknowledged batch (the same ids at the same seqs
+    AND the same bytes) is a no-op returning its original seqs; anything else is a conflict that
+    writes nothing.
+
+    The bytes matter because ids are unique within a session, not across writers: two recorders
+    that open the same new session in the same millisecond hand out the same ids
+    (``events.ids.IdSource``), and the loser's batch must not be acknowledged as the winner's.
+    The check costs one chain extension over the resent batch, on this rare path only."""
     found: dict[int, int] = {}
     for run in runs(ids, expected + 1):
         for stored in _all_overlapping(conn, head.sid, run):
@@ -278,7 +288,14 @@ def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[in
                 found[e] = stored_seq(stored, e)
     if ids and len(found) == len(ids) and all(found[e] == expected + 1 + k for k, e in enumerate(ids)):
         last = expected + len(ids)
-        return AppendResult(first_seq=expected + 1, last_seq=last, head_hash=_hash_at(conn, head.sid, last), duplicate=True)
+        stored_hash = _hash_at(conn, head.sid, last)
+        before = chain.GENESIS if expected == 0 else _hash_at(conn, head.sid, expected)
+        if stored_hash is not None and before is not None and chain.extend(before, payloads)[-1] == stored_hash:
+            return AppendResult(first_seq=expected + 1, last_seq=last, head_hash=stored_hash, duplicate=True)
+        raise ConcurrencyError(
+            f"append to {session!r}: expected version {expected} but the session is at {head.seq}; the events "
+            f"stored after {expected} carry this batch's ids but other content (another writer's)"
+        )
     if found:
         raise DuplicateEventError(
             f"append to {session!r}: {len(found)} of {len(ids)} events are already stored "
@@ -287,8 +304,8 @@ def _retry_or_conflict(conn: Connection, head: _Head, session: str, ids: list[in
     raise ConcurrencyError(f"append to {session!r}: expected version {expected} but the session is at {head.seq}")
 
 
-def _hash_at(conn: Connection, sid: int, seq: int) -> bytes:
-    """The chain hash after ``seq``, the end of an earlier append (so never inside a span)."""
+def _hash_at(conn: Connection, sid: int, seq: int) -> bytes | None:
+    """The chain hash after ``seq`` (>= 1); None inside a span (an append ends outside one)."""
     c = tt_chunks.c
     row = conn.execute(
         select(c.first_seq, c.last_seq, c.ids, c.payload, c.hashes)
@@ -299,6 +316,4 @@ def _hash_at(conn: Connection, sid: int, seq: int) -> bytes:
     assert row is not None
     ch = RawChunk(first_seq=int(row.first_seq), last_seq=int(row.last_seq), ids=bytes(row.ids),
                   payload=bytes(row.payload), hashes=bytes(row.hashes))
-    h = element_end_hash(ch, seq)
-    assert h is not None
-    return h
+    return element_end_hash(ch, seq)

@@ -106,6 +106,25 @@ async def test_retried_batch_is_a_noop_returning_the_original_seqs(store: EventS
     assert len(await all_events(store, "s")) == 12
 
 
+async def test_other_events_under_the_same_ids_are_a_conflict_not_a_retry(store: EventStore) -> None:
+    """Ids are unique within a session, not across writers: two recorders opening the same new
+    session in the same millisecond take the same ids (``IdSource``). The loser's batch carries
+    the winner's ids at the winner's seqs but other events; it was acknowledged as a retry
+    (``duplicate``) while the winner's events stood, and the loser went on appending after them."""
+    ids = [1 << 40, (1 << 40) + 1]
+    winner = make_events(2, seed=1)
+    await store.append("s", winner, expected_version=0, ids=ids)
+    before = await snapshot(store)
+    for loser in (make_events(2, seed=2), make_events(1, seed=2), winner[:1] + make_events(1, seed=2)):
+        with pytest.raises(ConcurrencyError, match="other content"):
+            await store.append("s", loser, expected_version=0, ids=ids[: len(loser)])
+    assert await snapshot(store) == before
+    assert [encode(e) for e in await all_events(store, "s")] == [encode(e) for e in winner]
+    # the true retry, and a slice of it, are still recognised
+    assert (await store.append("s", winner, expected_version=0, ids=ids)).duplicate
+    assert (await store.append("s", winner[1:], expected_version=1, ids=ids[1:])).duplicate
+
+
 async def test_partly_overlapping_batch_raises_and_writes_nothing(store: EventStore) -> None:
     ids = derived_ids("overlap", 0, 10)
     await store.append("s", make_events(10), expected_version=0, ids=ids)
