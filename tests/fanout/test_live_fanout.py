@@ -167,3 +167,23 @@ async def test_two_publishers_of_one_session_leave_one_copy(tmp_path: Path) -> N
         assert [(s, p, h) for s, p, h, _ in held] == [(it.seq, it.payload, it.hash) for it in stored]
         assert a.republished + b.republished > 0  # the server, not luck, kept the second copy out
     await nc.close()
+
+
+async def test_a_recording_is_published_as_it_is_recorded(tmp_path: Path, src: Path, key: Path) -> None:
+    """``record --nats``: the stream holds the recording, event for event, chain hash for hash."""
+    nc = await nats_or_skip()
+    name = unique("recorded")
+    db = tmp_path / "rec.db"
+    async with streams_dropped(nc, name):
+        with serve_feed(src, tmp_path) as (url, _):
+            r = live(tmp_path, "record", db, "record", url, "--session", name, "--nats", NATS_URL, key=key).wait(60)
+        assert r.code == 0, r.err
+        store = await open_store(str(db), readonly=True)
+        try:
+            stored = await store_items(store, name)
+        finally:
+            await store.close()
+        held = await stream_items(nc, name)
+        assert len(stored) > 4000
+        assert [(s, p, h) for s, p, h, _ in held] == [(it.seq, it.payload, it.hash) for it in stored]
+    await nc.close()
