@@ -30,6 +30,7 @@ from .nats_conn import FanoutError
 from .publisher import Item
 
 BATCH = 4096  # messages handed on at most per batch
+MAX_BUFFERED = 65_536  # delivered messages held before delivery waits for the fold
 
 
 class Follower:
@@ -57,10 +58,16 @@ class Follower:
 
     async def batches(self) -> AsyncGenerator[list[Item], None]:
         await self.wait_for_stream()
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        buf: list[Msg] = []  # delivered, not yet handed on (a list and an event: cheaper than a Queue)
+        ready, room = asyncio.Event(), asyncio.Event()
+        room.set()
 
         async def on_msg(msg: Msg) -> None:
-            queue.put_nowait(msg)
+            buf.append(msg)
+            ready.set()
+            if len(buf) >= MAX_BUFFERED:  # a slow fold: hold delivery (JetStream's flow control stalls the server)
+                room.clear()
+                await room.wait()
 
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.seq + 1)
         sub = await self.js.subscribe(subject(self.session), stream=stream_name(self.session), cb=on_msg,
@@ -68,14 +75,17 @@ class Follower:
                                       pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
         try:
             while True:
-                try:
-                    first = await asyncio.wait_for(queue.get(), self.idle_exit_s)
-                except TimeoutError:
-                    return  # idle past the bound: the caller reports where it stopped
-                out = [self._check(first)]
-                while len(out) < BATCH and not queue.empty():
-                    out.append(self._check(queue.get_nowait()))
-                yield out
+                if not buf:
+                    ready.clear()
+                    try:
+                        await asyncio.wait_for(ready.wait(), self.idle_exit_s)
+                    except TimeoutError:
+                        return  # idle past the bound: the caller reports where it stopped
+                take = buf[:BATCH]
+                del buf[:BATCH]
+                if len(buf) < MAX_BUFFERED:
+                    room.set()
+                yield [self._check(m) for m in take]
         finally:
             with suppress(Exception):  # the connection may be gone already: the consumer is ephemeral
                 await sub.unsubscribe()
