@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     trade_cmds.register(sub, common)
     report_cmds.register(sub, common)
     demo_cmd.register(sub, common)
+    from . import sweep_cmds
+
+    sweep_cmds.register(sub, common)
     return p
 
 
