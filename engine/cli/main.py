@@ -27,6 +27,7 @@ from . import (
     rl_cmds,
     sim_cmds,
     store_cmds,
+    sweep_cmds,
     trade_cmds,
 )
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     fanout_cmds.register(sub, common)
     report_cmds.register(sub, common)
     demo_cmd.register(sub, common)
+    sweep_cmds.register(sub, common)
     return p
 
 

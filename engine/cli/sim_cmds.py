@@ -10,7 +10,6 @@ from typing import Any
 from events.errors import BadInput
 from events.names import check_session_name
 
-from ..anchors import anchor_session
 from .common import store_for
 from .output import emit_summary
 from .policy_flags import add_policy_flags, policy_params
@@ -40,49 +39,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 async def cmd_simulate(args: argparse.Namespace) -> int:
     from events.units import parse_money
 
-    from ..sim.config import ExchangeConfig
-    from ..sim.fees import DEFAULT_TABLE, load_fee_table
-    from ..sim.runner import simulate
-    from ..strategy.spec import kind_of, resolve
+    from ..sim.fees import load_fee_table
+    from ..sim.job import SimJob, run_job
+    from ..strategy.spec import kind_of
 
     if args.every < 1:
         raise BadInput(f"--every {args.every}: must be at least 1")
     if args.latency_ms < 0:
         raise BadInput(f"--latency-ms {args.latency_ms}: must not be negative")
-    markets = frozenset(m for m in args.markets.split(",") if m) or None
-    # a bad script, model or strategy fails before anything is written
-    policy, entries = resolve(args.policy, seed=args.seed, every=args.every, markets=tuple(sorted(markets or ())),
-                              params=policy_params(args.policy_arg))
+    markets = tuple(sorted({m for m in args.markets.split(",") if m}))
     cash = None if args.cash is None else parse_money(args.cash, "--cash")
     kind = kind_of(args.policy)
     name = check_session_name(args.name or f"{args.session}-sim-{kind}-{args.seed}",
                               "--as" if args.name else "simulate's default name (give --as NAME)")
-    fees = load_fee_table(args.fees) if args.fees is not None else DEFAULT_TABLE
-    cfg = ExchangeConfig(fees=fees, latency_ns=round(args.latency_ms * 1_000_000), queue=args.queue)
+    fees = load_fee_table(args.fees) if args.fees is not None else None
+    job = SimJob(source=args.session, name=name, policy=args.policy, policy_args=policy_params(args.policy_arg),
+                 seed=args.seed, every=args.every, latency_ns=round(args.latency_ms * 1_000_000), fees=fees,
+                 queue=args.queue, cash=cash, markets=markets)
+    job.exchange()  # a bad --queue fails before the store is opened
     async with store_for(args.db) as store:
-        await _check_target(store, args.session, name, markets, named=args.name is not None)
-        summary = await simulate(store, args.session, name, policy, seed=args.seed, cfg=cfg,
-                                 starting_cash=cash, progress=sys.stderr.isatty(), markets=markets,
-                                 policy_entries=entries)
-        await anchor_session(store, name)
+        summary = await run_job(store, job, progress=sys.stderr.isatty(),
+                                name_hint="give another --as" if args.name else "give --as NEW_NAME")
     emit_summary(summary)
     return 0
-
-
-async def _check_target(store: Any, source: str, name: str, markets: frozenset[str] | None, *, named: bool) -> None:
-    """Before anything is written: the new name is free and every ``--markets`` entry is one of
-    the source's markets (``catalog.markets_of``)."""
-    import shlex
-
-    from ..catalog import markets_of
-
-    if await store.exists(name):
-        how = "give another --as" if named else "give --as NEW_NAME"
-        raise BadInput(f"session {name!r} already exists in {store.url}: {how}, or remove it first "
-                       f"(`tradetape delete {shlex.quote(name)} --yes`)")
-    if markets is not None:
-        known = await markets_of(store, source)
-        unknown = sorted(markets - set(known))
-        if unknown:
-            shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
-            raise BadInput(f"--markets: {', '.join(unknown)} not in session {source!r} (its markets: {shown or 'none'})")
