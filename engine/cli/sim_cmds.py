@@ -57,8 +57,9 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
                  seed=args.seed, every=args.every, latency_ns=round(args.latency_ms * 1_000_000), fees=fees,
                  queue=args.queue, cash=cash, markets=markets)
     job.exchange()  # a bad --queue fails before the store is opened
+    resolved = job.resolve()  # as does a bad script, model or strategy
     async with store_for(args.db) as store:
-        summary = await run_job(store, job, progress=sys.stderr.isatty(),
+        summary = await run_job(store, job, progress=sys.stderr.isatty(), resolved=resolved,
                                 name_hint="give another --as" if args.name else "give --as NEW_NAME")
     emit_summary(summary)
     return 0

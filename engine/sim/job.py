@@ -21,6 +21,7 @@ from events.store import EventStore
 from .config import ExchangeConfig
 from .fees import DEFAULT_TABLE, FeeTable
 from .runner import SimSummary, simulate
+from .strategy import Policy
 
 
 class SimJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -43,19 +44,26 @@ class SimJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     def exchange(self) -> ExchangeConfig:
         return ExchangeConfig(fees=self.fees or DEFAULT_TABLE, latency_ns=self.latency_ns, queue=self.queue)
 
+    def resolve(self) -> tuple[Policy, dict[str, str]]:
+        """The policy and its recorded entries (``engine.strategy.spec.resolve``): a bad script,
+        model or strategy is ``BadInput`` here, before any store is opened."""
+        from ..strategy.spec import resolve
+
+        if self.every < 1:
+            raise BadInput(f"every {self.every}: must be at least 1")
+        return resolve(self.policy, seed=self.seed, every=self.every, markets=self.markets, params=self.policy_args)
+
 
 async def run_job(store: EventStore, job: SimJob, *, progress: bool | None = False,
-                  name_hint: str = "give another name") -> SimSummary:
+                  name_hint: str = "give another name",
+                  resolved: tuple[Policy, dict[str, str]] | None = None) -> SimSummary:
     """Run ``job`` into ``store`` (module docstring). ``name_hint`` ends the message when the
-    target name is taken (the CLI names its flag there)."""
+    target name is taken (the CLI names its flag there); ``resolved``: ``job.resolve()``, when
+    the caller resolved the policy already (before opening the store)."""
     from ..anchors import anchor_session
-    from ..strategy.spec import resolve
 
-    if job.every < 1:
-        raise BadInput(f"every {job.every}: must be at least 1")
     markets = frozenset(job.markets) or None
-    policy, entries = resolve(job.policy, seed=job.seed, every=job.every, markets=tuple(sorted(markets or ())),
-                              params=job.policy_args)
+    policy, entries = resolved if resolved is not None else job.resolve()
     cfg = job.exchange()
     await check_target(store, job.source, job.name, markets, name_hint)
     summary = await simulate(store, job.source, job.name, policy, seed=job.seed, cfg=cfg, starting_cash=job.cash,
