@@ -124,15 +124,19 @@ async def cmd_publish(args: argparse.Namespace) -> int:
     from ..fanout.nats_conn import connect
     from ..fanout.publisher import Publisher
 
-    nc = await connect(args.nats, name=f"tradetape publish {args.session}")
-    try:
-        async with store_for(args.db, readonly=True) as store:
+    check_session_name(args.session, "publish")
+    async with store_for(args.db, readonly=True) as store:
+        await store.session(args.session)  # an unknown session: one line, before NATS is touched
+        nc = await connect(args.nats, name=f"tradetape publish {args.session}")
+        try:
             pub = Publisher(nc, store, args.session)
             await pub.open()
             before = pub.published
             whole = await pub.close(args.timeout)
-    finally:
-        await nc.close()
+        finally:
+            await nc.close()
+    if pub.failed is not None:
+        raise pub.failed
     emit_json({"session": args.session, "stream": stream_name(args.session), "published": pub.published,
                "new": pub.published - before, "republished": pub.republished, "complete": whole})
     return 0 if whole else 3

@@ -79,9 +79,10 @@ async def run_session(setup: LiveSetup, db: str | None) -> Any:
     client = FeedClient(setup.feed, setup.markets, key=setup.key, private=setup.venue is not None, **setup.client)
     name = setup.resume or setup.session or f"{'trade' if setup.venue else setup.mode}-{secrets.token_hex(4)}"
     nc = await _nats(setup.nats, name)  # unreachable: one line, before anything is written
-    broadcaster = await _broadcaster(setup, name)
+    broadcaster = None
     failed: Exception | None = None
     try:
+        broadcaster = await _broadcaster(setup, name)
         async with store_for(db, create=True) as store:
             head = await _head(store, name)
             publisher = await _publisher(nc, store, name)

@@ -26,7 +26,7 @@ from nats.js.errors import NotFoundError
 from events import chain
 
 from .names import stream_name, subject
-from .nats_conn import FanoutError
+from .nats_conn import FanoutError, nats_errors
 from .publisher import Item
 
 BATCH = 4096  # messages handed on at most per batch
@@ -48,11 +48,18 @@ class Follower:
         waited = 0.0
         while True:
             try:
-                return int((await self.js.stream_info(stream_name(self.session))).state.last_seq)
-            except NotFoundError:
-                if self.idle_exit_s is not None and waited >= self.idle_exit_s:
-                    raise FanoutError(f"no stream {stream_name(self.session)} for session {self.session!r} on NATS "
-                                      f"after {waited:g} s (is it published with --nats?)") from None
+                with nats_errors(f"NATS JetStream, stream {stream_name(self.session)}"):
+                    try:
+                        return int((await self.js.stream_info(stream_name(self.session))).state.last_seq)
+                    except NotFoundError:
+                        pass
+            except FanoutError:
+                if self.nc.is_closed:
+                    raise
+                # JetStream not answering yet (a server starting, a reconnect): wait as for a stream
+            if self.idle_exit_s is not None and waited >= self.idle_exit_s:
+                raise FanoutError(f"no stream {stream_name(self.session)} for session {self.session!r} on NATS "
+                                  f"after {waited:g} s (is it published with --nats?)")
             await asyncio.sleep(0.25)
             waited += 0.25
 
@@ -70,17 +77,24 @@ class Follower:
                 await room.wait()
 
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.seq + 1)
-        sub = await self.js.subscribe(subject(self.session), stream=stream_name(self.session), cb=on_msg,
-                                      ordered_consumer=True, config=config, idle_heartbeat=2.0,
-                                      pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
+        with nats_errors(f"NATS JetStream, a consumer of stream {stream_name(self.session)}"):
+            sub = await self.js.subscribe(subject(self.session), stream=stream_name(self.session), cb=on_msg,
+                                          ordered_consumer=True, config=config, idle_heartbeat=2.0,
+                                          pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
         try:
             while True:
-                if not buf:
-                    ready.clear()
-                    try:
-                        await asyncio.wait_for(ready.wait(), self.idle_exit_s)
-                    except TimeoutError:
+                idle = 0.0
+                while not buf:  # wait in slices: a closed connection is an error, not an endless wait
+                    if self.nc.is_closed:
+                        raise FanoutError(f"the NATS connection closed while following {self.session!r} at seq "
+                                          f"{self.seq}")
+                    if self.idle_exit_s is not None and idle >= self.idle_exit_s:
                         return  # idle past the bound: the caller reports where it stopped
+                    step = 1.0 if self.idle_exit_s is None else min(1.0, self.idle_exit_s - idle)
+                    ready.clear()
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(ready.wait(), step)
+                    idle += step
                 take = buf[:BATCH]
                 del buf[:BATCH]
                 if len(buf) < MAX_BUFFERED:

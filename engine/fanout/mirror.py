@@ -43,21 +43,35 @@ async def mirror(nc: NATS, session: str, into: EventStore, *, name: str | None =
     except UnknownSession:
         head, head_hash = 0, chain.GENESIS
     follower = Follower(nc, session, after=head, after_hash=head_hash, idle_exit_s=idle_exit_s)
-    appended, ended = 0, False
+    appended, ended = 0, head > 0 and await _ends(into, target, head)
+    if ended and not forever and await follower.wait_for_stream() == head:
+        return Mirrored(target, head, head_hash, 0, True)  # mirrored to the session's end already
+    ended = False
     async with aclosing(follower.batches()) as batches:
-        async for batch in batches:
+        async for got in batches:
+            batch = got
+            if not forever:  # stop exactly at the session's end, however the stream was batched
+                kinds = [type(decode(it.payload, f"stream event {it.seq}")) for it in got]
+                if SessionEnded in kinds:
+                    batch, ended = got[:kinds.index(SessionEnded) + 1], True
             r = await into.append_encoded(target, [it.payload for it in batch], expected_version=head,
                                           ids=[it.id for it in batch])
             if r.last_seq != batch[-1].seq or r.head_hash != batch[-1].hash:
                 raise FanoutError(f"mirror of {session!r} into {into.url}: the replica's head ({r.last_seq}) is not the "
                                   f"stream's ({batch[-1].seq})")
             head, head_hash, appended = r.last_seq, r.head_hash, appended + len(batch)
-            if type(decode(batch[-1].payload, f"stream event {batch[-1].seq}")) is SessionEnded:
-                ended = True
-                if not forever:
-                    break
+            if ended:
+                break
     if head:
         report = await verify_session(into, target)
         if not report.ok:
             raise FanoutError(f"mirror {target!r} in {into.url} does not verify: {report}")
     return Mirrored(target, head, head_hash, appended, ended)
+
+
+async def _ends(store: EventStore, name: str, head: int) -> bool:
+    """The replica's last event is the session's end."""
+    async with aclosing(store.read(name, head, head)) as batches:
+        async for b in batches:
+            return type(b[-1]) is SessionEnded
+    return False

@@ -36,7 +36,7 @@ from events.store import EventStore
 from events.store.spans import is_derived
 
 from .names import msg_id, stream_name, subject
-from .nats_conn import FanoutError, config_kw
+from .nats_conn import FanoutError, config_kw, nats_errors
 
 log = structlog.get_logger()
 
@@ -97,6 +97,7 @@ class Publisher:
         self._task: asyncio.Task[None] | None = None
         self.republished = 0  # messages the server said it already held (a republish)
         self._failing = False
+        self.failed: FanoutError | None = None  # a permanent failure: publishing stopped (trading goes on)
 
     @property
     def lag(self) -> int:
@@ -107,34 +108,50 @@ class Publisher:
         try:
             head = (await self.store.session(self.session)).head_seq
         except UnknownSession:
-            head = 0  # a new session: its first commit creates it
+            head = 0  # a new live session: its first commit creates it
         self.committed = head
-        last = await ensure_stream(self.js, self.session)
+        if head:
+            await self._store_hash(1)  # a re-simulation stored as spans is refused here, whatever the stream holds
+        where = f"NATS JetStream, stream {stream_name(self.session)}"
+        with nats_errors(where):
+            last = await ensure_stream(self.js, self.session)
         if last > head:
             raise FanoutError(f"stream {stream_name(self.session)} holds {last} events, session {self.session!r} only "
                               f"{head}: it was published from another session of that name (delete the stream)")
-        if last and await stream_hash(self.js, self.session, last) != await self._store_hash(last):
-            raise FanoutError(f"stream {stream_name(self.session)} differs from session {self.session!r} at seq {last}: "
-                              "it was published from another session of that name (delete the stream)")
+        if last:
+            with nats_errors(where):
+                carried = await stream_hash(self.js, self.session, last)
+            if carried != await self._store_hash(last):
+                raise FanoutError(f"stream {stream_name(self.session)} differs from session {self.session!r} at seq "
+                                  f"{last}: it was published from another session of that name (delete the stream)")
         self.published = last
         self._task = asyncio.ensure_future(self._run())
         self._wake.set()
 
     def committed_batch(self, first_seq: int, ids: range | list[int], payloads: list[bytes]) -> None:
-        """Called after a durable commit of ``payloads`` at ``first_seq..``: queue them (no wait)."""
+        """Called after a durable commit of ``payloads`` at ``first_seq..``: queue them (no wait).
+
+        A batch the store read already queued (``_refill`` can see a commit before its hook
+        runs) is skipped, or only its new tail queued; a gap or the bound sends the publisher
+        to the store."""
         last = first_seq + len(payloads) - 1
         self.committed = max(self.committed, last)
-        if not self.behind and first_seq == self._tail[0] + 1 and len(self.pending) + len(payloads) <= self.max_pending:
-            h = self._tail[1]
-            for seq, event_id, payload in zip(range(first_seq, last + 1), ids, payloads, strict=True):
-                h = chain.link(h, payload)
-                self.pending.append(Item(seq, event_id, payload, h))
-            self._tail = (last, h)
-        elif not self.behind:
-            self.behind = True  # over the bound (NATS away): the store has them; drop the queue
-            self.pending.clear()
         self._idle.clear()
         self._wake.set()
+        if self.behind:
+            return  # the refill reads up to the store's head, this batch included
+        tail, h = self._tail
+        if last <= tail:
+            return
+        if first_seq > tail + 1 or len(self.pending) + last - tail > self.max_pending:
+            self.behind = True  # a gap, or over the bound (NATS away): the store has them; drop the queue
+            self.pending.clear()
+            return
+        skip = tail + 1 - first_seq
+        for seq, event_id, payload in zip(range(tail + 1, last + 1), ids[skip:], payloads[skip:], strict=True):
+            h = chain.link(h, payload)
+            self.pending.append(Item(seq, event_id, payload, h))
+        self._tail = (last, h)
 
     async def close(self, timeout: float = 10.0) -> bool:
         """Publish what is committed (waiting at most ``timeout`` s) and stop; False if the
@@ -149,13 +166,15 @@ class Publisher:
         self._task.cancel()
         with suppress(asyncio.CancelledError):
             await self._task
+        if self.failed is not None:
+            return False
         if not with_all:
             log.warning("fan-out behind at close: the next publish of this session sends the rest",
                         session=self.session, stream=stream_name(self.session), lag=self.lag)
         return with_all
 
     async def _drained(self) -> bool:
-        while self.published < self.committed:
+        while self.published < self.committed and self.failed is None:
             self._idle.clear()
             self._wake.set()
             await self._idle.wait()
@@ -190,6 +209,12 @@ class Publisher:
                 delay = 0.1
             except asyncio.CancelledError:
                 raise
+            except FanoutError as exc:  # the store's chain breaks, the stream put an event elsewhere: stop
+                self.failed = exc
+                self._idle.set()
+                log.error("fan-out stopped (trading goes on; the store has every event)", session=self.session,
+                          error=str(exc))
+                return
             except Exception as exc:  # NATS away or a refusal: resync with the stream, back off, go on
                 if not self._failing:
                     log.warning("fan-out failing: retrying (trading goes on; the store has every event)",
@@ -243,7 +268,8 @@ class Publisher:
                 if ack.duplicate:
                     self.republished += 1
                 self.published = it.seq
-                self.pending.popleft()
+                if self.pending and self.pending[0].seq == it.seq:  # the queue may have been dropped meanwhile
+                    self.pending.popleft()
             if self.published >= self.committed:
                 self._idle.set()
 

@@ -32,7 +32,7 @@ from projections.state import State
 
 from .follower import Follower
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 class Checkpoint(NamedTuple):
@@ -41,6 +41,7 @@ class Checkpoint(NamedTuple):
     hash: bytes
     digest: str
     state: State
+    ended: bool = False  # the last event folded was the session's end
 
 
 def load_checkpoint(path: Path, session: str) -> Checkpoint | None:
@@ -104,34 +105,44 @@ async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str,
     cp = load_checkpoint(checkpoint, session) if checkpoint is not None else None
     st, after, after_hash = (cp.state, cp.seq, cp.hash) if cp is not None else (initial_state(), 0, chain.GENESIS)
     follower = Follower(nc, session, after=after, after_hash=after_hash, idle_exit_s=idle_exit_s)
-    seq, ended = after, False
+    seq, last_hash, ended = after, after_hash, cp is not None and cp.ended
+    end_seq = after if ended else -1  # the seq of the session's end, once folded
 
     def mark(at: int, at_hash: bytes) -> None:
         d = digest(st)
         if at >= start:
             emit(state_line(session, at, st, d))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, Checkpoint(session, at, at_hash, d, st))
+            save_checkpoint(checkpoint, Checkpoint(session, at, at_hash, d, st, at == end_seq))
 
+    if ended and not forever and await follower.wait_for_stream() == after:
+        mark(after, after_hash)  # resumed after the session's end, and nothing came since: done
+        return Watch(seq=after, digest=cp.digest if cp is not None else digest(st), ended=True, resumed_from=after)
+    ended = False
     async with aclosing(follower.batches()) as batches:
-        async for batch in batches:
-            events = [decode(it.payload, f"stream event {it.seq}") for it in batch]
+        async for got in batches:
+            events = [decode(it.payload, f"stream event {it.seq}") for it in got]
+            batch = got
+            if not forever:  # stop exactly at the session's end, however the stream was batched
+                end = next((k for k, e in enumerate(events) if type(e) is SessionEnded), None)
+                if end is not None:
+                    ended, batch, events = True, got[:end + 1], events[:end + 1]
+                    end_seq = batch[-1].seq
             i = 0
             while i < len(batch):
                 # fold up to the next checkpoint boundary, so a line is printed at exactly k*every
                 stop_at = min(len(batch), i + (every - (batch[i].seq - 1) % every))
-                part = events[i:stop_at]
-                evolve_many(st, part)
-                seq, h = batch[stop_at - 1].seq, batch[stop_at - 1].hash
+                evolve_many(st, events[i:stop_at])
+                seq, last_hash = batch[stop_at - 1].seq, batch[stop_at - 1].hash
                 if seq % every == 0:
-                    mark(seq, h)
-                if any(type(e) is SessionEnded for e in part):
-                    ended = True
+                    mark(seq, last_hash)
                 i = stop_at
+            if forever and (ends := [it.seq for it, e in zip(batch, events, strict=True) if type(e) is SessionEnded]):
+                ended, end_seq = True, ends[-1]
             if on_batch is not None:
                 on_batch(st, [e for e in events if type(e) is Fill or type(e) is VenueFill])
             if ended and not forever:
                 break
     if seq % every != 0 or seq == after:
-        mark(seq, follower.hash)  # the end (or nothing new): a line for where the watcher stopped
+        mark(seq, last_hash)  # the end (or nothing new): a line for where the watcher stopped
     return Watch(seq=seq, digest=digest(st), ended=ended, resumed_from=after)

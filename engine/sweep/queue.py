@@ -147,6 +147,9 @@ class Waiter:
                 empty_polls = empty_polls + 1 if idle else 0
                 if empty_polls >= 6:  # three seconds with nothing queued or held
                     missing = len(self.names) - len(have) - len(self.errors)
+                    # nothing is queued or held: removing the stream loses no work, and drops the
+                    # message ids its duplicate window would otherwise hold against a re-run
+                    await delete_queue(self.js, self.sweep)
                     raise FanoutError(f"sweep {self.sweep!r}: {missing} cell(s) left the queue without a result "
                                       f"(tried {MAX_DELIVER} times, or the stream was removed); run the sweep again "
                                       "to enqueue them")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nats.js.errors import NotFoundError
 from websockets.asyncio.client import connect as ws_connect
 
 from engine.fanout.mirror import mirror
@@ -18,7 +19,7 @@ from engine.fanout.nats_conn import FanoutError, redact_nats
 from engine.fanout.publisher import Publisher
 from events.store import open_store
 from events.store.verify import verify_session
-from tests.fanout.natskit import NATS_URL, nats_or_skip, store_items, streams_dropped, unique
+from tests.fanout.natskit import NATS_URL, nats_or_skip, store_items, stream_items, streams_dropped, unique
 from tests.live.feedkit import SMALL
 from tests.live.test_live_cli import BROADCASTING, Proc, tt
 from tests.store.conftest import new_slate
@@ -156,6 +157,84 @@ async def test_a_stream_from_another_session_of_the_same_name_is_refused(tmp_pat
             with pytest.raises(FanoutError, match=r"differs from session .* at seq 4000: it was published from "
                                                   r"another session of that name"):
                 await pub.open()
+        finally:
+            await store.close()
+    await nc.close()
+
+
+async def test_publish_refuses_an_unknown_or_a_derived_session_and_creates_no_stream(tmp_path: Path) -> None:
+    """An unknown name is one line (exit 2) before NATS is touched; a re-simulation (stored as
+    spans of its source) is refused (exit 3) before a stream is made."""
+    nc = await nats_or_skip()
+    src, derived = unique("pub-src"), unique("pub-der")
+    async with streams_dropped(nc, src, derived):
+        db = tmp_path / "s.db"
+        assert tt("--db", db, "import", SMALL, "--session", src).code == 0
+        r = tt("--db", db, "publish", "nope", "--nats", NATS_URL)
+        assert r.code == 2 and r.err.strip().splitlines() == [f"tradetape: error: no session named 'nope' in {db}"]
+        r = tt("--db", db, "simulate", src, "--policy", "random", "--as", derived)
+        assert r.code == 0, r.err
+        r = tt("--db", db, "publish", derived, "--nats", NATS_URL)
+        assert r.code == 3 and "re-simulation stored as spans" in r.err and len(r.err.strip().splitlines()) == 1
+        js = nc.jetstream()
+        for name in ("nope", derived):
+            with pytest.raises(NotFoundError):
+                await js.stream_info(stream_name(name))
+    await nc.close()
+
+
+async def test_mirror_and_follow_run_again_after_the_end_return_at_once(tmp_path: Path) -> None:
+    """Run again over a session that ended and has nothing new, a mirror appends nothing and a
+    checkpointed watcher prints its last line, both at once (not a wait for ever)."""
+    nc = await nats_or_skip()
+    name = unique("again")
+    async with streams_dropped(nc, name):
+        await published(tmp_path, nc, name)
+        replica, cp = tmp_path / "m.db", tmp_path / "cp"
+        for n in (4000, 0):
+            r = tt("mirror", name, "--nats", NATS_URL, "--into", replica, timeout=20)
+            assert r.code == 0 and json.loads(r.out)["appended"] == n and json.loads(r.out)["ended"], r.err
+        first = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp, "--every", "1000", timeout=20)
+        again = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp, "--every", "1000", timeout=20)
+        assert first.code == again.code == 0, again.err
+        assert again.out.splitlines() == first.out.splitlines()[-1:]
+    await nc.close()
+
+
+async def test_a_commit_the_store_read_already_queued_is_not_a_gap(tmp_path: Path) -> None:
+    """The store shows a commit before the recorder's hook for it runs: the publisher read it
+    from the store already, and the late hook neither drops the queue nor breaks the stream."""
+    from engine.live.recorder import Recorder
+    from events.codec import encode
+    from tests.live.feedkit import events
+
+    nc = await nats_or_skip()
+    name = unique("late-hook")
+    evs = [encode(e) for e in events(SMALL)]
+    store = await open_store(str(tmp_path / "s.db"), create=True)
+    async with streams_dropped(nc, name):
+        try:
+            rec = Recorder(store, name, batch_events=100, batch_ms=5)
+            late: list[tuple[int, range, list[bytes]]] = []
+            rec.on_commit = lambda first, ids, batch: late.append((first, ids, batch))  # held back
+            rec.add_encoded(evs[:1000])
+            await rec.flush()
+            pub = Publisher(nc, store, name)
+            await pub.open()  # reads the 1000 committed events from the store
+            deadline = time.monotonic() + 20
+            while pub.published < 1000:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            for first, ids, batch in late:  # the hooks come late, for events already published
+                pub.committed_batch(first, ids, batch)
+            assert not pub.behind and pub.published == 1000
+            rec.on_commit = pub.committed_batch
+            rec.add_encoded(evs[1000:])
+            await rec.close()
+            assert await pub.close(30) and pub.failed is None
+            held = await stream_items(nc, name)
+            stored = await store_items(store, name)
+            assert [(s, p, h) for s, p, h, _ in held] == [(it.seq, it.payload, it.hash) for it in stored]
         finally:
             await store.close()
     await nc.close()

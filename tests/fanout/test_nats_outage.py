@@ -54,7 +54,7 @@ async def test_a_nats_outage_never_stops_the_recording_and_the_stream_catches_up
     url = f"nats://127.0.0.1:{port}"
     evs = [encode(e) for e in events(SMALL)]
     store = await open_store(str(tmp_path / "s.db"), create=True)
-    nc = await connect(url, max_reconnect_attempts=120)
+    nc = await connect(url)  # the live default: reconnect for ever
     try:
         pub = Publisher(nc, store, "out", max_pending=300)
         await pub.open()
