@@ -11,7 +11,6 @@ first fill on each side; each side's P&L over event time.
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -25,6 +24,7 @@ from events.units import MONEY_PER_DOLLAR, ONE_DOLLAR, format_count, format_fixe
 
 from ..audit.calibrate import Calibration, Curves, Dist, Side
 from .mpl import png, time_axes, times
+from .page import write_page
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 8px}
@@ -54,11 +54,7 @@ def write_calibration(cal: Calibration, curves: Curves, path: Path) -> int:
         "<h2>Orders</h2>\n" + _orders(cal),
         "</body>\n</html>\n",
     ]
-    data = "\n".join(parts).encode("utf-8")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return len(data)
+    return write_page(path, parts)
 
 
 def _img(data: bytes, alt: str) -> str:

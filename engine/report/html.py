@@ -18,7 +18,6 @@ decimals, prices as dollars with four, counts as contracts with two, never round
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Sequence
 from html import escape
@@ -33,6 +32,7 @@ from projections.digest import BookView, Snapshot, digest_of, snapshot, venue_vi
 
 from ..timefmt import format_ns
 from .charts import chart_div, equity_chart, market_chart, plotly_js
+from .page import write_page
 from .series import Folded, fold_session
 
 GENERATOR = '<meta name="generator" content="tradetape report">'
@@ -88,11 +88,8 @@ def write_report(events: Sequence[EventBase], path: Path, *, title: str, sample:
         _footer(snap.session, digest),
         "</body>\n</html>\n",
     ]
-    data = "\n".join(parts).encode("utf-8")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return ReportSummary(path=str(path), bytes=len(data), fills=len(f.fills), charts=1 + len(markets), digest=digest)
+    size = write_page(path, parts)
+    return ReportSummary(path=str(path), bytes=size, fills=len(f.fills), charts=1 + len(markets), digest=digest)
 
 
 def is_report(path: Path) -> bool:

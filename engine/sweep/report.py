@@ -10,7 +10,6 @@ floats for drawing only; tables show exact money (``events.units.format_money``)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow as pa
 from events.units import MONEY_PER_DOLLAR, format_money
 
 from ..report.charts import chart_div, plotly_js
+from ..report.page import write_page
 
 GENERATOR = '<meta name="generator" content="tradetape sweep report">'
 ROWS_SHOWN = 2000
@@ -120,8 +120,4 @@ def write_sweep_report(table: pa.Table, path: Path, *, title: str) -> int:
                    r["digest"]) for r in shown], numeric=range(3, 10), tid="cells"),
         "</body>\n</html>\n",
     ]
-    data = "\n".join(parts).encode("utf-8")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return len(data)
+    return write_page(path, parts)

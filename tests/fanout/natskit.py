@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager, suppress
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -16,7 +17,7 @@ from nats.js.errors import NotFoundError
 from engine.fanout.names import stream_name
 from engine.fanout.nats_conn import FanoutError, connect
 from engine.fanout.publisher import Item
-from events.store import EventStore
+from events.store import EventStore, open_store
 
 NATS_URL = os.environ.get("TRADETAPE_TEST_NATS", "nats://127.0.0.1:4222")
 
@@ -72,3 +73,12 @@ async def store_items(store: EventStore, session: str) -> list[Item]:
                     zip(ch.id_list(), split_array(ch.payload), ch.hash_list(), strict=True)):
                 out.append(Item(ch.first_seq + i, event_id, payload, h))
     return out
+
+
+async def stored_items(db: Path, session: str) -> list[Item]:
+    """``store_items`` of a store file, opened read-only for the call."""
+    store = await open_store(str(db), readonly=True)
+    try:
+        return await store_items(store, session)
+    finally:
+        await store.close()

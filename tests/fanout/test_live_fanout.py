@@ -17,7 +17,15 @@ from events.codec import decode
 from events.store import open_store
 from projections import evolve_many, initial_state
 from projections.digest import digest
-from tests.fanout.natskit import NATS_URL, nats_or_skip, store_items, stream_items, streams_dropped, unique
+from tests.fanout.natskit import (
+    NATS_URL,
+    nats_or_skip,
+    store_items,
+    stored_items,
+    stream_items,
+    streams_dropped,
+    unique,
+)
 from tests.live.test_live_cli import Proc, live, serve_feed, tt
 
 EVERY = 200
@@ -34,11 +42,7 @@ def lines(out: str) -> dict[int, str]:
 
 async def expected_digests(db: Path, name: str) -> tuple[dict[int, str], list[bytes]]:
     """The session's digest at every multiple of EVERY and at its head, replayed from the store."""
-    store = await open_store(str(db), readonly=True)
-    try:
-        items = await store_items(store, name)
-    finally:
-        await store.close()
+    items = await stored_items(db, name)
     st, want = initial_state(), {}
     for it in items:
         evolve_many(st, [decode(it.payload)])
@@ -126,11 +130,7 @@ async def test_a_publisher_killed_mid_session_republishes_without_duplicates(tmp
         with serve_feed(src, tmp_path, speed=0, tag="serve2") as (url, _):
             r = live(tmp_path, "resume", db, "paper", url, "--resume", name, "--nats", NATS_URL, key=key).wait(90)
         assert r.code == 0, r.err
-        store = await open_store(str(db), readonly=True)
-        try:
-            stored = await store_items(store, name)
-        finally:
-            await store.close()
+        stored = await stored_items(db, name)
         held = await stream_items(nc, name)
         assert killed_at < len(stored)
         assert [s for s, _, _, _ in held] == list(range(1, len(stored) + 1))
@@ -178,11 +178,7 @@ async def test_a_recording_is_published_as_it_is_recorded(tmp_path: Path, src: P
         with serve_feed(src, tmp_path) as (url, _):
             r = live(tmp_path, "record", db, "record", url, "--session", name, "--nats", NATS_URL, key=key).wait(60)
         assert r.code == 0, r.err
-        store = await open_store(str(db), readonly=True)
-        try:
-            stored = await store_items(store, name)
-        finally:
-            await store.close()
+        stored = await stored_items(db, name)
         held = await stream_items(nc, name)
         assert len(stored) > 4000
         assert [(s, p, h) for s, p, h, _ in held] == [(it.seq, it.payload, it.hash) for it in stored]
