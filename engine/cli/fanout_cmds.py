@@ -25,7 +25,7 @@ def add_nats_flag(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    from ..fanout.nats_conn import DEFAULT_NATS
+    from ..fanout.names import DEFAULT_NATS  # names.py imports no NATS client: the CLI starts fast
 
     f = sub.add_parser("follow", parents=[common], help="rebuild a live session's projections from its JetStream "
                                                          "stream as it grows; print (or serve) them")

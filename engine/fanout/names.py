@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
+DEFAULT_NATS = "nats://127.0.0.1:4222"
 PREFIX = "tradetape"
 STREAM_PREFIX = "TT_"
 MAX_TOKEN = 200

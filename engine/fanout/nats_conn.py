@@ -22,9 +22,12 @@ from nats.js import JetStreamContext
 
 from events.errors import TradetapeError
 
+from .names import DEFAULT_NATS
+
 log = structlog.get_logger()
 
-DEFAULT_NATS = "nats://127.0.0.1:4222"
+__all__ = ["DEFAULT_NATS", "FanoutError", "check_nats_url", "connect", "nats_errors", "redact_nats", "servers_of"]
+
 _SCHEMES = ("nats", "tls", "ws", "wss")
 _USERINFO = re.compile(r"//([^/@:,]*)(?::([^/@,]*))?@")
 
