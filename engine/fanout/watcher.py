@@ -52,11 +52,15 @@ def load_checkpoint(path: Path, session: str) -> Checkpoint | None:
     except FileNotFoundError:
         return None
     try:
-        version, cp = pickle.loads(data)
-        cp = Checkpoint(*cp)
-    except Exception:
+        version, fields = pickle.loads(data)
+        cp = Checkpoint(*fields) if version == CHECKPOINT_VERSION else None
+    except Exception:  # any unpickling failure means the same thing: not a checkpoint of ours
         raise BadInput(f"--checkpoint {path}: not a tradetape watcher checkpoint (damaged?)") from None
-    if version != CHECKPOINT_VERSION or cp.session != session:
+    if version != CHECKPOINT_VERSION:
+        raise BadInput(f"--checkpoint {path}: written by another version of the watcher ({version}); "
+                       "remove it to follow from the start")
+    assert cp is not None
+    if cp.session != session:
         raise BadInput(f"--checkpoint {path}: holds session {cp.session!r}, not {session!r}")
     if digest(cp.state) != cp.digest:
         raise BadInput(f"--checkpoint {path}: its state does not match its digest (damaged)")

@@ -117,6 +117,10 @@ async def test_follow_refuses_another_sessions_checkpoint_and_waits_no_longer_th
             f"tradetape: error: --checkpoint {cp}: holds session {name!r}, not {other!r}")
         r = tt("follow", other, "--nats", NATS_URL, "--idle-exit", "0.5")
         assert r.code == 3 and "no stream" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+        cp.write_bytes(b"not a pickle")
+        r = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp)
+        assert r.code == 2 and r.err.strip().splitlines() == [
+            f"tradetape: error: --checkpoint {cp}: not a tradetape watcher checkpoint (damaged?)"]
     await nc.close()
 
 
@@ -153,7 +157,7 @@ async def test_a_stream_from_another_session_of_the_same_name_is_refused(tmp_pat
             assert tt("--db", db, "delete", name, "--yes").code == 0
             again = [it.payload for it in items[1:] + items[:2]]  # 4001 events, another chain
             await store.append_encoded(name, again, expected_version=0)
-            pub = Publisher(nc, store, name)  # type: ignore[arg-type]
+            pub = Publisher(nc, store, name)
             with pytest.raises(FanoutError, match=r"differs from session .* at seq 4000: it was published from "
                                                   r"another session of that name"):
                 await pub.open()
