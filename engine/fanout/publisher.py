@@ -10,11 +10,13 @@ window or not. The stream's sequence is therefore the session's sequence, and a 
 publisher starts from the stream's last sequence (``open``): nothing is published twice or
 skipped, whenever it died.
 
-Never in the way. The recorder calls ``committed`` after each durable commit (a plain function:
-it appends to a queue and returns); a task publishes the queue in pipelined windows and waits
-for the server's acknowledgements. When NATS is away, the queue grows up to ``max_pending``
-events and is then dropped: the publisher goes on from the store (``read_chunks``) once NATS is
-back. Trading goes on either way; ``lag`` says how far the stream is behind.
+Never in the way. The recorder calls ``committed_batch`` after each durable commit (a plain
+function: it appends to a queue and returns); a task publishes the queue in pipelined windows
+and waits for the server's acknowledgements. When NATS is away, the queue grows up to
+``max_pending`` events and is then dropped: the publisher goes on from the store
+(``read_chunks``, ``max_pending`` events at a time, so a long session costs bounded memory) once
+NATS is back, and takes the recorder's queue again when it has caught up. Trading goes on
+either way; ``lag`` says how far the stream is behind.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ class Publisher:
                 await self._wake.wait()
                 continue
             try:
-                if self.behind:
+                if not self.pending:  # more is committed than queued: the store has it
+                    self.behind = True
                     await self._refill()
                 await self._publish_window()
                 if self._failing:
@@ -225,23 +228,27 @@ class Publisher:
                 await self._resync()
 
     async def _refill(self) -> None:
-        """Queue the events after ``published`` from the store, up to its head; the queue is
-        then the recorder's again."""
+        """Queue the events after ``published`` from the store, at most ``max_pending`` of them.
+        Once a read reaches the store's head with nothing committed since, the queue is the
+        recorder's again (``behind`` off); until then its hooks only move ``committed``."""
         self.pending.clear()
         start = self.published + 1
         h = (await self._store_hash(self.published)) if self.published else chain.GENESIS
-        tail = self.published
+        tail, limit = self.published, self.published + self.max_pending
         while True:
             head = (await self.store.session(self.session)).head_seq
-            if head < start:
+            upto = min(head, limit)
+            if upto < start:
+                if head <= tail and self.committed <= head:
+                    self.behind = False
                 break
-            async with aclosing(self.store.read_chunks(self.session, start, head)) as chunks:
+            async with aclosing(self.store.read_chunks(self.session, start, upto)) as chunks:
                 async for ch in chunks:
                     payloads = split_array(ch.payload, f"session {self.session!r} chunk at seq {ch.first_seq}")
                     for i, (event_id, payload, stored) in enumerate(
                             zip(ch.id_list(), payloads, ch.hash_list(), strict=True)):
                         seq = ch.first_seq + i
-                        if seq < start or seq > head:
+                        if seq < start or seq > upto:
                             continue
                         h = chain.link(h, payload)
                         if h != stored:
@@ -249,16 +256,18 @@ class Publisher:
                                               "run `tradetape audit verify`")
                         self.pending.append(Item(seq, event_id, payload, h))
                         tail = seq
-            start = head + 1
+            start = upto + 1
+            if upto < head:
+                break  # the bound: publish these, then read on
             if self.committed <= head:
-                break  # nothing committed since the read began: the recorder's queue follows on
+                self.behind = False  # caught up, nothing committed since the read began
+                break
         self.committed = max(self.committed, tail)
         self._tail = (tail, h)
-        self.behind = False
 
     async def _publish_window(self) -> None:
         subj = subject(self.session)
-        while self.pending and not self.behind:
+        while self.pending:
             items = [self.pending[i] for i in range(min(self.window, len(self.pending)))]
             futures = [await self.js.publish_async(subj, it.payload, headers=headers(self.session, it)) for it in items]
             acks = await asyncio.wait_for(asyncio.gather(*futures), 30.0)
@@ -282,5 +291,7 @@ class Publisher:
         self.published = int(info.state.last_seq)
         while self.pending and self.pending[0].seq <= self.published:
             self.pending.popleft()
-        if not self.pending or self.pending[0].seq != self.published + 1:
+        if self.pending and self.pending[0].seq != self.published + 1:
+            self.pending.clear()  # the stream is behind the queue: read the gap from the store
+        if not self.pending:
             self.behind = True

@@ -158,7 +158,8 @@ async def test_two_publishers_of_one_session_leave_one_copy(tmp_path: Path) -> N
     async with streams_dropped(nc, name):
         store = await open_store(str(db), readonly=True)
         try:
-            a, b = Publisher(nc, store, name, window=64), Publisher(nc, store, name, window=100)
+            # a reads the store 700 events at a time (its bound), b all at once
+            a, b = Publisher(nc, store, name, window=64, max_pending=700), Publisher(nc, store, name, window=100)
             await a.open()
             await b.open()
             assert all(await asyncio.gather(a.close(30), b.close(30)))
