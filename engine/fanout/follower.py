@@ -44,8 +44,10 @@ class Follower:
         self.idle_exit_s = idle_exit_s
 
     async def wait_for_stream(self) -> int:
-        """The stream's last sequence, once the stream exists (``FanoutError`` past the idle bound)."""
-        waited = 0.0
+        """The stream's last sequence, once the stream exists (``FanoutError`` past the idle bound,
+        measured in wall time: a slow JetStream answer counts too)."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         while True:
             try:
                 with nats_errors(f"NATS JetStream, stream {stream_name(self.session)}"):
@@ -57,11 +59,11 @@ class Follower:
                 if self.nc.is_closed:
                     raise
                 # JetStream not answering yet (a server starting, a reconnect): wait as for a stream
+            waited = loop.time() - began
             if self.idle_exit_s is not None and waited >= self.idle_exit_s:
                 raise FanoutError(f"no stream {stream_name(self.session)} for session {self.session!r} on NATS "
-                                  f"after {waited:g} s (is it published with --nats?)")
+                                  f"after {waited:.1f} s (is it published with --nats?)")
             await asyncio.sleep(0.25)
-            waited += 0.25
 
     async def batches(self) -> AsyncGenerator[list[Item], None]:
         await self.wait_for_stream()

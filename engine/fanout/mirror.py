@@ -23,6 +23,7 @@ from events.store.verify import verify_session
 from events.types import SessionEnded
 
 from .follower import Follower
+from .names import stream_name
 from .nats_conn import FanoutError
 
 
@@ -43,10 +44,14 @@ async def mirror(nc: NATS, session: str, into: EventStore, *, name: str | None =
     except UnknownSession:
         head, head_hash = 0, chain.GENESIS
     follower = Follower(nc, session, after=head, after_hash=head_hash, idle_exit_s=idle_exit_s)
-    appended, ended = 0, head > 0 and await _ends(into, target, head)
-    if ended and not forever and await follower.wait_for_stream() == head:
-        return Mirrored(target, head, head_hash, 0, True)  # mirrored to the session's end already
-    ended = False
+    appended, ended = 0, False
+    if head:
+        last = await follower.wait_for_stream()
+        if last < head:
+            raise FanoutError(f"stream {stream_name(session)} holds {last} events, the replica {target!r} in "
+                              f"{into.url} {head}: the replica is not of this stream")
+        if not forever and last == head and await _ends(into, target, head):
+            return Mirrored(target, head, head_hash, 0, True)  # mirrored to the session's end already
     async with aclosing(follower.batches()) as batches:
         async for got in batches:
             batch = got

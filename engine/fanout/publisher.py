@@ -28,7 +28,9 @@ from typing import NamedTuple
 
 import structlog
 from nats.aio.client import Client as NATS
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import NotFoundError
 
 from events import chain
@@ -202,9 +204,14 @@ class Publisher:
                 await self._wake.wait()
                 continue
             try:
+                if not self.nc.is_connected:  # NATS away: back off (nothing into nats-py's reconnect buffer)
+                    raise ConnectionError("NATS is not connected")
                 if not self.pending:  # more is committed than queued: the store has it
                     self.behind = True
                     await self._refill()
+                    if not self.pending:
+                        await asyncio.sleep(0.05)  # the store does not show it yet: no hot loop
+                        continue
                 await self._publish_window()
                 if self._failing:
                     log.warning("fan-out recovered", session=self.session, published=self.published)
@@ -239,8 +246,7 @@ class Publisher:
             head = (await self.store.session(self.session)).head_seq
             upto = min(head, limit)
             if upto < start:
-                if head <= tail and self.committed <= head:
-                    self.behind = False
+                self.behind = head < self.committed  # the store does not show a commit yet (another writer's view)
                 break
             async with aclosing(self.store.read_chunks(self.session, start, upto)) as chunks:
                 async for ch in chunks:
@@ -259,17 +265,31 @@ class Publisher:
             start = upto + 1
             if upto < head:
                 break  # the bound: publish these, then read on
-            if self.committed <= head:
-                self.behind = False  # caught up, nothing committed since the read began
-                break
+            # caught up with the head read: the recorder's hooks go on from here (a hook for a
+            # commit made during the read is a gap, which sends the publisher here again)
+            self.behind = False
+            break
         self.committed = max(self.committed, tail)
         self._tail = (tail, h)
 
     async def _publish_window(self) -> None:
         subj = subject(self.session)
         while self.pending:
+            if not self.nc.is_connected:  # nothing into nats-py's reconnect buffer: wait for the server
+                raise ConnectionError("NATS is not connected")
             items = [self.pending[i] for i in range(min(self.window, len(self.pending)))]
-            futures = [await self.js.publish_async(subj, it.payload, headers=headers(self.session, it)) for it in items]
+            futures: list[asyncio.Future[PubAck]] = []
+            try:
+                for it in items:
+                    futures.append(await self.js.publish_async(subj, it.payload, headers=headers(self.session, it),
+                                                               wait_stall=30.0))
+            except BaseException as exc:
+                for f in futures:  # give their in-flight slots back: nats-py frees a slot only when its future ends
+                    f.cancel()
+                if isinstance(exc, MaxPayloadError):
+                    raise FanoutError(f"session {self.session!r}: event {it.seq} ({len(it.payload)} bytes) is over the "
+                                      "NATS server's max_payload") from None
+                raise
             acks = await asyncio.wait_for(asyncio.gather(*futures), 30.0)
             for it, ack in zip(items, acks, strict=True):
                 if ack.seq != it.seq:

@@ -31,6 +31,8 @@ from projections.digest import digest, snapshot
 from projections.state import State
 
 from .follower import Follower
+from .names import stream_name
+from .nats_conn import FanoutError
 
 CHECKPOINT_VERSION = 2
 
@@ -119,19 +121,25 @@ async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str,
         if checkpoint is not None:
             save_checkpoint(checkpoint, Checkpoint(session, at, at_hash, d, st, at == end_seq))
 
-    if ended and not forever and await follower.wait_for_stream() == after:
-        mark(after, after_hash)  # resumed after the session's end, and nothing came since: done
-        return Watch(seq=after, digest=cp.digest if cp is not None else digest(st), ended=True, resumed_from=after)
+    if after:
+        last = await follower.wait_for_stream()
+        if last < after:
+            raise FanoutError(f"stream {stream_name(session)} holds {last} events, the checkpoint {checkpoint} is at "
+                              f"{after}: the stream is not the one the checkpoint followed")
+        if ended and not forever and last == after:
+            mark(after, after_hash)  # resumed after the session's end, and nothing came since: done
+            return Watch(seq=after, digest=digest(st), ended=True, resumed_from=after)
     ended = False
     async with aclosing(follower.batches()) as batches:
         async for got in batches:
             events = [decode(it.payload, f"stream event {it.seq}") for it in got]
             batch = got
-            if not forever:  # stop exactly at the session's end, however the stream was batched
-                end = next((k for k, e in enumerate(events) if type(e) is SessionEnded), None)
-                if end is not None:
-                    ended, batch, events = True, got[:end + 1], events[:end + 1]
-                    end_seq = batch[-1].seq
+            ends = [it.seq for it, e in zip(got, events, strict=True) if type(e) is SessionEnded]
+            if ends and not forever:  # stop exactly at the session's end, however the stream was batched
+                batch, events = got[:ends[0] - got[0].seq + 1], events[:ends[0] - got[0].seq + 1]
+                ends = ends[:1]
+            if ends:
+                end_seq = ends[-1]  # known before the fold: a checkpoint at the end says so
             i = 0
             while i < len(batch):
                 # fold up to the next checkpoint boundary, so a line is printed at exactly k*every
@@ -141,8 +149,7 @@ async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str,
                 if seq % every == 0:
                     mark(seq, last_hash)
                 i = stop_at
-            if forever and (ends := [it.seq for it, e in zip(batch, events, strict=True) if type(e) is SessionEnded]):
-                ended, end_seq = True, ends[-1]
+            ended = end_seq == seq  # the last event folded is the session's end
             if on_batch is not None:
                 on_batch(st, [e for e in events if type(e) is Fill or type(e) is VenueFill])
             if ended and not forever:

@@ -198,7 +198,9 @@ async def test_mirror_and_follow_run_again_after_the_end_return_at_once(tmp_path
         for n in (4000, 0):
             r = tt("mirror", name, "--nats", NATS_URL, "--into", replica, timeout=20)
             assert r.code == 0 and json.loads(r.out)["appended"] == n and json.loads(r.out)["ended"], r.err
-        first = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp, "--every", "1000", timeout=20)
+        # --forever, the end at a multiple of --every: the checkpoint still records the end
+        first = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp, "--every", "1000", "--forever",
+                   "--idle-exit", "1", timeout=20)
         again = tt("follow", name, "--nats", NATS_URL, "--checkpoint", cp, "--every", "1000", timeout=20)
         assert first.code == again.code == 0, again.err
         assert again.out.splitlines() == first.out.splitlines()[-1:]
