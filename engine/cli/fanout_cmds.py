@@ -24,13 +24,23 @@ def add_nats_flag(p: argparse.ArgumentParser) -> None:
                    "(stream TT_<session>, subject tradetape.<session>.events; `tradetape follow` watches it)")
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
+def _stream_flags(p: argparse.ArgumentParser, session_help: str, *, reader: str = "") -> None:
+    """SESSION and --nats for every command that reads or writes a session's stream; a reader
+    (follow, mirror) also gets --idle-exit and --forever."""
     from ..fanout.names import DEFAULT_NATS  # names.py imports no NATS client: the CLI starts fast
 
+    p.add_argument("session", help=session_help)
+    p.add_argument("--nats", default=DEFAULT_NATS, metavar="URL", help=f"NATS server (default {DEFAULT_NATS})")
+    if reader:
+        p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new "
+                       "(default: wait for the session's end)")
+        p.add_argument("--forever", action="store_true", help=f"keep {reader} after the session's end (a resume)")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     f = sub.add_parser("follow", parents=[common], help="rebuild a live session's projections from its JetStream "
                                                          "stream as it grows; print (or serve) them")
-    f.add_argument("session", help="the session (published with --nats by record, paper, trade or publish)")
-    f.add_argument("--nats", default=DEFAULT_NATS, metavar="URL", help=f"NATS server (default {DEFAULT_NATS})")
+    _stream_flags(f, "the session (published with --nats by record, paper, trade or publish)", reader="following")
     f.add_argument("--from", dest="start", type=int, default=1, metavar="SEQ",
                    help="print from this sequence on (the projections still fold every event before it)")
     f.add_argument("--every", type=int, default=1000, metavar="N",
@@ -39,26 +49,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "restart with the same FILE resumes after it, nothing lost or folded twice")
     f.add_argument("--broadcast", type=int, metavar="PORT", help="serve the state to watchers on 127.0.0.1:PORT "
                    "(the trading process's --broadcast, fed from the stream instead; 0: any free port)")
-    f.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new "
-                   "(default: wait for the session's end)")
-    f.add_argument("--forever", action="store_true", help="keep following after the session's end (a resume)")
     f.set_defaults(run=cmd_follow)
 
     m = sub.add_parser("mirror", parents=[common], help="write a verified replica of a session from its JetStream "
                                                          "stream into another store (resumable)")
-    m.add_argument("session", help="the published session")
-    m.add_argument("--nats", default=DEFAULT_NATS, metavar="URL", help=f"NATS server (default {DEFAULT_NATS})")
+    _stream_flags(m, "the published session", reader="mirroring")
     m.add_argument("--into", required=True, metavar="DB", help="the store to write the replica into (SQLite path "
                    "or postgresql:// URL; created if missing)")
     m.add_argument("--as", dest="name", help="the replica's name (default: the session's)")
-    m.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds with nothing new")
-    m.add_argument("--forever", action="store_true", help="keep mirroring after the session's end")
     m.set_defaults(run=cmd_mirror)
 
     p = sub.add_parser("publish", parents=[common], help="publish a stored session (or the part its stream lacks) "
                                                           "to NATS JetStream; idempotent")
-    p.add_argument("session", help="the session in --db")
-    p.add_argument("--nats", default=DEFAULT_NATS, metavar="URL", help=f"NATS server (default {DEFAULT_NATS})")
+    _stream_flags(p, "the session in --db")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up after S seconds (default 60)")
     p.set_defaults(run=cmd_publish)
 

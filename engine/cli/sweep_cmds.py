@@ -149,6 +149,7 @@ async def _distributed(args: argparse.Namespace, store: Any, sweep: str, cells: 
 
     present = {s.name for s in await store.sessions()}
     todo = [c for c in cells if c.session() not in present]
+    stored = len(cells) - len(todo)
     nc = await connect(args.nats, name="tradetape-sweep")
     try:
         js = nc.jetstream()
@@ -157,11 +158,11 @@ async def _distributed(args: argparse.Namespace, store: Any, sweep: str, cells: 
         waiter = queue.Waiter(nc, js, store, sweep, cells)
         await waiter.listen()
         new, dup = await queue.enqueue(js, todo)
-        print(f"sweep {sweep}: {len(cells)} cells, {len(cells) - len(todo)} already stored, {new} enqueued, "
+        print(f"sweep {sweep}: {len(cells)} cells, {stored} already stored, {new} enqueued, "
               f"{dup} already queued on {stream}", file=sys.stderr, flush=True)
         if args.enqueue_only:
             emit_json({"sweep": sweep, "stream": stream, "subject": queue.cells_subject(queue.token(sweep)),
-                       "cells": len(cells), "stored": len(cells) - len(todo), "enqueued": new, "duplicates": dup})
+                       "cells": len(cells), "stored": stored, "enqueued": new, "duplicates": dup})
             await waiter.close()
             return None, {}
         try:

@@ -27,7 +27,7 @@ from events.codec import decode
 from events.errors import BadInput
 from events.types import EventBase, Fill, SessionEnded, VenueFill
 from projections import evolve_many, initial_state
-from projections.digest import digest, snapshot
+from projections.digest import digest, digest_of, snapshot, venue_view
 from projections.state import State
 
 from .follower import Follower
@@ -83,12 +83,14 @@ def save_checkpoint(path: Path, cp: Checkpoint) -> None:
         os.close(fd)
 
 
-def state_line(session: str, seq: int, st: State, d: str) -> dict[str, Any]:
-    """What a watcher prints at a checkpoint: money in the integer units of ``events.units``."""
+def state_line(session: str, seq: int, st: State) -> tuple[dict[str, Any], str]:
+    """What a watcher prints at a checkpoint (money in the integer units of ``events.units``),
+    and the state's digest: one snapshot serves both."""
     snap = snapshot(st)
+    d = digest_of(snap, venue_view(st))
     return {"session": session, "seq": seq, "ts": snap.ts, "digest": d, "cash": snap.cash,
             "portfolio_value": snap.portfolio_value, "realized": snap.realized, "fees": snap.fees,
-            "positions": len(snap.positions), "open_orders": len(snap.open_orders)}
+            "positions": len(snap.positions), "open_orders": len(snap.open_orders)}, d
 
 
 class Watch(NamedTuple):
@@ -115,9 +117,9 @@ async def watch(nc: NATS, session: str, *, every: int, emit: Callable[[dict[str,
     end_seq = after if ended else -1  # the seq of the session's end, once folded
 
     def mark(at: int, at_hash: bytes) -> None:
-        d = digest(st)
+        line, d = state_line(session, at, st)
         if at >= start:
-            emit(state_line(session, at, st, d))
+            emit(line)
         if checkpoint is not None:
             save_checkpoint(checkpoint, Checkpoint(session, at, at_hash, d, st, at == end_seq))
 
