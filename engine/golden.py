@@ -16,6 +16,7 @@ import msgspec
 
 from events.errors import BadInput
 from events.tape import iter_tape
+from events.types import EventBase
 from projections import initial_state, view
 
 from .audit.compare import differences, format_differences
@@ -41,12 +42,12 @@ def checkpoints(tape: Path, seqs: list[int]) -> Iterator[tuple[int, dict[str, An
     """Fold a .tape through ``evolve``; yield (seq, view) at each checkpoint seq."""
     state = initial_state()
     batches = tape_batches(tape)
-    pending: list[Any] = []
+    pending: list[EventBase] = []
     for mark in sorted(set(seqs)):
         seek = Seek(state, until_seq=mark)
         more = True
         while more:
-            batch = pending or next(batches, None)
+            batch: list[EventBase] | None = pending or next(batches, None)
             if batch is None:
                 break
             before = state.seq

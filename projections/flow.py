@@ -39,7 +39,7 @@ them, touches no accumulator: that is what the lazy decay buys.
 
 from __future__ import annotations
 
-from events.types import BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade
+from events.types import BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade, market_of
 from events.units import ONE_DOLLAR
 
 from .books import bid_no, bid_yes
@@ -206,7 +206,7 @@ def _mid2(m: MarketState) -> int:
 def update(flows: dict[str, FlowState], st: State, e: EventBase) -> None:
     """Route ``e`` (already folded into ``st``) to its market's ``FlowState``, creating it on
     the market's first event. Events without a market are ignored."""
-    market: str | None = getattr(e, "market", None)
+    market = market_of(e)
     if market is None:
         return
     f = flows.get(market)

@@ -10,7 +10,7 @@ import msgspec
 from events.codec import to_builtins
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import EVENT_TYPES, EventBase, tag_of, type_name
+from events.types import EVENT_TYPES, EventBase, market_of, markets_of, tag_of, type_name
 
 from ..timefmt import format_ns
 
@@ -49,12 +49,12 @@ async def iter_events(
             for e in batch:
                 seq += 1
                 if seen is not None:
-                    m = getattr(e, "market", None)
+                    m = market_of(e)
                     if m is not None:
                         seen.add(m)
                 if types is not None and type_name(tag_of(type(e))) not in types:
                     continue
-                if market is not None and getattr(e, "market", None) != market and market not in getattr(e, "markets", ()):
+                if market is not None and market not in markets_of(e):
                     continue
                 yield seq, e
 

@@ -24,14 +24,13 @@ from events.errors import BadInput
 from events.store import open_store
 from events.store.verify import verify_session
 from events.tape import export_tape, import_tape
-from events.units import format_money
 from projections import digest, view
 
 from .. import golden
 from ..anchors import anchor_path, anchor_session
 from ..audit.show import iter_events, text_line
 from ..replay import replay
-from .output import state_text
+from .output import indent, state_text, step, usd
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -196,16 +195,3 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
     return ok, files
 
 
-def usd(v: int) -> str:
-    return f"{'-' if v < 0 else ''}${format_money(abs(v))}"
-
-
-
-
-
-def step(n: int, text: str) -> None:
-    print(f"\n[{n}] {text}")
-
-
-def indent(text: str) -> str:
-    return "\n".join("   " + line for line in text.splitlines())

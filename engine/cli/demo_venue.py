@@ -42,7 +42,7 @@ async def venue_part(store: Any, rec: Any, out: Path, first_step: int) -> tuple[
     from ..venue.driver import run_venue
     from ..venue.reconcile import catch_up, compare, fetch
     from ..venue.risk import RiskLimits
-    from .demo_cmd import step, usd
+    from .output import step, usd
 
     n = first_step
     step(n, f"trade through venue mode: a random policy on {len(rec.markets)} markets, its orders sent as signed "

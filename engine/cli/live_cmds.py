@@ -216,6 +216,9 @@ async def cmd_live(args: argparse.Namespace) -> int:
                       queue=args.queue if paper else "risk_averse", latency_ms=args.latency_ms if paper else 0.0,
                       broadcast=getattr(args, "broadcast", None), client=client_options(args), nats=args.nats)
     summary = await run_session(setup, args.db)
+    from ..live.paper import LiveSummary
+
+    assert isinstance(summary, LiveSummary)  # no venue here: ``trade`` runs those
     (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
     if summary.reason != "feed complete":
         return 0  # stopped early (a signal, a lost feed): silence proves nothing about a ticker

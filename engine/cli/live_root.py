@@ -19,12 +19,12 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -34,6 +34,24 @@ from events.names import check_session_name
 from ..anchors import anchor_session
 from .common import store_for
 
+if TYPE_CHECKING:  # named in annotations only: ``tradetape --help`` imports none of them
+    from nats.aio.client import Client as Nats
+
+    from events.store import EventStore
+
+    from ..fanout.publisher import Publisher
+    from ..live.auth import ApiKey
+    from ..live.broadcast import Broadcaster
+    from ..live.client import FeedClient
+    from ..live.paper import LiveSummary
+    from ..sim.config import ExchangeConfig
+    from ..sim.strategy import Policy
+    from ..venue.reconcile import Policy as ReconcilePolicy
+    from ..venue.risk import RiskLimits
+    from ..venue.summary import VenueSummary
+
+OnCommit = Callable[[int, range, list[bytes]], None]
+
 
 @dataclass(frozen=True)
 class VenueSetup:
@@ -41,8 +59,8 @@ class VenueSetup:
 
     name: str  # recorded: kalshi-demo, kalshi, or the REST base URL
     rest_url: str
-    limits: Any  # engine.venue.risk.RiskLimits
-    reconcile: str = "adopt"
+    limits: RiskLimits
+    reconcile: ReconcilePolicy = "adopt"
     kill_file: Path | None = None
     timeout_s: float = 10.0
 
@@ -52,7 +70,7 @@ class LiveSetup:
     mode: str  # record | paper | venue
     feed: str
     markets: tuple[str, ...]
-    key: Any = None  # engine.live.auth.ApiKey
+    key: ApiKey | None = None
     session: str | None = None
     resume: str | None = None
     policy: str = "hold"
@@ -69,8 +87,8 @@ class LiveSetup:
     nats: str | None = None  # publish every committed event to JetStream (engine.fanout)
 
 
-async def run_session(setup: LiveSetup, db: str | None) -> Any:
-    """Run one live session to its end; its summary (``LiveSummary`` or the venue's dict)."""
+async def run_session(setup: LiveSetup, db: str | None) -> LiveSummary | VenueSummary:
+    """Run one live session to its end; its summary."""
     from ..live.client import FeedClient
 
     if setup.session is not None:
@@ -87,6 +105,7 @@ async def run_session(setup: LiveSetup, db: str | None) -> Any:
             head = await _head(store, name)
             publisher = await _publisher(nc, store, name)
             on_commit = publisher.committed_batch if publisher is not None else None
+            summary: LiveSummary | VenueSummary
             try:
                 if setup.venue is None:
                     summary = await _paper(setup, store, client, name, policy, entries, cfg, broadcaster, on_commit)
@@ -112,7 +131,7 @@ async def run_session(setup: LiveSetup, db: str | None) -> Any:
     return summary
 
 
-def _policy(setup: LiveSetup) -> tuple[Any, dict[str, str], Any]:
+def _policy(setup: LiveSetup) -> tuple[Policy, dict[str, str], ExchangeConfig]:
     from ..live.policy_spec import make_live_policy
     from ..sim.config import ExchangeConfig
     from ..sim.fees import DEFAULT_TABLE, load_fee_table
@@ -131,7 +150,7 @@ def _policy(setup: LiveSetup) -> tuple[Any, dict[str, str], Any]:
                                            queue=setup.queue)
 
 
-async def _nats(url: str | None, name: str) -> Any:
+async def _nats(url: str | None, name: str) -> Nats | None:
     if url is None:
         return None
     from ..fanout.nats_conn import connect
@@ -139,7 +158,7 @@ async def _nats(url: str | None, name: str) -> Any:
     return await connect(url, name=f"tradetape {name}")
 
 
-async def _publisher(nc: Any, store: Any, name: str) -> Any:
+async def _publisher(nc: Nats | None, store: EventStore, name: str) -> Publisher | None:
     if nc is None:
         return None
     from ..fanout.names import stream_name, subject
@@ -148,13 +167,15 @@ async def _publisher(nc: Any, store: Any, name: str) -> Any:
 
     publisher = Publisher(nc, store, name)
     await publisher.open()
-    print(f"tradetape: publishing to {redact_nats(nc.connected_url.geturl())} stream {stream_name(name)} "
+    where = redact_nats(nc.connected_url.geturl()) if nc.connected_url is not None else "NATS"
+    print(f"tradetape: publishing to {where} stream {stream_name(name)} "
           f"subject {subject(name)}", file=sys.stderr, flush=True)
     return publisher
 
 
-async def _paper(setup: LiveSetup, store: Any, client: Any, name: str, policy: Any, entries: dict[str, str], cfg: Any,
-                 broadcaster: Any, on_commit: Any) -> Any:
+async def _paper(setup: LiveSetup, store: EventStore, client: FeedClient, name: str, policy: Policy,
+                 entries: dict[str, str], cfg: ExchangeConfig, broadcaster: Broadcaster | None,
+                 on_commit: OnCommit | None) -> LiveSummary:
     from ..live.paper import run_live
 
     record = setup.mode == "record" and not setup.resume
@@ -163,14 +184,17 @@ async def _paper(setup: LiveSetup, store: Any, client: Any, name: str, policy: A
                           resume=bool(setup.resume), broadcaster=broadcaster, on_commit=on_commit)
 
 
-async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name: str, policy: Any,
-                 entries: dict[str, str], cfg: Any, broadcaster: Any, on_commit: Any) -> dict[str, Any]:
+async def _venue(setup: LiveSetup, v: VenueSetup, store: EventStore, client: FeedClient, name: str, policy: Policy,
+                 entries: dict[str, str], cfg: ExchangeConfig, broadcaster: Broadcaster | None,
+                 on_commit: OnCommit | None) -> VenueSummary:
     from ..kalshi.rest import KalshiRest
     from ..live.recorder import Recorder
     from ..venue import session as venue_session
     from ..venue.driver import run_venue
     from ..venue.summary import summary
 
+    if setup.key is None:  # ``trade`` asks for it before anything starts: a caller's bug
+        raise BadInput("trading on a venue is signed: it needs an API key")
     async with KalshiRest(v.rest_url, setup.key, timeout_s=v.timeout_s) as rest:
         recorder = partial(Recorder, store, name, on_commit=on_commit)
         if setup.resume:
@@ -179,16 +203,16 @@ async def _venue(setup: LiveSetup, v: VenueSetup, store: Any, client: Any, name:
             run = await venue_session.start(store, client, rest, name, venue=v.name, rest_url=v.rest_url,
                                             policy=policy, policy_entries=entries, seed=setup.seed, cfg=cfg,
                                             limits=v.limits, reconcile=v.reconcile, recorder=recorder)
-        reason = await run_venue(run, client, reconcile=v.reconcile, kill_file=v.kill_file,  # type: ignore[arg-type]
+        reason = await run_venue(run, client, reconcile=v.reconcile, kill_file=v.kill_file,
                                  broadcaster=broadcaster)
         return summary(run, reason, client)
 
 
-async def _broadcaster(setup: LiveSetup, name: str) -> Any:
+async def _broadcaster(setup: LiveSetup, name: str) -> Broadcaster | None:
     return None if setup.broadcast is None else await open_broadcaster(setup.broadcast, name, setup.mode)
 
 
-async def open_broadcaster(port_wanted: int, name: str, mode: str) -> Any:
+async def open_broadcaster(port_wanted: int, name: str, mode: str) -> Broadcaster:
     """The ``--broadcast PORT`` endpoint (``engine.live.broadcast``), started, its port and
     token (or where the token is) printed on stderr."""
     from ..live.broadcast import Broadcaster
@@ -214,7 +238,7 @@ async def listen(starting: Coroutine[Any, Any, int], flag: str, port: int) -> in
         raise BadInput(f"{flag} {port}: cannot listen on 127.0.0.1:{port}: {why}") from None
 
 
-async def _head(store: Any, name: str) -> int:
+async def _head(store: EventStore, name: str) -> int:
     """The session's head seq; 0 when there is no such session (or the store cannot say)."""
     try:
         return int((await store.session(name)).head_seq)

@@ -28,6 +28,20 @@ def dollars(v: int) -> str:
     return ("-" if v < 0 else "") + f"${whole}.{frac.ljust(2, '0')}"
 
 
+def usd(v: int) -> str:
+    """Money units as dollars, every digit: ``-$1.230000`` (the demo's walk-through)."""
+    return f"{'-' if v < 0 else ''}${format_money(abs(v))}"
+
+
+def step(n: int, text: str) -> None:
+    """A numbered step of a walk-through (``tradetape demo``)."""
+    print(f"\n[{n}] {text}")
+
+
+def indent(text: str) -> str:
+    return "\n".join("   " + line for line in text.splitlines())
+
+
 def pnl_line(summary: Any) -> str:
     """One human line for a trading run's summary (simulate, paper, trade), from its exact
     integers: P&L is the portfolio value (marked at the last book) less the starting cash."""

@@ -102,8 +102,9 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..anchors import anchor_session
     from ..rl.evaluate import Entrant, evaluate, session_markets
     from ..rl.model_file import read_meta
+    from ..sim.clock import Clock
     from ..sim.config import ExchangeConfig
-    from ..sim.stepper import Clock
+    from ..sim.strategy import Policy
     from ..strategy.spec import kind_of, resolve
 
     wanted = tuple(m for m in args.markets.split(",") if m) + ((args.market,) if args.market else ())
@@ -128,6 +129,7 @@ async def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.no_baselines:
             against = args.against or ["hold", "random"]
             for i, s in enumerate(against):
+                p: Policy
                 if s == "random":  # on the policy's clock, so both decide as often
                     from ..sim.policies import RandomPolicy
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import aclosing, nullcontext, suppress
 from functools import partial
-from typing import cast
 
 import msgspec
 import structlog
@@ -36,13 +35,14 @@ import structlog
 from events.codec import encode
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import BookSnapshot, EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
+from events.types import BookSnapshot, EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted, market_of
 from events.version import ENGINE_VERSION
 
 from ..sim.config import ExchangeConfig, entries
 from ..sim.core import SimCore
 from ..sim.policies import Policy
 from ..sim.runner import Outcome, outcome
+from ..sim.sink import Events
 from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
@@ -103,7 +103,7 @@ async def run_live(
                                          "policy": policy.name, **policy_entries, **entries(cfg)})
         core = SimCore(cfg, policy.name)
         core.fold([started])
-        stepper = Stepper.for_policy(core, policy)
+        stepper = Stepper.for_policy(core, policy, Events())
         rec = recorder()
         opening = [started]
     reason = "feed complete"
@@ -122,7 +122,7 @@ async def run_live(
                 heard.update(heard_of(batch))
                 stepper.feed(batch, range(len(batch)))
                 actions += stepper.drive(policy)
-                out = cast(list[EventBase], stepper.out)  # the live stepper copies market events (no spans)
+                out = stepper.out
                 rec.add_encoded([encode(e) for e in out])  # all of a batch or none
                 if latencies is not None and any(type(e) is OrderPlaced for e in out):
                     latencies.append(time.perf_counter() - client.recv_perf)
@@ -153,7 +153,7 @@ async def run_live(
                 stepper.finish()
                 ended = SessionEnded(ts=max(client.now(), core.state.ts), reason=reason)
                 core.fold([ended])
-                rec.add_encoded(encode(e) for e in [*cast(list[EventBase], stepper.out), ended])
+                rec.add_encoded(encode(e) for e in [*stepper.out, ended])
                 stepper.out.clear()
                 await rec.close()
             if commits is not None:
@@ -163,12 +163,15 @@ async def run_live(
     st = core.state
     s = client.stats
     silent = tuple(m for m in client.markets if m not in heard)
-    return LiveSummary(mode=mode, reason=reason, frames=s.frames, gaps=s.gaps, resyncs=s.resyncs, faults=s.faults,
-                       silent_markets=silent, **outcome(st, name, actions))  # type: ignore[arg-type]
+    o = outcome(st, name, actions)
+    return LiveSummary(session=o.session, events=o.events, actions=o.actions, fills=o.fills, rejected=o.rejected,
+                       fees=o.fees, starting_cash=o.starting_cash, cash=o.cash, portfolio_value=o.portfolio_value,
+                       digest=o.digest, mode=mode, reason=reason, frames=s.frames, gaps=s.gaps, resyncs=s.resyncs,
+                       faults=s.faults, silent_markets=silent)
 
 
 async def _resume(store: EventStore, name: str, client: FeedClient,
-                  recorder: Callable[..., Recorder]) -> tuple[SimCore, Stepper, Policy, Recorder, str, list[EventBase]]:
+                  recorder: Callable[..., Recorder]) -> tuple[SimCore, Stepper[Events], Policy, Recorder, str, list[EventBase]]:
     info = await store.session(name)
     recorded: list[EventBase] = []
     async with aclosing(store.read(name)) as batches:
@@ -190,7 +193,7 @@ async def _resume(store: EventStore, name: str, client: FeedClient,
                      markets=markets)
     r.stepper.feed([lost], range(1))
     r.stepper.drive(r.policy)
-    opening.extend(r.stepper.out)  # type: ignore[arg-type]
+    opening.extend(r.stepper.out)
     r.stepper.out.clear()
     log.info("resuming", session=name, recorded=len(recorded), catching_up=len(opening))
     return r.core, r.stepper, r.policy, rec, r.started.mode, opening
@@ -244,7 +247,7 @@ def heard_of(batch: Sequence[EventBase]) -> Iterator[str]:
     subscription to one stays silent) and our feed server answers one with an empty snapshot,
     whose sides are absent on the wire."""
     for e in batch:
-        m = getattr(e, "market", None)
+        m = market_of(e)
         if m is not None and not (type(e) is BookSnapshot and not e.yes and not e.no):
             yield m
 

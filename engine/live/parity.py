@@ -21,6 +21,7 @@ from projections import digest, evolve_many, initial_state
 from ..sim.config import from_entries
 from ..sim.core import SimCore
 from ..sim.policies import Policy
+from ..sim.sink import Events
 from ..sim.stepper import Stepper
 from .policy_spec import policy_of
 
@@ -31,7 +32,7 @@ class Rebuilt:
     """A core, stepper and policy in the state the live driver had after the recorded market
     events; ``log`` is every event that state implies, in order."""
 
-    def __init__(self, started: SessionStarted, policy: Policy, core: SimCore, stepper: Stepper,
+    def __init__(self, started: SessionStarted, policy: Policy, core: SimCore, stepper: Stepper[Events],
                  log: list[EventBase]) -> None:
         self.started, self.policy, self.core, self.stepper, self.log = started, policy, core, stepper, log
 
@@ -43,13 +44,13 @@ def rebuild(recorded: Sequence[EventBase], *, finish: bool) -> Rebuilt:
     policy = policy_of(started)
     core = SimCore(from_entries(started.config), policy.name)
     core.fold([started])
-    stepper = Stepper.for_policy(core, policy)
+    stepper = Stepper.for_policy(core, policy, Events())
     market = [e for e in recorded if type(e) in _MARKET]
     stepper.feed(market, range(1, len(market) + 1))
     stepper.drive(policy)
     if finish:
         stepper.finish()
-    log: list[EventBase] = [started, *stepper.out]  # type: ignore[list-item]
+    log: list[EventBase] = [started, *stepper.out]
     stepper.out.clear()
     if finish and isinstance(recorded[-1], SessionEnded):
         ended = recorded[-1]  # its time and reason are the driver's input, like the market events

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import msgspec
 
-from events.types import MARKET_EVENTS, EventBase, MarketStatus, Result
+from events.types import MARKET_EVENTS, EventBase, MarketStatus, Result, market_of
 from projections import State, evolve_many, initial_state
 
 from . import frames as fr
@@ -67,7 +67,7 @@ def prepare(events: Iterable[EventBase], shift: int = 0) -> list[Prepared]:
         wire = fr.frames_for(e, determined)
         if not wire:
             continue
-        key = (fr.CHANNEL_OF_TYPE[wire[0][0]], getattr(e, "market", ""))
+        key = (fr.CHANNEL_OF_TYPE[wire[0][0]], market_of(e) or "")
         out.append((e, key, tuple(fr.envelope(t, fr.encode_msg(m)) for t, m in wire)))
     return out
 

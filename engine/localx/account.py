@@ -44,6 +44,7 @@ from projections.state import Order, State
 
 from ..sim.config import ExchangeConfig, entries
 from ..sim.core import SimCore
+from ..sim.sink import Events
 from . import objects as ob
 from .records import VenueFill, VenueOrder, VenueSettlement, venue_uuid
 
@@ -107,7 +108,7 @@ class Account:
             p = self.state.positions.get(settling.market)
             if p is not None and p.position:
                 before = (p.position, p.cost, p.fees, self.state.cash)
-        out: list[EventBase] = []
+        out = Events()
         self.core.market(e, out)
         self.absorb(out[1:] if out and out[0] is e else out)
         if before is not None and settling is not None:

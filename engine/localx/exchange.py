@@ -37,6 +37,7 @@ from ..sim.fees import DEFAULT_TABLE, FeeTable
 from .account import Account
 from .faults import VenueDice, VenueFaults
 from .ratelimit import Limiter, RateLimits
+from .rest import build_app
 
 PRIVATE_CHANNELS = frozenset({"fill", "user_orders", "market_positions"})
 DEFAULT_CASH = 1000 * MONEY_PER_DOLLAR
@@ -190,8 +191,6 @@ class LocalExchange:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve the REST API under ``/trade-api/v2``; returns the bound port."""
-        from .rest import build_app
-
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import web
 
-from ..live.auth import KEY_HEADER, missing_header, verify_headers
+from ..live.auth import KEY_HEADER, PublicKey, missing_header, verify_headers
 from . import orders
+from .account import Account
 from .errors import ApiError, bad
-from .exchange import LocalExchange
-from .ratelimit import CHEAP_COST, DEFAULT_COST
+from .faults import VenueDice
+from .ratelimit import CHEAP_COST, DEFAULT_COST, Limiter
 from .reads import READS, Call
 
 PREFIX = "/trade-api/v2"
@@ -46,6 +47,23 @@ def _reply(status: int, payload: Json | None) -> web.Response:
     if payload is None:
         return web.Response(status=status)
     return web.Response(status=status, body=msgspec.json.encode(payload), content_type="application/json")
+
+
+class LocalExchange(Protocol):
+    """What the REST layer needs of the exchange it serves (``engine.localx.exchange``, which
+    starts this server: the exchange imports the web layer, never the other way)."""
+
+    public_keys: dict[str, PublicKey]
+    public_key: PublicKey | None
+    require_auth: bool
+    limiter: Limiter
+    dice: VenueDice
+    hang_s: float
+    latency_s: float
+
+    def account(self, key_id: str) -> Account: ...
+
+    def push(self) -> None: ...
 
 
 def authenticate(ex: LocalExchange, request: web.Request) -> str:

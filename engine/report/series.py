@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from events.errors import BadInput
-from events.types import EVENT_TYPES, EventBase, Fill, SessionStarted, VenueFill, tag_of
+from events.types import EventBase, FeedFault, FeedGap, Fill, SessionStarted, VenueFill, market_of
 from events.units import ONE_DOLLAR
 from projections import State, evolve_many, initial_state, portfolio_value
 
@@ -35,11 +35,6 @@ from .clock import Clock, market_clock
 
 # Looked up by tag, not imported by name: the report must work on a checkout whose vocabulary
 # does not have FeedFault yet (then no event can be one, and the fault table is just empty).
-GAP_TAG = "feed_gap.v1"
-FAULT_TAG = "feed_fault.v1"
-_HEALTH_TAGS: dict[type[EventBase], str] = {
-    cls: tag_of(cls) for cls in EVENT_TYPES if tag_of(cls) in (GAP_TAG, FAULT_TAG)
-}
 
 AnyFill = Fill | VenueFill
 """A fill of ours: the fields a report shows (ts, market, action, side, price in the order's leg,
@@ -109,16 +104,15 @@ def fold_session(events: Sequence[EventBase], *, sample: int, max_markets: int,
     activity: Counter[str] = Counter()
     fill_at: list[int] = []
     venue_trades: set[str] = set()
-    health = _HEALTH_TAGS
     for i, e in enumerate(events):
         if isinstance(e, Fill) or (isinstance(e, VenueFill) and e.trade_id not in venue_trades):
             if isinstance(e, VenueFill):
                 venue_trades.add(e.trade_id)
             fill_at.append(i)
             out.fills.append((i + 1, e))  # seq: the session's first event is seq 1
-        elif type(e) in health:
-            (out.gaps if health[type(e)] == GAP_TAG else out.faults)[getattr(e, "kind", "?")] += 1
-        m = getattr(e, "market", None)
+        elif isinstance(e, FeedGap | FeedFault):
+            (out.gaps if isinstance(e, FeedGap) else out.faults)[e.kind] += 1
+        m = market_of(e)
         if m is not None:
             activity[m] += 1
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from events.types import EventBase, FeeChanged, FeedFault, FeedGap, concerns
+from events.types import EventBase, FeeChanged, FeedFault, FeedGap, concerns, market_of
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, observe
 from projections.state import State
 
+from ..sim.clock import Clock
 from ..sim.commands import Command
-from ..sim.stepper import Clock
 from ..sim.strategy import Strategy
 from .env import EnvConfig
 
@@ -67,7 +67,7 @@ class AgentPolicy(Strategy):
         if isinstance(e, FeedGap | FeedFault | FeeChanged):
             hit = [m for m in self._by_market if concerns(e, m)]
         else:
-            m = getattr(e, "market", None)
+            m = market_of(e)
             if m is None:
                 return
             if m not in self._by_market:

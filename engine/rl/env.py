@@ -28,9 +28,11 @@ from projections import State, portfolio_value
 from projections.flow import FlowState
 from projections.observation import N_FEATURES, obs_digest, observe
 
+from ..sim.clock import Clock
 from ..sim.config import ExchangeConfig, entries
 from ..sim.core import SimCore
-from ..sim.stepper import Clock, Decision, Stepper
+from ..sim.sink import Events
+from ..sim.stepper import Decision, Stepper
 from .actions import ActionSpec
 from .data import Recording
 
@@ -75,7 +77,7 @@ class Episode:
         self.start = session_start(cfg, rec, market, events[0].ts)
         self.core.fold([self.start])
         self.flow = FlowState()
-        self.stepper = Stepper(self.core, clock=cfg.clock(), on_event=self.flow.on_event)
+        self.stepper = Stepper(self.core, Events(), clock=cfg.clock(), on_event=self.flow.on_event)
         self.stepper.feed(events, seqs)
         self.decision: Decision | None = self.stepper.run()
         self.pv = portfolio_value(self.core.state)
@@ -145,7 +147,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         delta = ep.advance(cfg.actions, int(action))
         out = ep.stepper.out
         if self.record:
-            self.log.extend(out)  # type: ignore[arg-type]
+            self.log.extend(out)
         out.clear()
         observe(ep.core.state, ep.flow, ep.market, self._obs)
         terminated = ep.decision is None
@@ -164,7 +166,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
     def _collect(self) -> None:
         out = self.episode.stepper.out
         if self.record:
-            self.log.extend(out)  # type: ignore[arg-type]
+            self.log.extend(out)
         out.clear()
 
 

@@ -24,7 +24,7 @@ import msgspec
 
 from events.errors import BadInput
 from events.store import EventStore
-from events.types import MARKET_EVENTS, EventBase, concerns
+from events.types import MARKET_EVENTS, EventBase, concerns, market_of
 from projections import evolve_many, initial_state, portfolio_value
 
 from ..sim.config import ExchangeConfig
@@ -79,7 +79,7 @@ def max_drawdown(equity: list[int]) -> int:
 
 
 def _touches(e: EventBase, markets: frozenset[str]) -> bool:
-    m = getattr(e, "market", None)
+    m = market_of(e)
     return m in markets if m is not None else any(concerns(e, x) for x in markets)
 
 

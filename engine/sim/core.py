@@ -12,8 +12,8 @@ event so that event time never runs backwards.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
+from typing import cast, get_args
 
 from events.types import (
     ActionTaken,
@@ -24,29 +24,22 @@ from events.types import (
     MarketSettled,
     MarketStatus,
     PublicTrade,
+    TickerEvent,
 )
 from projections import State, evolve, evolve_many, initial_state
 
 from .commands import Command, describe
 from .config import ExchangeConfig
 from .exchange import cancel_resting, decide, react
+from .sink import MarketSink, Sink
 
-REACTIVE = (PublicTrade, MarketSettled, MarketStatus, BookSnapshot, BookDelta)
-"""The market events that can make the exchange act, in a market where we have resting orders
-(a ``BookDelta`` only when it adds displayed quantity that reaches one of our prices); and any
-``FeeChanged`` while we rest anywhere (it names an event, not a market)."""
-
-_REACT = frozenset(REACTIVE)
-_WHOLE = frozenset({PublicTrade, MarketSettled, MarketStatus, BookSnapshot})  # reactive whatever they hold
-
-
-class Sink(Protocol):
-    """Where the core writes the events it emits, in log order (a list; the stepper's output,
-    which also holds spans of market events it did not copy)."""
-
-    def append(self, item: EventBase, /) -> None: ...
-
-    def extend(self, items: Iterable[EventBase], /) -> None: ...
+# The market events that can make the exchange act: a ``TickerEvent`` in a market where we have
+# resting orders (a ``BookDelta`` only when it adds displayed quantity that reaches one of our
+# prices), and any ``FeeChanged`` while we rest anywhere (it names an event, not a market). Type
+# sets, not ``isinstance`` against the unions: this runs once per market event.
+Whole = PublicTrade | MarketSettled | MarketStatus | BookSnapshot
+_REACT: frozenset[type[EventBase]] = frozenset(get_args(TickerEvent))
+_WHOLE: frozenset[type[EventBase]] = frozenset(get_args(Whole))  # reactive whatever they hold
 
 
 class SimCore:
@@ -64,7 +57,7 @@ class SimCore:
 
     def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int:
         """The index of the first event in ``events[start:stop]`` the exchange must see on its own:
-        a reactive event (``REACTIVE``) in a market where we have resting orders, or the first
+        a reactive event (``TickerEvent``) in a market where we have resting orders, or the first
         event at or after a pending command's time or a resting market's close time. Everything
         before it can go to ``fold`` in bulk: for those events ``react`` returns nothing, so the
         log is the same as event by event."""
@@ -79,39 +72,37 @@ class SimCore:
                     if events[i].ts >= due:
                         return i
             return stop
-        markets, whole = st.markets, _WHOLE
+        markets = st.markets
         for i in range(start, stop):
             e = events[i]
-            t = type(e)
-            if t is BookDelta:
-                if e.delta > 0 and e.market in live:  # type: ignore[attr-defined]
-                    m = markets[e.market]  # type: ignore[attr-defined]
-                    if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):  # type: ignore[attr-defined]
+            if type(e) is BookDelta:  # the bulk of a feed: first, and narrowed by ``type() is``
+                if e.delta > 0 and e.market in live:
+                    m = markets[e.market]
+                    if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):
                         return i
-            elif t in whole:
-                if e.market in live:  # type: ignore[attr-defined]
+            elif type(e) in _WHOLE:
+                if cast(Whole, e).market in live:
                     return i
-            elif t is FeeChanged:
+            elif type(e) is FeeChanged:
                 return i
             if due is not None and e.ts >= due:
                 return i
         return stop
 
-    def market(self, e: EventBase, out: Sink) -> None:
+    def market(self, e: EventBase, out: MarketSink) -> None:
         """One market event: due commands and closes first, then the event, then what it caused."""
         st = self.state
         if (st.next_close is not None and st.next_close <= e.ts) or (self._pending and self._pending[0][0] <= e.ts):
             self._run_due(e.ts, out)
-        t = type(e)
         fills = None
         if st.resting_markets:
-            if t in _REACT:
-                if e.market in st.resting_markets:  # type: ignore[attr-defined]
+            if type(e) in _REACT:
+                if cast(TickerEvent, e).market in st.resting_markets:
                     fills = react(st, e, self.cfg)
-            elif t is FeeChanged:
+            elif type(e) is FeeChanged:
                 fills = react(st, e, self.cfg)
         evolve(st, e)
-        out.append(e)
+        out.market(e)
         if fills:
             evolve_many(st, fills)
             out.extend(fills)

@@ -21,8 +21,8 @@ from projections.books import best_no_bid, best_yes_bid, closed_reason
 from projections.orders import open_orders
 from projections.state import State
 
+from .clock import Clock
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
-from .stepper import Clock
 from .strategy import Policy, Strategy
 
 __all__ = ["Hold", "Policy", "RandomPolicy", "ScriptPolicy", "Strategy"]

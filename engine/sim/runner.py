@@ -25,6 +25,7 @@ from ..progress import bar
 from .config import ExchangeConfig, entries
 from .core import SimCore
 from .policies import Hold, Policy
+from .sink import FedSpans
 from .stepper import Stepper
 
 BATCH = 32768  # events per durable append (the store splits them into rows of 4096)
@@ -46,10 +47,11 @@ class Outcome(msgspec.Struct, kw_only=True):
     digest: str
 
 
-def outcome(st: State, session: str, actions: int) -> dict[str, object]:
-    return {"session": session, "events": st.seq, "actions": actions, "fills": st.stats.fills,
-            "rejected": st.stats.orders_rejected, "fees": st.stats.fees, "starting_cash": st.starting_cash,
-            "cash": st.cash, "portfolio_value": portfolio_value(st), "digest": digest(st)}
+def outcome(st: State, session: str, actions: int) -> Outcome:
+    """Where the run ``session`` stands in ``st`` after ``actions`` commands."""
+    return Outcome(session=session, events=st.seq, actions=actions, fills=st.stats.fills,
+                   rejected=st.stats.orders_rejected, fees=st.stats.fees, starting_cash=st.starting_cash,
+                   cash=st.cash, portfolio_value=portfolio_value(st), digest=digest(st))
 
 
 def require_cash(starting_cash: int, policy: Policy, source: str | None = None) -> None:
@@ -68,6 +70,7 @@ class SimSummary(Outcome, kw_only=True):
     policy: str
     seed: int
     market_events: int
+
 
 
 class _Raws:
@@ -164,19 +167,19 @@ def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[i
     return [k for k, e in enumerate(events) if type(e) in _MARKET and any(concerns(e, m) for m in markets)]
 
 
-def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws: _Raws, log: _Log) -> None:
+def _drain(out: FedSpans, ch: RawChunk, seqs: Sequence[int], raws: _Raws, log: _Log) -> None:
     """Move the stepper's output to the log: spans of (or, from a derived row, copies of) the
     source's market events, and encoded events for everything the policy and the exchange did."""
     hashes = ch.hashes
     mine: list[EventBase] = []  # our events since the last market run, encoded together
-    for x in out:
-        if type(x) is not slice:
-            mine.append(x)
+    for own, fed in out.take():
+        mine.extend(own)
+        if not fed:
             continue
         if mine:
             log.events(mine)
             mine = []
-        k, j = x.start, x.stop
+        k, j = fed.start, fed.stop
         if not hashes:  # a derived source row, resolved: copy
             log.own([raws[i] for i in range(k, j)])
             continue
@@ -195,7 +198,6 @@ def _drain(out: list[EventBase | slice], ch: RawChunk, seqs: Sequence[int], raws
             log.market(seqs[lo], last, hashes[at : at + 32], raws, lo)
     if mine:
         log.events(mine)
-    out.clear()
 
 
 def _started(e: EventBase, source: str, name: str, policy: Policy, seed: int, cfg: ExchangeConfig,
@@ -235,7 +237,7 @@ async def simulate(
     async with store.staged(name) as staged:
         core = SimCore(cfg, policy.name)
         log = _Log(store, staged, source)
-        stepper = Stepper.for_policy(core, policy, emit_market=False)
+        stepper = Stepper.for_policy(core, policy, FedSpans())
         started = False
         actions = 0
 
@@ -264,12 +266,14 @@ async def simulate(
         if not started:
             raise BadInput(f"session {source!r} is empty")
         stepper.finish()
-        assert all(type(x) is not slice for x in stepper.out)  # finish emits only the exchange's events
+        tail = stepper.out.take()
+        assert not any(p.fed for p in tail)  # finish emits only the exchange's events
         ended = SessionEnded(ts=core.state.ts, reason="simulation complete")
         core.fold([ended])
-        log.events([*stepper.out, ended])  # type: ignore[list-item]
-        stepper.out.clear()
+        log.events([*(e for p in tail for e in p.own), ended])
         await log.flush(final=True)
     st = core.state
-    return SimSummary(source=source, policy=policy.name, seed=seed, market_events=stepper.count,
-                      **outcome(st, name, actions))  # type: ignore[arg-type]
+    o = outcome(st, name, actions)
+    return SimSummary(session=o.session, events=o.events, actions=o.actions, fills=o.fills, rejected=o.rejected,
+                      fees=o.fees, starting_cash=o.starting_cash, cash=o.cash, portfolio_value=o.portfolio_value,
+                      digest=o.digest, source=source, policy=policy.name, seed=seed, market_events=stepper.count)

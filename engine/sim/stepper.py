@@ -7,10 +7,10 @@ commands give the same events in all three (the parity tests check it).
 
 A driver calls ``feed`` with a chunk, then ``run`` until it returns None (the chunk is used
 up); each time ``run`` returns a ``Decision`` the driver asks its policy and passes the commands
-to ``act``. Everything the exchange and the policy did is appended to ``out`` as events, in log order,
-with the market events themselves; a driver that keeps its own copy of the market events
-(``simulate`` copies the source's bytes rather than re-encoding them) passes
-``emit_market=False`` and gets ``slice(k, j)`` of the fed chunk in their place.
+to ``act``. Everything the exchange and the policy did goes to the stepper's sink ``out``, in log
+order, with the market events themselves (``engine.sim.sink``): ``Events`` holds them all; a
+driver that keeps its own copy of the market events (``simulate`` copies the source's bytes rather
+than re-encoding them) gives ``FedSpans`` and gets their positions in the fed chunk instead.
 
 When to decide (a policy's ``clock``, else its ``next_after``):
 * ``Clock(every_events=N)``: after every N-th market event fed (counting from the first);
@@ -24,19 +24,18 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple, Protocol
-
-import msgspec
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from events.errors import BadInput, TradetapeError
 from events.types import EventBase
 from projections.state import State
 
+from .clock import Clock
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
-from .core import Sink
+from .sink import MarketSink, Out, Sink
+from .strategy import Policy
 
-if TYPE_CHECKING:
-    from .strategy import Policy
+OutT = TypeVar("OutT", bound=Out)
 
 
 class Core(Protocol):
@@ -50,7 +49,7 @@ class Core(Protocol):
 
     def quiet_until(self, events: Sequence[EventBase], start: int, stop: int) -> int: ...
 
-    def market(self, e: EventBase, out: Sink) -> None: ...
+    def market(self, e: EventBase, out: MarketSink) -> None: ...
 
     def act(self, commands: Sequence[Command], ts: int, out: Sink) -> None: ...
 
@@ -58,17 +57,6 @@ class Core(Protocol):
 
 
 _COMMANDS = (PlaceOrder, CancelOrder, AmendOrder)
-
-
-class Clock(msgspec.Struct, frozen=True, kw_only=True):
-    """Decision points in market events and/or event time (0 = not used; at least one set)."""
-
-    every_events: int = 0
-    every_ns: int = 0
-
-    def __post_init__(self) -> None:
-        if self.every_events < 0 or self.every_ns < 0 or not (self.every_events or self.every_ns):
-            raise ValueError("a clock needs every_events > 0 or every_ns > 0")
 
 
 class Decision(NamedTuple):
@@ -80,25 +68,24 @@ class Decision(NamedTuple):
 _decision = partial(tuple.__new__, Decision)  # Decision(*fields) without NamedTuple's Python-level __new__
 
 
-class Stepper:
+class Stepper(Generic[OutT]):
     def __init__(
         self,
         core: Core,
+        out: OutT,
         *,
         clock: Clock | None = None,
         next_after: Callable[[int], int | None] | None = None,
         on_event: Callable[[State, EventBase], None] | None = None,
-        emit_market: bool = True,
     ) -> None:
         if (clock is None) == (next_after is None):
             raise ValueError("a stepper needs exactly one of clock and next_after")
         self.core = core
-        self.out: list[EventBase | slice] = []
+        self.out = out
         self.count = 0  # market events folded
         self._clock = clock
         self._next_after = next_after
         self._on_event = on_event
-        self._emit_market = emit_market
         self._events: Sequence[EventBase] = ()
         self._seqs: Sequence[int] = ()
         self._k = 0
@@ -111,6 +98,7 @@ class Stepper:
         if isinstance(seqs, range) and self._decide_at is not None:
             seqs = list(seqs)  # ``_stop`` bisects them: a list has its items, a range builds each probe
         self._events, self._seqs, self._k = events, seqs, 0
+        self.out.chunk()
 
     @property
     def exhausted(self) -> bool:
@@ -128,17 +116,14 @@ class Stepper:
             if k >= len(self._events):
                 return None
             e = self._events[k]
-            if self._emit_market:
-                self.core.market(e, self.out)
-            else:
-                self._market(e, k)
+            self.core.market(e, self.out)
             if self._on_event is not None:
                 self._on_event(self.core.state, e)
             self._k = k + 1
             self.count += 1
             return _decision((self._seqs[k], e.ts, self.count))
         events, n = self._events, len(self._events)
-        core, out, emit = self.core, self.out, self._emit_market
+        core, out = self.core, self.out
         on_event = self._on_event
         k = self._k
         while k < n:
@@ -150,13 +135,10 @@ class Stepper:
                 j = core.quiet_until(events, k, stop) if on_event is None else k
                 if j > k:
                     core.fold(events[k:j])
-                    if emit:
-                        out.extend(events[k:j])
-                    else:
-                        out.append(slice(k, j))
+                    out.fed(events, k, j)
                 else:
                     e = events[k]
-                    self._market(e, k)
+                    core.market(e, out)
                     if on_event is not None:
                         on_event(core.state, e)
                     j = k + 1
@@ -169,11 +151,11 @@ class Stepper:
         return None
 
     @classmethod
-    def for_policy(cls, core: Core, policy: Policy, *, emit_market: bool = True) -> Stepper:
+    def for_policy(cls, core: Core, policy: Policy, out: OutT) -> Stepper[OutT]:
         """A stepper on the policy's clock (else its ``next_after``), with its per-event hook."""
         clock = policy.clock
-        return cls(core, clock=clock, next_after=None if clock is not None else policy.next_after,
-                   on_event=policy.on_event if policy.wants_events else None, emit_market=emit_market)
+        return cls(core, out, clock=clock, next_after=None if clock is not None else policy.next_after,
+                   on_event=policy.on_event if policy.wants_events else None)
 
     def drive(self, policy: Policy) -> int:
         """``run`` to the end of the fed chunk, asking ``policy`` at every decision point and
@@ -240,15 +222,3 @@ class Stepper:
                 self._boundary = (ts // c.every_ns + 1) * c.every_ns
                 due = True
         return due
-
-    def _market(self, e: EventBase, k: int) -> None:
-        """``events[k]`` on its own through the exchange."""
-        out = self.out
-        if self._emit_market:
-            self.core.market(e, out)
-            return
-        mark = len(out)
-        self.core.market(e, out)
-        # the event follows the commands that came due before it, if any
-        at = mark if out[mark] is e else next(i for i in range(mark, len(out)) if out[i] is e)
-        out[at] = slice(k, k + 1)

@@ -26,8 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 from events.types import EventBase
 from projections.state import State
 
+from .clock import Clock
 from .commands import Command
-from .stepper import Clock
 
 
 @runtime_checkable

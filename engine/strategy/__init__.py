@@ -23,8 +23,8 @@ runs it; so do ``evaluate``, ``paper`` and ``trade``. The contract is ``engine.s
 from events.units import ONE_CONTRACT, ONE_DOLLAR
 from projections.state import Order, State
 
+from ..sim.clock import Clock
 from ..sim.commands import AmendOrder, CancelOrder, Command, PlaceOrder
-from ..sim.stepper import Clock
 from ..sim.strategy import Policy, Strategy
 from .helpers import (
     best_ask,

@@ -29,8 +29,8 @@ from types import ModuleType
 
 from events.errors import BadInput
 
+from ..sim.clock import Clock
 from ..sim.policies import Hold, RandomPolicy, ScriptPolicy
-from ..sim.stepper import Clock
 from ..sim.strategy import Policy
 
 SPEC_HELP = ("hold | random | script:FILE (simulate) | MODEL.zip (from train) | FILE.py:Class or "

@@ -5,7 +5,7 @@ Ids for storing them: ``event_ids(seed, n_events, start, n)``, i.e.
 """
 
 from .generator import GENERATOR, STARTING_CASH, event_ids, generate, id_namespace
-from .listing import LINEAR_CENT, TAPERED_DECI_CENT, on_grid
+from .grid import LINEAR_CENT, TAPERED_DECI_CENT, on_grid
 
 __all__ = [
     "GENERATOR",

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from events.units import ONE_DOLLAR
 
-if TYPE_CHECKING:
-    from .listing import Grid
+from .grid import Grid
 
 DELTA = 0
 TRADE = 1

@@ -41,7 +41,7 @@ from projections.books import bid_no, bid_yes
 
 from ..kalshi.order_wire import client_order_id
 from ..sim.commands import AmendOrder, CancelOrder, Command, PlaceOrder, describe
-from ..sim.core import Sink
+from ..sim.sink import MarketSink, Sink
 from .risk import RateWindow, RiskLimits, check, note
 from .shadow import Shadow
 
@@ -78,9 +78,9 @@ class VenueCore:
         """Nothing here reacts to market data: every event can be folded in bulk."""
         return stop
 
-    def market(self, e: EventBase, out: Sink) -> None:
+    def market(self, e: EventBase, out: MarketSink) -> None:
         evolve(self.state, e)
-        out.append(e)
+        out.market(e)
         if self.shadow is not None and type(e) in _MARKET:
             self.shadow.market(e)
 

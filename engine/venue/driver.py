@@ -46,6 +46,7 @@ from ..live.signals import STOP_SIGNALS, handlers_possible
 from ..live.watch import state_message
 from ..sim.commands import CancelOrder, PlaceOrder
 from ..sim.policies import Policy
+from ..sim.sink import Events
 from ..sim.stepper import Stepper
 from .core import VenueCore
 from .link import CREATE, VenueLink
@@ -62,7 +63,7 @@ UNKNOWN_AFTER_S = 2.0  # a create whose outcome is unknown is looked up on the v
 class VenueRun:
     """One venue session's moving parts (built by ``start`` or ``resume``)."""
 
-    def __init__(self, core: VenueCore, stepper: Stepper, policy: Policy, link: VenueLink, rec: Recorder,
+    def __init__(self, core: VenueCore, stepper: Stepper[Events], policy: Policy, link: VenueLink, rec: Recorder,
                  opening: list[EventBase], started: SessionStarted, trigger: str) -> None:
         self.core, self.stepper, self.policy, self.link, self.rec = core, stepper, policy, link, rec
         self.opening, self.started, self.trigger = opening, started, trigger
@@ -156,7 +157,7 @@ async def run_venue(run: VenueRun, client: FeedClient, *, reconcile: ReconcilePo
             if batch:
                 stepper.feed(batch, range(len(batch)))
                 stepper.drive(policy)
-                emit(stepper.out, folded=True)  # type: ignore[arg-type]
+                emit(stepper.out, folded=True)
                 stepper.out.clear()
                 if any(type(e) is FeedFault and _relink(e) for e in batch):
                     _reconcile(run, link, "reconnect")

@@ -21,6 +21,7 @@ from ..live.policy_spec import policy_of
 from ..live.recorder import Recorder, last_event_id
 from ..sim.config import ExchangeConfig, entries, from_entries
 from ..sim.policies import Policy
+from ..sim.sink import Events
 from ..sim.stepper import Stepper
 from .core import VenueCore
 from .driver import VenueRun
@@ -46,7 +47,7 @@ async def start(store: EventStore, client: FeedClient, rest: KalshiRest, name: s
     state = initial_state()
     core = VenueCore(state, policy.name, limits, Shadow(cfg, started))
     link = VenueLink(rest, venue, client.now, state)
-    return VenueRun(core, Stepper.for_policy(core, policy), policy, link, recorder(), [started], started, "start")
+    return VenueRun(core, Stepper.for_policy(core, policy, Events()), policy, link, recorder(), [started], started, "start")
 
 
 async def resume(store: EventStore, client: FeedClient, rest: KalshiRest, name: str,
@@ -75,4 +76,4 @@ async def resume(store: EventStore, client: FeedClient, rest: KalshiRest, name: 
     rec = recorder(version=info.head_seq, last_id=await last_event_id(store, name, info.head_seq))
     lost = FeedFault(ts=max(client.now(), state.ts), kind="disconnect", detail="resumed after a crash",
                      markets=tuple(sorted(set(client.markets))))
-    return VenueRun(core, Stepper.for_policy(core, policy), policy, link, rec, [lost], started, "resume")
+    return VenueRun(core, Stepper.for_policy(core, policy, Events()), policy, link, rec, [lost], started, "resume")

@@ -34,6 +34,7 @@ from events.types import (
 from ..sim.commands import AmendOrder, CancelOrder, Command, parse_command
 from ..sim.config import ExchangeConfig, from_entries
 from ..sim.core import SimCore
+from ..sim.sink import Events
 
 _MARKET = frozenset(MARKET_EVENTS)
 
@@ -42,7 +43,7 @@ class Shadow:
     def __init__(self, cfg: ExchangeConfig, started: SessionStarted) -> None:
         self.core = SimCore(cfg, str(started.config.get("policy", "policy")))
         self.core.fold([started])
-        self.out: list[EventBase] = []  # everything the paper exchange did, in order
+        self.out = Events()  # everything the paper exchange did, in order
         self._twins: dict[str, str] = {}  # our order id -> its paper twin's
         self._seen = 0  # how much of ``out`` the twins were read from
 

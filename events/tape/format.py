@@ -12,12 +12,12 @@ FLAG_ZSTD = 0x01
 TRAILER = 0xFFFFFFFF
 MAX_HEADER_BYTES = 1 << 16
 MAX_HEADER_NAME = 200  # characters in tt_sessions.name: a longer header name is damage, not a session
-_PREFIX = len(MAGIC) + 2
-_RECORD = struct.Struct(">Iq32s")  # a record's head: length, id, hash
-_REST = struct.Struct(">q32s")  # the head after its length
-_TRAILER = struct.Struct(">IQ32s32s")  # 0xFFFFFFFF, event count, head hash, ids digest
-_READ = 1 << 16
-_ZSTD_SLICE = 512  # compressed bytes per decompress call: at most ~16 MiB out, even for a bomb
+PREFIX = len(MAGIC) + 2
+RECORD = struct.Struct(">Iq32s")  # a record's head: length, id, hash
+REST = struct.Struct(">q32s")  # the head after its length
+TRAILER_STRUCT = struct.Struct(">IQ32s32s")  # 0xFFFFFFFF, event count, head hash, ids digest
+READ = 1 << 16
+ZSTD_SLICE = 512  # compressed bytes per decompress call: at most ~16 MiB out, even for a bomb
 
 
 Batch = tuple[list[int], list[bytes]]
@@ -46,8 +46,8 @@ class TapeSummary(msgspec.Struct, frozen=True, kw_only=True):
     bytes: int
 
 
-_header_encoder = msgspec.msgpack.Encoder()
-_header_decoder = msgspec.msgpack.Decoder(TapeHeader)
+header_encoder = msgspec.msgpack.Encoder()
+header_decoder = msgspec.msgpack.Decoder(TapeHeader)
 
 
 # --- export --------------------------------------------------------------------------------

@@ -14,20 +14,20 @@ from ..codec import DECODE_ERRORS, MAX_EVENT_BYTES, decode, decode_array, join_a
 from ..errors import BadInput, DecodeError, TapeFormatError
 from ..store.schema import CHUNK_EVENTS
 from .format import (
-    _PREFIX,
-    _READ,
-    _REST,
-    _TRAILER,
-    _ZSTD_SLICE,
     FLAG_ZSTD,
     FORMAT_VERSION,
     MAGIC,
     MAX_HEADER_BYTES,
     MAX_HEADER_NAME,
+    PREFIX,
+    READ,
+    REST,
     TRAILER,
+    TRAILER_STRUCT,
+    ZSTD_SLICE,
     Batch,
     TapeHeader,
-    _header_decoder,
+    header_decoder,
 )
 
 
@@ -59,11 +59,11 @@ def iter_tape(
 
 
 def _read_header(f: BinaryIO, name: str) -> tuple[TapeHeader, int]:
-    prefix = f.read(_PREFIX)
+    prefix = f.read(PREFIX)
     if len(prefix) < len(MAGIC) or prefix[: len(MAGIC)] != MAGIC:
         what = "an empty file" if not prefix else "bad magic at byte 0"
         raise TapeFormatError(f"{name}: not a tradetape .tape file ({what})")
-    if len(prefix) < _PREFIX:
+    if len(prefix) < PREFIX:
         raise TapeFormatError(f"{name}: truncated at byte {len(prefix)} (inside the format prefix)")
     fmt, flags = prefix[len(MAGIC)], prefix[len(MAGIC) + 1]
     if fmt != FORMAT_VERSION:
@@ -73,23 +73,23 @@ def _read_header(f: BinaryIO, name: str) -> tuple[TapeHeader, int]:
         raise TapeFormatError(f"{name}: byte 6: unknown flags 0x{flags:02x}")
     size_bytes = f.read(4)
     if len(size_bytes) < 4:
-        raise TapeFormatError(f"{name}: truncated at byte {_PREFIX + len(size_bytes)} (inside the header length)")
+        raise TapeFormatError(f"{name}: truncated at byte {PREFIX + len(size_bytes)} (inside the header length)")
     size = int.from_bytes(size_bytes, "big")
     if size > MAX_HEADER_BYTES:
         raise TapeFormatError(
-            f"{name}: byte {_PREFIX}: header length {size} is above the {MAX_HEADER_BYTES}-byte limit"
+            f"{name}: byte {PREFIX}: header length {size} is above the {MAX_HEADER_BYTES}-byte limit"
         )
     raw = f.read(size)
-    body_at = _PREFIX + 4 + size
+    body_at = PREFIX + 4 + size
     if len(raw) < size:
-        raise TapeFormatError(f"{name}: truncated at byte {_PREFIX + 4 + len(raw)} (inside the header)")
+        raise TapeFormatError(f"{name}: truncated at byte {PREFIX + 4 + len(raw)} (inside the header)")
     try:
-        header = _header_decoder.decode(raw)
+        header = header_decoder.decode(raw)
     except DECODE_ERRORS as exc:
-        raise TapeFormatError(f"{name}: header (byte {_PREFIX + 4}): {one_line(exc)}") from None
+        raise TapeFormatError(f"{name}: header (byte {PREFIX + 4}): {one_line(exc)}") from None
     problem = _header_problem(header, bool(flags & FLAG_ZSTD))
     if problem:
-        raise TapeFormatError(f"{name}: header (byte {_PREFIX + 4}): {problem}")
+        raise TapeFormatError(f"{name}: header (byte {PREFIX + 4}): {problem}")
     return header, body_at
 
 
@@ -139,7 +139,7 @@ class _Body:
                 raise self.fail(f"the file ends inside the {inside} (truncated)", self.base + len(self.buf))
         out = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
-        if self.pos >= _READ:
+        if self.pos >= READ:
             del self.buf[: self.pos]
             self.base += self.pos
             self.pos = 0
@@ -159,15 +159,15 @@ class _Body:
     def _more(self) -> bool:
         """Append more body bytes to the buffer; False at the end of the body."""
         if self.dobj is None:
-            data = self.f.read(_READ)
+            data = self.f.read(READ)
             self.buf += data
             return bool(data)
         while not self.dobj.eof:
             if self.raw_pos >= len(self.raw):
-                self.raw, self.raw_pos = memoryview(self.f.read(_READ)), 0
+                self.raw, self.raw_pos = memoryview(self.f.read(READ)), 0
                 if not self.raw:
                     raise self.fail("the zstd stream ends early (truncated file)", self.base + len(self.buf))
-            piece = self.raw[self.raw_pos : self.raw_pos + _ZSTD_SLICE]
+            piece = self.raw[self.raw_pos : self.raw_pos + ZSTD_SLICE]
             self.raw_pos += len(piece)
             try:
                 out = self.dobj.decompress(piece)
@@ -194,7 +194,7 @@ def _batches(name: str, header: TapeHeader, batch_events: int, check_events: boo
         ids: list[int] = []
         payloads: list[bytes] = []
         starts: list[int] = []  # each record's offset, to name a record that fails to decode
-        unpack = _REST.unpack
+        unpack = REST.unpack
         while True:
             at = body.offset
             body.record += 1
@@ -202,10 +202,10 @@ def _batches(name: str, header: TapeHeader, batch_events: int, check_events: boo
             if size == TRAILER:
                 body.record -= 1
                 body.in_trailer = True
-                rest = body.take(_TRAILER.size - 4, "trailer")
+                rest = body.take(TRAILER_STRUCT.size - 4, "trailer")
                 count, head, stored_ids = int.from_bytes(rest[:8], "big"), rest[8:40], rest[40:]
                 break
-            rest_head = body.take(_REST.size, "record header")
+            rest_head = body.take(REST.size, "record header")
             ids_digest.update(rest_head[:8])
             eid, stored = unpack(rest_head)
             if size > MAX_EVENT_BYTES:

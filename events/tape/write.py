@@ -19,15 +19,15 @@ from ..store.sql import EventStore
 from ..store.verify import verify_session
 from ..version import ENGINE_VERSION
 from .format import (
-    _RECORD,
-    _TRAILER,
     FLAG_ZSTD,
     FORMAT_VERSION,
     MAGIC,
+    RECORD,
     TRAILER,
+    TRAILER_STRUCT,
     TapeHeader,
     TapeSummary,
-    _header_encoder,
+    header_encoder,
 )
 
 
@@ -71,7 +71,7 @@ async def export_tape(
     )
     try:
         with open(tmp, "wb") as f:
-            head_bytes = _header_encoder.encode(header)
+            head_bytes = header_encoder.encode(header)
             f.write(MAGIC + bytes([FORMAT_VERSION, FLAG_ZSTD if compress else 0]))
             f.write(len(head_bytes).to_bytes(4, "big") + head_bytes)
             if compress:
@@ -128,7 +128,7 @@ def _check_target(target: str, replace: bool) -> None:
 async def _write_body(store: EventStore, session: str, head_seq: int, head_hash: bytes, out: BinaryIO) -> None:
     seq, prev = 0, chain.GENESIS
     ids_digest = sha256()
-    pack = _RECORD.pack
+    pack = RECORD.pack
     reader = store.read_logical(session, 1, head_seq)
     async with aclosing(reader) as chunks:
         async for ch in chunks:
@@ -163,7 +163,7 @@ async def _write_body(store: EventStore, session: str, head_seq: int, head_hash:
             f"session {session!r}: the chain ends at seq {seq} but the session head is {head_seq}; "
             "run `tradetape audit verify`"
         )
-    out.write(_TRAILER.pack(TRAILER, seq, prev, ids_digest.digest()))
+    out.write(TRAILER_STRUCT.pack(TRAILER, seq, prev, ids_digest.digest()))
 
 
 def _fsync_dir(target: str) -> None:

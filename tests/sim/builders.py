@@ -13,6 +13,7 @@ from __future__ import annotations
 from engine.sim.commands import Command
 from engine.sim.config import ExchangeConfig, entries
 from engine.sim.core import SimCore
+from engine.sim.sink import Events
 from events.types import BookDelta, BookSnapshot, EventBase, MarketSettled, MarketStatus, PublicTrade, SessionStarted
 
 M = "KXTEST-26NOV21-T50"
@@ -33,7 +34,7 @@ def core(cfg: ExchangeConfig | None = None, ranges: tuple[tuple[int, int, int], 
 
 
 def market(c: SimCore, e: EventBase) -> list[EventBase]:
-    out: list[EventBase] = []
+    out = Events()
     c.market(e, out)
     return out[1:] if out and out[0] is e else out
 

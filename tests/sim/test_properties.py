@@ -34,6 +34,7 @@ from engine.sim.commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from engine.sim.config import DEFAULT_TICKS, ExchangeConfig, entries
 from engine.sim.core import SimCore
 from engine.sim.match import takeable
+from engine.sim.sink import Events
 from engine.sim.validate import reserved_cash
 from engine.synth import generate
 from events.codec import decode, encode
@@ -318,9 +319,9 @@ def drive(case: Case, check: bool = True, bulk: bool = False) -> Run:
             c.fold(market_events[k:j])
             after(r, market_events[k:j], check)
         else:
-            out: list[EventBase] = []
-            c.market(market_events[k], out)
-            after(r, out, check)
+            got = Events()
+            c.market(market_events[k], got)
+            after(r, got, check)
             j = k + 1
         k = j
         while due < len(cmds) and cmds[due][0] <= k - 1:
@@ -338,7 +339,7 @@ def drive(case: Case, check: bool = True, bulk: bool = False) -> Run:
             continue
         result = case.results[i % len(case.results)]
         ts += 1_000_000
-        out = []
+        out = Events()
         c.market(MarketSettled(ts=ts, market=name, result=result,  # type: ignore[arg-type]
                                settlement_value=ONE_DOLLAR if result == "yes" else 0), out)
         after(r, out, check)

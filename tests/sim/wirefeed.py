@@ -19,6 +19,7 @@ from engine.kalshi.translate import Translator
 from engine.sim.commands import Command, PlaceOrder
 from engine.sim.config import ExchangeConfig
 from engine.sim.core import SimCore
+from engine.sim.sink import Events
 from events.types import MARKET_EVENTS, EventBase, SessionStarted
 from tests.live import wirekit as kit
 
@@ -56,7 +57,7 @@ class Feed:
         self.now += 1
         frame = wire.decode_frame(data)
         assert frame.type is not None
-        out: list[EventBase] = []
+        out = Events()
         for e in self.tr.translate(frame.type, wire.decode_msg(frame.type, frame.msg), self.now * 10**9):
             self.core.market(e, out)
         return [e for e in out if type(e) not in _MARKET]

@@ -39,9 +39,9 @@ import msgspec
 from engine.live.client import FeedClient
 from engine.live.paper import run_live
 from engine.live.recorder import Recorder
+from engine.sim.clock import Clock
 from engine.sim.config import ExchangeConfig
 from engine.sim.policies import RandomPolicy
-from engine.sim.stepper import Clock
 from engine.synth.generator import DEFAULT_START_TS, STARTING_CASH, event_ids, generate
 from events.codec import decode, encode, split_array
 from events.errors import TradetapeError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.synth import LINEAR_CENT, TAPERED_DECI_CENT, on_grid
-from engine.synth.listing import Grid
+from engine.synth.grid import Grid
 
 
 def test_linear_cent_is_every_cent_inside_the_dollar() -> None:
