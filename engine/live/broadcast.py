@@ -72,7 +72,7 @@ def _one(headers: Headers, name: str) -> str | None:
     return values[0] if values else None
 
 
-class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _QuietLogger(logging.LoggerAdapter[logging.Logger]):
     """websockets' logger minus DEBUG, where it would print the request path and headers (the token)."""
 
     def isEnabledFor(self, level: int) -> bool:

@@ -85,7 +85,7 @@ class FaultSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 def parse_faults(text: str) -> FaultSpec:
     """``"drop=0.01,dup=0.01,reorder=0.01,disconnect=5000"`` → ``FaultSpec``; "" means none.
     A bad item is a one-line ``BadInput`` that names it."""
-    return FaultSpec(**parse_settings(text, "faults", _FLOATS, _INTS))  # type: ignore[arg-type]
+    return msgspec.convert(parse_settings(text, "faults", _FLOATS, _INTS), FaultSpec)
 
 
 def parse_settings(text: str, what: str, floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, float | int]:

@@ -124,30 +124,26 @@ class Account:
         fills: list[VenueFill] = []
         rejected: list[OrderRejected] = []
         for e in events:
-            t = type(e)
-            if t is OrderPlaced and pending is not None:
-                assert isinstance(e, OrderPlaced)
+            if isinstance(e, OrderPlaced) and pending is not None:
                 pending.sim_id = e.order_id
                 self.orders[pending.order_id] = self.by_sim[e.order_id] = pending
                 if pending.client_order_id:
                     self.by_client[pending.client_order_id] = pending
                 touched[pending.order_id] = pending
-            elif t is Fill:
-                assert isinstance(e, Fill)
+            elif isinstance(e, Fill):
                 v = self.by_sim[e.order_id]
                 fills.append(self._fill(v, e))
                 touched[v.order_id] = v
-            elif t is OrderCancelled or t is OrderAmended or t is OrderAccepted:
-                v = self.by_sim[e.order_id]  # type: ignore[attr-defined]
+            elif isinstance(e, OrderCancelled | OrderAmended | OrderAccepted):
+                v = self.by_sim[e.order_id]
                 v.updated_ns = e.ts + self.shift
-                if t is OrderCancelled:
-                    why = e.reason  # type: ignore[attr-defined]
-                    v.last_reason = reason if why == "user" and reason else cancel_reason(why)
-                elif t is OrderAmended:
+                if isinstance(e, OrderCancelled):
+                    v.last_reason = reason if e.reason == "user" and reason else cancel_reason(e.reason)
+                elif isinstance(e, OrderAmended):
                     v.last_reason = reason
                 touched[v.order_id] = v
-            elif t is OrderRejected:
-                rejected.append(e)  # type: ignore[arg-type]
+            elif isinstance(e, OrderRejected):
+                rejected.append(e)
         self._post_positions(fills)
         for f in fills:
             self._push("fill", f.ticker, "fill", ob.fill_msg(f))

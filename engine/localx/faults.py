@@ -61,7 +61,7 @@ class VenueFaults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 def parse_venue_faults(text: str) -> VenueFaults:
     """``"http429=0.1,drop_private=1"`` → ``VenueFaults``; "" means none; a bad item is a
     one-line ``BadInput`` naming it (``engine.live.faults.parse_settings``)."""
-    return VenueFaults(**parse_settings(text, "venue faults", _FLOATS, _INTS))  # type: ignore[arg-type]
+    return msgspec.convert(parse_settings(text, "venue faults", _FLOATS, _INTS), VenueFaults)
 
 
 class VenueDice:

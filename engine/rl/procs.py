@@ -111,7 +111,8 @@ class ProcEnv(OneEnv):
         return got
 
     def _keep_masks(self, parts: list[np.ndarray | None]) -> None:
-        self._masks = None if any(p is None for p in parts) else np.concatenate(parts)  # type: ignore[arg-type]
+        masks = [p for p in parts if p is not None]
+        self._masks = np.concatenate(masks) if len(masks) == len(parts) else None
 
     def close(self) -> None:
         for c in self._conns:

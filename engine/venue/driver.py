@@ -27,7 +27,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing, suppress
 from pathlib import Path
 from typing import Any
@@ -290,9 +290,9 @@ def _spawn(run: VenueRun, work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(run.tasks.discard)
 
 
-async def _pump(frames: AsyncIterator[list[EventBase]], q: asyncio.Queue[tuple[str, list[EventBase] | None]]) -> None:
+async def _pump(frames: AsyncGenerator[list[EventBase], None], q: asyncio.Queue[tuple[str, list[EventBase] | None]]) -> None:
     try:
-        async with aclosing(frames) as batches:  # type: ignore[type-var]
+        async with aclosing(frames) as batches:
             async for batch in batches:
                 await q.put(("feed", batch))
     finally:

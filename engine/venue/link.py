@@ -24,8 +24,10 @@ import msgspec
 import structlog
 
 from events.types import (
+    Action,
     EventBase,
     OrderRejected,
+    Side,
     VenueAnswer,
     VenueOrderUpdate,
     VenueRequest,
@@ -231,12 +233,12 @@ class VenueLink:
             self._answer(req, 200, venue_order_id=venue_id, reduced_by=ack.reduced_by,
                          body=msgspec.json.encode(ack).decode(), t0=t0)
 
-    async def _amend(self, cmd: AmendOrder, venue_id: str, market: str, action: str, side: str, price: int,
+    async def _amend(self, cmd: AmendOrder, venue_id: str, market: str, action: Action, side: Side, price: int,
                      total: int, req: VenueRequest) -> None:
         t0 = time.perf_counter_ns()
         new_price = cmd.price if cmd.price is not None else price
         try:
-            ack = await self.rest.amend_order(venue_id, ticker=market, action=action, side=side,  # type: ignore[arg-type]
+            ack = await self.rest.amend_order(venue_id, ticker=market, action=action, side=side,
                                               price=new_price, total_count=cmd.count if cmd.count is not None else total)
         except VenueError as exc:
             self._failed(req, exc, t0)
