@@ -169,7 +169,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         await anchor_session(store, name)
         print(f"   {name} ({live.mode}, {len(markets)} market{'s' * (len(markets) > 1)}): {live.frames} frames, "
               f"{live.events} events recorded; {live.actions} actions, {live.fills} fills, {live.rejected} rejected, "
-              f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - 1_000_000_000)}")
+              f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - live.starting_cash)}")
     for n, (name, _spec, _markets) in enumerate(agents):
         step(9 + 3 * n, f"audit: verify the live session's chain ({name})")
         anchors = anchor_path(store)

@@ -26,7 +26,7 @@ from events.errors import BadInput, VerificationError
 from events.store import EventStore
 from events.store.verify import verify_session
 from events.types import MARKET_EVENTS, ActionTaken, SessionStarted
-from projections import digest, evolve_many, initial_state, portfolio_value
+from projections import account, digest, evolve_many, initial_state, portfolio_value
 
 from ..rl.evaluate import max_drawdown, sharpe
 from .grid import Cell
@@ -131,7 +131,7 @@ async def cell_row(store: EventStore, name: str, *, sample_every: int = SAMPLE_E
         "session": name,
         "events": st.seq,
         "starting_cash": st.starting_cash,
-        "pnl": curve[-1] - st.starting_cash,
+        "pnl": account(st).pnl,
         "fees_paid": st.stats.fees,
         "fills": st.stats.fills,
         "rejected": st.stats.orders_rejected,
