@@ -36,7 +36,7 @@ import structlog
 from events.codec import encode
 from events.compare import first_divergence
 from events.errors import BadInput
-from events.store import EventStore
+from events.store import EventStore, read_all
 from events.types import BookSnapshot, EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 
@@ -171,10 +171,7 @@ async def run_live(
 async def _resume(store: EventStore, name: str, client: FeedClient,
                   recorder: Callable[..., Recorder]) -> tuple[SimCore, Stepper, Policy, Recorder, str, list[EventBase]]:
     info = await store.session(name)
-    recorded: list[EventBase] = []
-    async with aclosing(store.read(name)) as batches:
-        async for b in batches:
-            recorded.extend(b)
+    recorded = await read_all(store, name)
     if isinstance(recorded[-1], SessionEnded):
         raise BadInput(f"session {name!r} ended ({recorded[-1].reason}): nothing to resume")
     r = rebuild(recorded, finish=False)
