@@ -19,9 +19,9 @@ from contextlib import aclosing
 import msgspec
 
 from events.errors import BadInput
-from events.store import EventStore, SessionInfo
+from events.store import EventStore, SessionInfo, read_one
 from events.store.spans import is_derived
-from events.types import EventBase, SessionStarted
+from events.types import SessionStarted
 
 
 class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,8 +57,8 @@ async def session_rows(store: EventStore) -> list[SessionRow]:
 async def _row(store: EventStore, info: SessionInfo, scanned: dict[str, tuple[str, ...]]) -> SessionRow:
     from .timefmt import format_ns
 
-    first = await _event_at(store, info.name, 1)
-    last = await _event_at(store, info.name, info.head_seq)
+    first = await read_one(store, info.name, 1)
+    last = await read_one(store, info.name, info.head_seq)
     started = first if isinstance(first, SessionStarted) else None
     config = dict(started.config) if started is not None else {}
     source = config.get("source")
@@ -86,15 +86,6 @@ async def _row(store: EventStore, info: SessionInfo, scanned: dict[str, tuple[st
 async def markets_of(store: EventStore, name: str) -> tuple[str, ...]:
     """The markets of session ``name``, found as the listing finds them (module docstring)."""
     return (await _row(store, await store.session(name), {})).markets
-
-
-async def _event_at(store: EventStore, name: str, seq: int) -> EventBase | None:
-    if seq < 1:
-        return None
-    async with aclosing(store.read(name, seq, seq)) as batches:
-        async for batch in batches:
-            return batch[0]
-    return None
 
 
 async def _scan_markets(store: EventStore, name: str, scanned: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from events.codec import decode_array, join_array
 from events.errors import BadInput
-from events.store import EventStore
+from events.store import EventStore, read_one
 from events.tape import iter_tape
 from events.types import EventBase
 from projections import State, evolve_many, initial_state
@@ -115,12 +115,8 @@ def replay_tape(
 
 
 async def _ts_at(store: EventStore, session: str, seq: int) -> int | None:
-    if seq < 1:
-        return None
-    async with aclosing(store.read(session, seq, seq)) as batches:
-        async for batch in batches:
-            return batch[0].ts
-    return None
+    e = await read_one(store, session, seq)
+    return None if e is None else e.ts
 
 
 def _check_at(at_ns: int, first: int | None, last: int | None, what: str) -> None:

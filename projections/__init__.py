@@ -2,13 +2,15 @@
 
 from .digest import Snapshot, digest, snapshot, view
 from .evolve import HANDLERS, evolve, evolve_many, initial_state
-from .portfolio import liquidation_value, portfolio_value
+from .portfolio import Account, account, liquidation_value, portfolio_value
 from .state import State
 
 __all__ = [
     "HANDLERS",
+    "Account",
     "Snapshot",
     "State",
+    "account",
     "digest",
     "evolve",
     "evolve_many",

@@ -4,6 +4,10 @@
 by id) so that the MessagePack encoding, and so ``digest``, is the same on every machine, under
 every ``PYTHONHASHSEED``, for every batch size and backend. ``view`` is the same content as plain
 dicts for JSON output and golden files.
+
+Every money total here (cash, liquidation and portfolio value, realized, unrealized, fees) is
+``portfolio.account``'s and every position's mark and unrealized P&L ``portfolio.mark``'s and
+``portfolio.unrealized``'s: this module arranges the selectors' answers, it computes none.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from events.units import UNITS
 
 from .books import best_no_ask, best_no_bid, best_yes_ask, best_yes_bid, closed_reason, levels_desc
 from .orders import open_orders
-from .portfolio import liquidation_value, mark
+from .portfolio import account, mark, unrealized
 from .state import State
 
 
@@ -160,7 +164,7 @@ def snapshot(st: State) -> Snapshot:
             position=p.position,
             cost=p.cost,
             realized=p.realized,
-            unrealized=mark(st, p) - p.cost,
+            unrealized=unrealized(st, p),
             fees=p.fees,
             volume=p.volume,
             mark=mark(st, p),
@@ -183,18 +187,18 @@ def snapshot(st: State) -> Snapshot:
         fill_ratio_ppm=s.volume * 1_000_000 // s.placed_volume if s.placed_volume else 0,
         slippage2=s.slippage2,
     )
-    liq = liquidation_value(st)
+    a = account(st)
     return Snapshot(
         session=st.session,
         last_seq=st.seq,
         ts=st.ts,
         starting_cash=st.starting_cash,
-        cash=st.cash,
-        liquidation_value=liq,
-        portfolio_value=st.cash + liq,
-        unrealized=sum(p.unrealized for p in positions),
-        realized=sum(p.realized for p in positions),
-        fees=sum(p.fees for p in positions),
+        cash=a.cash,
+        liquidation_value=a.liquidation_value,
+        portfolio_value=a.portfolio_value,
+        unrealized=a.unrealized,
+        realized=a.realized,
+        fees=a.fees,
         books=books,
         fee_overrides=tuple((k, *st.fee_overrides[k]) for k in sorted(st.fee_overrides)),
         open_orders=orders,

@@ -25,7 +25,8 @@ import msgspec
 
 from events.types import EventBase, Fill, OrderPlaced, OrderRejected, SessionStarted
 from events.venue_types import RiskRefused, VenueFill
-from projections import State, evolve, initial_state, snapshot
+from projections import State, evolve, initial_state
+from projections.portfolio import account
 
 from ..venue.shadow import shadow_of
 
@@ -195,8 +196,8 @@ def _fold_venue(log: Sequence[EventBase]) -> tuple[State, list[tuple[int, int]]]
     for e in log:
         evolve(st, e)
         if type(e) is VenueFill:
-            curve.append((e.ts, _pnl(st)))
-    curve.append((st.ts, _pnl(st)))
+            curve.append((e.ts, account(st).pnl))
+    curve.append((st.ts, account(st).pnl))
     return st, curve
 
 
@@ -209,14 +210,9 @@ def _fold_paper(started: SessionStarted, out: Sequence[EventBase]) -> tuple[Stat
     for e in out:
         evolve(st, e)
         if type(e) is Fill:
-            curve.append((e.ts, _pnl(st)))
-    curve.append((st.ts, _pnl(st)))
+            curve.append((e.ts, account(st).pnl))
+    curve.append((st.ts, account(st).pnl))
     return st, curve
-
-
-def _pnl(st: State) -> int:
-    s = snapshot(st)
-    return s.portfolio_value - s.starting_cash
 
 
 def _side(status: str, placed_ts: int | None, a: _Acc | None) -> Side:
@@ -255,9 +251,9 @@ def _summary(rows: Sequence[OrderRow], refused: int, venue_st: State, paper_st: 
 
 
 def _book(st: State) -> Book:
-    s = snapshot(st)
-    return Book(cash=s.cash, liquidation_value=s.liquidation_value, portfolio_value=s.portfolio_value,
-                pnl=s.portfolio_value - s.starting_cash, fees=s.fees, fills=s.stats.fills)
+    a = account(st)
+    return Book(cash=a.cash, liquidation_value=a.liquidation_value, portfolio_value=a.portfolio_value,
+                pnl=a.pnl, fees=a.fees, fills=st.stats.fills)
 
 
 def dist(values: Sequence[int]) -> Dist:

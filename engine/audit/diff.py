@@ -1,8 +1,9 @@
 """``audit diff A B``: walk two sessions side by side to the first divergent event.
 
-Events are compared by their canonical bytes, except that ``SessionStarted.session`` (the
-session's own name) is not content. Both sessions are folded as they are walked, so at the
-divergence the projections of both, just after the divergent event, are at hand: one pass.
+Events are compared by ``events.compare``'s one rule (canonical bytes; ``SessionStarted.session``,
+the session's own name, is not content). Both sessions are folded as the walk takes their
+events, so at the divergence the projections of both, just after the divergent event, are at
+hand: one pass.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from events.codec import encode
+from events.compare import afirst_divergence
 from events.store import EventStore
-from events.types import EventBase, SessionStarted
+from events.types import EventBase
 from projections import evolve, initial_state, view
 
 
@@ -41,10 +42,26 @@ async def _events(store: EventStore, session: str) -> AsyncGenerator[EventBase, 
             yield e
 
 
-def _content(e: EventBase) -> bytes:
-    if isinstance(e, SessionStarted):
-        e = msgspec.structs.replace(e, session="")
-    return encode(e)
+class _Folding:
+    """The events of one side, folded into ``state`` as the walk takes them; ``last`` is the
+    event taken last (None once the side has run out)."""
+
+    def __init__(self, events: AsyncIterator[EventBase]) -> None:
+        self.events = events
+        self.state = initial_state()
+        self.taken = 0
+        self.last: EventBase | None = None
+
+    def __aiter__(self) -> _Folding:
+        return self
+
+    async def __anext__(self) -> EventBase:
+        self.last = None
+        e = await anext(self.events)
+        evolve(self.state, e)
+        self.taken += 1
+        self.last = e
+        return e
 
 
 async def diff_sessions(store: EventStore, a: str, b: str) -> DiffResult:
@@ -55,32 +72,20 @@ async def diff_sessions(store: EventStore, a: str, b: str) -> DiffResult:
 
 
 async def _walk(ia: AsyncIterator[EventBase], ib: AsyncIterator[EventBase], a: str, b: str) -> DiffResult:
-    sa, sb = initial_state(), initial_state()
-    seq = 0
-    while True:
-        ea = await anext(ia, None)
-        eb = await anext(ib, None)
-        if ea is None and eb is None:
-            return DiffResult(a=a, b=b, compared=seq, identical=True)
-        seq += 1
-        if ea is not None and eb is not None and _content(ea) == _content(eb):
-            evolve(sa, ea)
-            evolve(sb, eb)
-            continue
-        if ea is not None:
-            evolve(sa, ea)
-        if eb is not None:
-            evolve(sb, eb)
-        return DiffResult(
-            a=a,
-            b=b,
-            compared=seq,
-            identical=False,
-            divergence=Divergence(
-                seq=seq,
-                a_event=None if ea is None else msgspec.to_builtins(ea),
-                b_event=None if eb is None else msgspec.to_builtins(eb),
-                a_view=view(sa),
-                b_view=view(sb),
-            ),
-        )
+    fa, fb = _Folding(ia), _Folding(ib)
+    seq = await afirst_divergence(fa, fb)
+    if seq is None:
+        return DiffResult(a=a, b=b, compared=fa.taken, identical=True)
+    return DiffResult(
+        a=a,
+        b=b,
+        compared=seq,
+        identical=False,
+        divergence=Divergence(
+            seq=seq,
+            a_event=None if fa.last is None else msgspec.to_builtins(fa.last),
+            b_event=None if fb.last is None else msgspec.to_builtins(fb.last),
+            a_view=view(fa.state),
+            b_view=view(fb.state),
+        ),
+    )

@@ -9,14 +9,13 @@ of its numbers); ``--html FILE`` writes the page with its plots too (an existing
 from __future__ import annotations
 
 import argparse
-from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from events.errors import BadInput
-from events.types import EventBase
+from events.store import read_all
 from events.units import UNITS, format_count, format_fixed, format_money, format_price
 
 from .common import store_for
@@ -43,10 +42,7 @@ async def cmd_calibrate(args: argparse.Namespace) -> int:
     if html is not None and html.exists() and not args.replace:
         raise BadInput(f"{html} exists (give --replace to overwrite it)")
     async with store_for(args.db, readonly=True) as store:
-        events: list[EventBase] = []
-        async with aclosing(store.read(args.session)) as batches:
-            async for b in batches:
-                events.extend(b)
+        events = await read_all(store, args.session)
     cal, curves = calibrate(events)
     if html is not None:
         from ..report.calibrate_html import write_calibration

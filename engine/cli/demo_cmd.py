@@ -21,7 +21,7 @@ from typing import Any
 
 from events.anchorfile import parse_anchors
 from events.errors import BadInput
-from events.store import open_store
+from events.store import open_store, read_all
 from events.store.verify import verify_session
 from events.tape import export_tape, import_tape
 from projections import digest, view
@@ -168,7 +168,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         await anchor_session(store, name)
         print(f"   {name} ({live.mode}, {len(markets)} market{'s' * (len(markets) > 1)}): {live.frames} frames, "
               f"{live.events} events recorded; {live.actions} actions, {live.fills} fills, {live.rejected} rejected, "
-              f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - 1_000_000_000)}")
+              f"fees {usd(live.fees)}, P&L {usd(live.portfolio_value - live.starting_cash)}")
     for n, (name, _spec, _markets) in enumerate(agents):
         step(9 + 3 * n, f"audit: verify the live session's chain ({name})")
         anchors = anchor_path(store)
@@ -177,10 +177,7 @@ async def live_part(store: Any, session: str, out: Path, *, train_steps: int) ->
         print(f"   {'ok' if checked.ok else 'FAILED'}: {checked.events_checked} events checked")
 
         step(10 + 3 * n, f"parity: re-simulate {name} from its own market events with its recorded policy")
-        events: list[Any] = []
-        async with aclosing(store.read(name)) as batches:
-            async for b in batches:
-                events.extend(b)
+        events = await read_all(store, name)
         cert = certify(name, events)
         verdict = "identical" if cert.identical else f"DIVERGES at seq {cert.first_divergence_seq}"
         print(f"   {cert.events} events {verdict}; digest {cert.digest_recorded[:16]}")

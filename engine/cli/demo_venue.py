@@ -10,12 +10,12 @@ before it acts, while the playback goes on (the shadow's latency is 0).
 from __future__ import annotations
 
 import time
-from contextlib import aclosing
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from events.anchorfile import parse_anchors
+from events.store import read_all
 from events.store.verify import verify_session
 from events.types import OrderPlaced, Reconciled, RiskRefused, VenueFill
 from events.units import ONE_CONTRACT, format_money
@@ -64,10 +64,7 @@ async def venue_part(store: Any, rec: Any, out: Path, first_step: int) -> tuple[
                                            recorder=partial(Recorder, store, LIVE_VENUE))
             reason = await run_venue(vr, client, reconcile="adopt", kill_file=None)
             await anchor_session(store, LIVE_VENUE)
-            events: list[Any] = []
-            async with aclosing(store.read(LIVE_VENUE)) as batches:
-                async for b in batches:
-                    events.extend(b)
+            events = await read_all(store, LIVE_VENUE)
             st = vr.core.state
             placed = sum(isinstance(e, OrderPlaced) for e in events)
             fills = sum(isinstance(e, VenueFill) for e in events)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
+from events.store import read_all
 from events.units import parse_money
 
 from ..live.retry import CONNECT_FOR, RECONNECT_FOR
@@ -267,15 +268,10 @@ def register_parity(asub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def cmd_parity(args: argparse.Namespace) -> int:
-    from contextlib import aclosing
-
     from ..live.parity import certify
 
     async with store_for(args.db, readonly=True) as store:
-        events = []
-        async with aclosing(store.read(args.session)) as batches:
-            async for b in batches:
-                events.extend(b)
+        events = await read_all(store, args.session)
     report = certify(args.session, events)
     if args.json:
         emit_json(report)

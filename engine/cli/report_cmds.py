@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
-from events.types import EventBase
+from events.store import read_all
 
 from ..progress import bar
 from .common import store_for
@@ -77,14 +76,10 @@ async def cmd_report(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else default_out(args.session)
     check_out(out, replace=args.replace)
     progress = sys.stderr.isatty()
-    events: list[EventBase] = []
     async with store_for(args.db, readonly=True) as store:
         info = await store.session(args.session)
         with bar(info.head_seq, f"read {args.session}", enabled=progress) as pbar:
-            async with aclosing(store.read(args.session)) as batches:
-                async for batch in batches:
-                    events.extend(batch)
-                    pbar.update(len(batch))
+            events = await read_all(store, args.session, progress=pbar.update)
     summary = write_report(events, out, title=f"tradetape report: {args.session}", sample=args.points,
                            head_hash=info.head_hash.hex(), progress=progress)
     emit_json(summary)

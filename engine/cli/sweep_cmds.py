@@ -78,19 +78,16 @@ def _fmt(path: Path, flag: str, suffixes: tuple[str, ...], replace: bool) -> str
 
 async def _check_sources(store: Any, grid: Any) -> None:
     """Every source exists, and has starting cash when a policy may trade and no --cash is given."""
-    from contextlib import aclosing
-
+    from events.store import read_one
     from events.types import SessionStarted
 
     for s in grid.sessions:
         if not await store.exists(s):
             raise BadInput(f"--sessions: no session {s!r} in {store.url}")
         if grid.cash is None and set(grid.policies) != {"hold"}:
-            async with aclosing(store.read(s, 1, 1)) as batches:
-                async for batch in batches:
-                    first = batch[0] if batch else None
-                    if isinstance(first, SessionStarted) and first.starting_cash <= 0:
-                        raise BadInput(f"session {s!r} has no starting cash (an import or a recording): give --cash")
+            first = await read_one(store, s, 1)
+            if isinstance(first, SessionStarted) and first.starting_cash <= 0:
+                raise BadInput(f"session {s!r} has no starting cash (an import or a recording): give --cash")
 
 
 async def cmd_sweep(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from events.errors import BadInput
+from events.store import read_all
 from events.types import SessionStarted, VenueFill, VenueOrderUpdate
 from events.units import parse_count, parse_money
 
@@ -128,18 +129,13 @@ async def cmd_trade(args: argparse.Namespace) -> int:
 
 
 async def cmd_reconcile(args: argparse.Namespace) -> int:
-    from contextlib import aclosing
-
     from projections import evolve_many, initial_state
 
     from ..kalshi.rest import KalshiRest
     from ..venue.reconcile import catch_up, compare, fetch, summary
 
     async with store_for(args.db, readonly=True) as store:
-        events = []
-        async with aclosing(store.read(args.session)) as batches:
-            async for b in batches:
-                events.extend(b)
+        events = await read_all(store, args.session)
     started = events[0]
     if not isinstance(started, SessionStarted) or started.mode != "venue":
         raise BadInput(f"session {args.session!r} is not a venue session: nothing to reconcile")

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 from events import chain
 from events.codec import decode
 from events.errors import UnknownSession
-from events.store import EventStore
+from events.store import EventStore, read_one
 from events.store.verify import verify_session
 from events.types import SessionEnded
 
@@ -76,7 +76,4 @@ async def mirror(nc: NATS, session: str, into: EventStore, *, name: str | None =
 
 async def _ends(store: EventStore, name: str, head: int) -> bool:
     """The replica's last event is the session's end."""
-    async with aclosing(store.read(name, head, head)) as batches:
-        async for b in batches:
-            return type(b[-1]) is SessionEnded
-    return False
+    return type(await read_one(store, name, head)) is SessionEnded

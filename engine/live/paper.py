@@ -33,8 +33,9 @@ import msgspec
 import structlog
 
 from events.codec import encode
+from events.compare import first_divergence
 from events.errors import BadInput
-from events.store import EventStore
+from events.store import EventStore, read_all
 from events.types import BookSnapshot, EventBase, FeedFault, Fill, OrderPlaced, SessionEnded, SessionStarted, market_of
 from events.version import ENGINE_VERSION
 
@@ -46,7 +47,7 @@ from ..sim.sink import Events
 from ..sim.stepper import Stepper
 from .broadcast import Broadcaster
 from .client import FeedClient
-from .parity import rebuild
+from .parity import implied, rebuild
 from .recorder import MAX_BUFFER_BYTES, MAX_STALL_S, Recorder, last_event_id
 from .signals import STOP_SIGNALS, handlers_possible
 from .watch import state_message
@@ -173,17 +174,14 @@ async def run_live(
 async def _resume(store: EventStore, name: str, client: FeedClient,
                   recorder: Callable[..., Recorder]) -> tuple[SimCore, Stepper[Events], Policy, Recorder, str, list[EventBase]]:
     info = await store.session(name)
-    recorded: list[EventBase] = []
-    async with aclosing(store.read(name)) as batches:
-        async for b in batches:
-            recorded.extend(b)
+    recorded = await read_all(store, name)
     if isinstance(recorded[-1], SessionEnded):
         raise BadInput(f"session {name!r} ended ({recorded[-1].reason}): nothing to resume")
     r = rebuild(recorded, finish=False)
     client.floor(r.core.state.ts)  # receive times carry on from the log, even if the clock stepped back
-    for i, (got, want) in enumerate(zip(recorded, r.log, strict=False)):
-        if i and encode(got) != encode(want):
-            raise BadInput(f"session {name!r} differs from its re-simulation at seq {i + 1}: cannot resume it")
+    seq = first_divergence(recorded, implied(r, recorded, ended=False))
+    if seq is not None:
+        raise BadInput(f"session {name!r} differs from its re-simulation at seq {seq}: cannot resume it")
     markets = tuple(sorted(set(client.markets)))
     if r.started.config.get("markets") != ",".join(markets):
         raise BadInput(f"session {name!r} traded {r.started.config.get('markets')}: resume it with those --markets")

@@ -3,8 +3,9 @@
 A live session is re-simulated from its own recorded market events through a fresh core and
 the policy its session-started event names (same seed, fees, latency, starting cash), in the
 same ``Stepper`` loop the live driver ran. If live trading did what re-simulation does, the
-two logs are identical event for event; ``audit parity`` proves it (exit 0) or names the first
-seq where they differ (exit 1).
+two logs are identical event for event (``events.compare``: the one rule ``audit diff`` and
+``paper --resume`` use too); ``audit parity`` proves it (exit 0) or names the first seq where
+they differ (exit 1).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from events.codec import encode
+from events.compare import first_divergence
 from events.errors import BadInput, InvariantError
 from events.types import MARKET_EVENTS, EventBase, SessionEnded, SessionStarted, tag_of
 from projections import digest, evolve_many, initial_state
@@ -83,19 +84,26 @@ def certify(name: str, recorded: Sequence[EventBase]) -> ParityReport:
         recorded_digest = f"does not replay: {exc}"
     out = ParityReport(session=name, policy=r.policy.name, events=len(recorded), identical=True,
                        digest_recorded=recorded_digest, digest_resimulated=digest(r.core.state), ended=ended)
-    n = len(recorded) if not ended else max(len(recorded), len(r.log))
-    for i in range(n):
-        a = recorded[i] if i < len(recorded) else None
-        b = r.log[i] if i < len(r.log) else None
-        if a is None or b is None or (i > 0 and encode(a) != encode(b)):
-            out.identical = False
-            out.first_divergence_seq = i + 1
-            out.recorded = _show(a)
-            out.resimulated = _show(b)
-            break
+    seq = first_divergence(recorded, implied(r, recorded, ended=ended))
+    if seq is not None:
+        out.identical = False
+        out.first_divergence_seq = seq
+        out.recorded = _show(_at(recorded, seq))
+        out.resimulated = _show(_at(r.log, seq))
     if ended and out.identical and out.digest_recorded != out.digest_resimulated:
         out.identical = False  # cannot happen with identical events; checked all the same
     return out
+
+
+def implied(r: Rebuilt, recorded: Sequence[EventBase], *, ended: bool) -> Sequence[EventBase]:
+    """What the recorded log must equal (``events.compare``'s rule): the whole re-simulation
+    of an ended session; of one cut off (a crash, a session still running), only as much as
+    was recorded, since what the re-simulation implies past the cut was never written yet."""
+    return r.log if ended else r.log[: len(recorded)]
+
+
+def _at(log: Sequence[EventBase], seq: int) -> EventBase | None:
+    return log[seq - 1] if seq <= len(log) else None
 
 
 def _show(e: EventBase | None) -> str | None:

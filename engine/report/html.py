@@ -29,6 +29,7 @@ import msgspec
 from events.types import EventBase
 from events.units import ONE_DOLLAR, format_count, format_fixed, format_money, format_price
 from projections.digest import BookView, Snapshot, digest_of, snapshot, venue_view
+from projections.portfolio import account
 
 from ..timefmt import format_ns
 from .charts import chart_div, equity_chart, market_chart, plotly_js
@@ -77,7 +78,7 @@ def write_report(events: Sequence[EventBase], path: Path, *, title: str, sample:
         f"<title>{escape(title)}</title>\n<style>\n{_CSS}\n</style>\n{plotly_js()}</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n",
         _header(f, digest, head_hash),
-        "<h2>Summary</h2>\n" + _summary(snap),
+        "<h2>Summary</h2>\n" + _summary(snap, account(f.state).pnl),
         f"<h2>Equity</h2>\n<p class=\"note\">Portfolio value (cash plus liquidation value) and cash, in dollars, "
         f"over {escape(label)}; the dashed line is the starting cash. Drag to zoom, double-click to reset.</p>\n"
         + equity,
@@ -140,13 +141,13 @@ def _header(f: Folded, digest: str, head_hash: str | None) -> str:
     ], "header", numeric=False)
 
 
-def _summary(snap: Snapshot) -> str:
+def _summary(snap: Snapshot, pnl: int) -> str:
     st = snap.stats
     return _kv([
         ("starting_cash", "starting cash ($)", format_money(snap.starting_cash)),
         ("cash", "final cash ($)", format_money(snap.cash)),
         ("portfolio_value", "portfolio value ($)", format_money(snap.portfolio_value)),
-        ("pnl", "P&L ($)", format_money(snap.portfolio_value - snap.starting_cash)),
+        ("pnl", "P&L ($)", format_money(pnl)),
         ("realized", "realized ($, gross of fees)", format_money(snap.realized)),
         ("unrealized", "unrealized ($)", format_money(snap.unrealized)),
         ("fees", "fees ($)", format_money(snap.fees)),

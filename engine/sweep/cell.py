@@ -23,10 +23,10 @@ from contextlib import aclosing
 from typing import Any
 
 from events.errors import BadInput, VerificationError
-from events.store import EventStore
+from events.store import EventStore, read_one
 from events.store.verify import verify_session
 from events.types import MARKET_EVENTS, ActionTaken, SessionStarted
-from projections import digest, evolve_many, initial_state, portfolio_value
+from projections import account, digest, evolve_many, initial_state, portfolio_value
 
 from ..rl.evaluate import max_drawdown, sharpe
 from .grid import Cell
@@ -70,10 +70,9 @@ async def check_present(store: EventStore, cell: Cell) -> None:
 
 
 async def _started(store: EventStore, name: str) -> SessionStarted:
-    async with aclosing(store.read(name, 1, 1)) as batches:
-        async for batch in batches:
-            if batch and isinstance(batch[0], SessionStarted):
-                return batch[0]
+    first = await read_one(store, name, 1)
+    if isinstance(first, SessionStarted):
+        return first
     raise CellConflict(f"session {name!r} does not begin with a session-started event")
 
 
@@ -131,7 +130,7 @@ async def cell_row(store: EventStore, name: str, *, sample_every: int = SAMPLE_E
         "session": name,
         "events": st.seq,
         "starting_cash": st.starting_cash,
-        "pnl": curve[-1] - st.starting_cash,
+        "pnl": account(st).pnl,
         "fees_paid": st.stats.fees,
         "fills": st.stats.fills,
         "rejected": st.stats.orders_rejected,

@@ -3,8 +3,8 @@
 A row after the first event, then after every event that changes any of the row's values (a
 fill, a settlement, a move of the best bid in a market where we hold contracts, ...), so the
 value at any seq is the last row at or before it, and an event without a row changed nothing
-here. The values are the projections' own selectors over the state after the event
-(``projections.portfolio``), all money in $0.000001:
+here. The values are the projections' own selector over the state after the event
+(``projections.portfolio.account``, the snapshot's totals too), all money in $0.000001:
 
 - ``cash``; ``positions_value`` (``liquidation_value``: YES marked at the best YES bid, NO at
   the best NO bid, a determined market at its result); ``portfolio_value`` = cash +
@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from events.types import Event
 from projections import State
-from projections.portfolio import mark
+from projections.portfolio import account
 
 from .columns import INT, MONEY, Field, build, scaled, ts_field
 
@@ -42,15 +42,9 @@ _VALUES = ("cash", "positions_value", "portfolio_value", "realized", "unrealized
 
 
 def values(st: State) -> tuple[int, ...]:
-    """The row's values (``_VALUES`` order) for the state as it stands."""
-    marked = realized = cost = 0
-    for p in st.positions.values():
-        realized += p.realized
-        cost += p.cost
-        if p.position:
-            marked += mark(st, p)
-    pv = st.cash + marked
-    return st.cash, marked, pv, realized, marked - cost, st.stats.fees, pv - st.starting_cash
+    """The row's values (``_VALUES`` order) for the state as it stands: ``portfolio.account``,
+    field for field (``positions_value`` is its ``liquidation_value``)."""
+    return account(st)
 
 
 class Equity:

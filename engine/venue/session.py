@@ -5,12 +5,11 @@ delivers, so a feed or a venue that cannot be reached leaves no session behind."
 from __future__ import annotations
 
 import shlex
-from contextlib import aclosing
 from functools import partial
 
 from events.errors import BadInput
-from events.store import EventStore
-from events.types import EventBase, FeedFault, SessionEnded, SessionStarted
+from events.store import EventStore, read_all
+from events.types import FeedFault, SessionEnded, SessionStarted
 from events.version import ENGINE_VERSION
 from projections import evolve_many, initial_state
 
@@ -53,10 +52,7 @@ async def start(store: EventStore, client: FeedClient, rest: KalshiRest, name: s
 async def resume(store: EventStore, client: FeedClient, rest: KalshiRest, name: str,
                  recorder: partial[Recorder]) -> VenueRun:
     info = await store.session(name)
-    recorded: list[EventBase] = []
-    async with aclosing(store.read(name)) as batches:
-        async for b in batches:
-            recorded.extend(b)
+    recorded = await read_all(store, name)
     started = recorded[0]
     if not isinstance(started, SessionStarted) or started.mode != "venue":
         raise BadInput(f"session {name!r} is not a venue session: resume it with the command that wrote it")

@@ -13,13 +13,15 @@ import pytest
 from engine.live.client import FeedClient
 from engine.live.faults import FaultSpec
 from engine.live.paper import LiveSummary, run_live
-from engine.live.parity import certify
+from engine.live.parity import certify, implied, rebuild
 from engine.live.policy_spec import make_live_policy
 from engine.live.server import FeedServer
 from engine.sim.config import ExchangeConfig
+from events.compare import first_divergence
+from events.errors import BadInput
 from events.store import open_store
 from events.store.verify import verify_session
-from events.types import EventBase, FeedFault, FeedGap, Fill, SessionEnded, SessionStarted
+from events.types import EventBase, FeedFault, FeedGap, Fill, OrderPlaced, SessionEnded, SessionStarted
 from projections import evolve_many, initial_state
 from projections.digest import snapshot
 from tests.live.feedkit import KEY, SMALL, events, tickers
@@ -124,6 +126,31 @@ async def test_faults_are_detected_recorded_and_recovered(tmp_path: Path, spec: 
     st = evolve_many(initial_state(), recorded)
     assert books(st) == books(server.state)  # 0 book mismatches after recovery
     assert certify("f", recorded).identical  # and the faults replay exactly in re-simulation
+
+
+async def test_resume_refuses_a_log_longer_than_its_re_simulation(tmp_path: Path) -> None:
+    """The recorded log must equal its re-simulation for as long as it runs (``events.compare``);
+    an event past the re-simulation's end is a divergence too, not a tail to ignore."""
+    # given a recording cut after its 100th event (its own re-simulation, exactly), then one
+    # order no re-simulation of a hold policy implies
+    _, recorded, _ = await live(tmp_path)
+    cut = recorded[:100]
+    assert first_divergence(cut, implied(rebuild(cut, finish=False), cut, ended=False)) is None
+    forged = OrderPlaced(ts=cut[-1].ts, order_id="forged", market=MARKETS[0], action="buy", side="yes",
+                         price=4_000, count=100)
+    store = await open_store(str(tmp_path / "cut.db"), create=True)
+    try:
+        await store.append("cut", [*cut, forged], expected_version=0)
+        # when it is resumed (refused before any feed is reached: the port is never connected to)
+        client = FeedClient("ws://127.0.0.1:9/trade-api/ws/v2", MARKETS, key=KEY, max_reconnects=0)
+        pol, entries = make_live_policy("hold", 3, 5, MARKETS)
+        # then the resume names seq 101 and writes nothing
+        with pytest.raises(BadInput, match=r"differs from its re-simulation at seq 101: cannot resume it"):
+            await run_live(store, client, "cut", mode="record", policy=pol, policy_entries=entries, seed=3,
+                           cfg=ExchangeConfig(), starting_cash=10**9, resume=True)
+        assert (await store.session("cut")).head_seq == 101
+    finally:
+        await store.close()
 
 
 def test_no_frame_raises_out_of_the_client() -> None:

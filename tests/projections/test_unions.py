@@ -59,7 +59,7 @@ def market_with_a_book() -> State:
 
 def test_the_union_tuples_are_the_unions() -> None:
     assert set(EVENT_TYPES) == set(get_args(Event)) and len(EVENT_TYPES) == len(get_args(Event))
-    assert MARKET_EVENTS == get_args(MarketEvent)
+    assert get_args(MarketEvent) == MARKET_EVENTS
     assert set(get_args(TickerEvent)) <= set(get_args(MarketEvent)) & set(get_args(MarketScoped))
 
 
