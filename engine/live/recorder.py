@@ -88,6 +88,9 @@ class Recorder:
     # --- the caller's side (never waits on the store but in flush/close) ---------------------------
 
     def add_encoded(self, payloads: Iterable[bytes]) -> None:
+        """Buffer encoded events, in order, in memory: "appended" in a live session means this.
+        The writer task (``_run`` -> ``_commit`` -> ``store.append_encoded``) commits them in
+        batches; only then are they acknowledged (``acked``; ``flush`` waits for it)."""
         if self._failed is not None:
             raise self._failed
         buf = self._buf
