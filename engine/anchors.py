@@ -36,11 +36,14 @@ from pathlib import Path
 from events.anchorfile import anchor_lines
 from events.chain import format_anchor
 from events.errors import AnchorConflict, AnchorNotWritten, BadInput
-from events.store import EventStore, resolve_url
+from events.store import EventStore, SqlStore, resolve_url
 
 
 def anchor_path(store: EventStore) -> Path | None:
-    """Where the anchor file of a SQLite store lives (None for PostgreSQL)."""
+    """Where the anchor file of a SQLite store lives (None for PostgreSQL and for a store that is
+    no file at all, such as ``MemoryStore``: nothing outlives it to anchor)."""
+    if not isinstance(store, SqlStore):
+        return None
     _, _dialect, path = resolve_url(store.url)
     return None if path is None else Path(f"{path}.anchors")
 

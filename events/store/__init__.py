@@ -1,16 +1,20 @@
-"""The event store and how to open it."""
+"""The event store: the protocol every backend keeps, the SQL and in-memory backends, opening one."""
 
+from .memory import MemoryStore
 from .open import DEFAULT_DB, default_url, discard_created, open_store, redact, resolve_url
+from .protocol import EventStore
 from .records import AppendResult, RawChunk, SessionInfo
-from .sql import EventStore
+from .sql import SqlStore
 from .whole import read_all, read_one
 
 __all__ = [
     "DEFAULT_DB",
     "AppendResult",
     "EventStore",
+    "MemoryStore",
     "RawChunk",
     "SessionInfo",
+    "SqlStore",
     "default_url",
     "discard_created",
     "open_store",
@@ -19,3 +23,8 @@ __all__ = [
     "redact",
     "resolve_url",
 ]
+
+
+def _backends_keep_the_protocol(sql: SqlStore, memory: MemoryStore) -> tuple[EventStore, EventStore]:
+    """Never called: mypy checks here that both backends are ``EventStore``s."""
+    return sql, memory

@@ -13,11 +13,14 @@ Finding references costs one pass over the derived rows of other sessions (rows 
 hashes than events; only their payloads are read, and only those holding the base's name are
 parsed); a plain row never refers to anything.
 
-The function runs inside the store's write transaction, like the appends (``append``).
+The function runs inside the store's write transaction, like the appends (``append``). The
+rules (what refers to a base, how dependents are named, the refusal) are the plain functions
+below, which the in-memory store (``memory``) calls too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
@@ -41,12 +44,9 @@ def delete_tx(conn: Connection, dialect: str, name: str, _ids: Any) -> int:
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None or is_staged(name):
-        raise UnknownSession(f"no session named {name!r}")
+        raise unknown(name)
     sid = int(row.id)
-    users = dependents(conn, sid, name)
-    if users:
-        shown = ", ".join(repr(u) for u in users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
-        raise HasDependents(f"session {name!r} is the source of derived session(s) {shown}: delete those first")
+    refuse_dependents(name, dependents(conn, sid, name))
     conn.execute(delete(tt_chunks).where(tt_chunks.c.session_id == sid))
     conn.execute(delete(tt_id_ranges).where(tt_id_ranges.c.session_id == sid))
     conn.execute(delete(tt_sessions).where(tt_sessions.c.id == sid))
@@ -60,19 +60,39 @@ def dependents(conn: Connection, sid: int, name: str) -> list[str]:
     rows = conn.execute(
         select(c.session_id, c.payload).where(c.session_id != sid, derived).order_by(c.session_id, c.first_seq)
     )
-    needle = name.encode()
     found: set[int] = set()
     for r in rows:
         sess = int(r.session_id)
-        if sess in found or needle not in bytes(r.payload):
-            continue
-        for element in split_array(bytes(r.payload)):
-            span = parse_span(element)
-            if span is not None and span.base == name:
-                found.add(sess)
-                break
+        if sess not in found and refers_to(bytes(r.payload), name):
+            found.add(sess)
     if not found:
         return []
-    names = conn.execute(select(tt_sessions.c.name).where(tt_sessions.c.id.in_(found))).scalars()
-    out = [parse_staged(n, 0).name + " (being written)" if is_staged(n) else n for n in names]
-    return sorted(out)
+    return dependent_names(conn.execute(select(tt_sessions.c.name).where(tt_sessions.c.id.in_(found))).scalars())
+
+
+def unknown(name: str) -> UnknownSession:
+    return UnknownSession(f"no session named {name!r}")
+
+
+def refers_to(payload: bytes, name: str) -> bool:
+    """Whether a derived row's payload holds a span of session ``name`` (parsed only when the
+    name's bytes occur in it)."""
+    if name.encode() not in payload:
+        return False
+    for element in split_array(payload):
+        span = parse_span(element)
+        if span is not None and span.base == name:
+            return True
+    return False
+
+
+def dependent_names(stored: Iterable[str]) -> list[str]:
+    """The dependents as shown, sorted: a staged one as ``NAME (being written)``."""
+    return sorted(parse_staged(n, 0).name + " (being written)" if is_staged(n) else n for n in stored)
+
+
+def refuse_dependents(name: str, users: list[str]) -> None:
+    """Raise ``HasDependents`` naming (up to ten of) ``users``, if there are any."""
+    if users:
+        shown = ", ".join(repr(u) for u in users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
+        raise HasDependents(f"session {name!r} is the source of derived session(s) {shown}: delete those first")

@@ -27,7 +27,7 @@ from ..errors import BadInput, StoreOpenError
 from .owner import Hold, discard_if_unused, held_descriptor, hold
 from .pgurl import pg_connect_args
 from .schema import FORMAT, FORMAT_VERSION, metadata, tt_meta
-from .sql import EventStore
+from .sql import SqlStore
 
 DEFAULT_DB = "tradetape.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -69,7 +69,7 @@ def default_url(url: str | None = None) -> str:
     return url or os.environ.get("TRADETAPE_DB") or DEFAULT_DB
 
 
-async def open_store(url: str | None = None, *, create: bool = False, readonly: bool = False) -> EventStore:
+async def open_store(url: str | None = None, *, create: bool = False, readonly: bool = False) -> SqlStore:
     """Open the store at ``url`` (default: ``$TRADETAPE_DB`` or ``tradetape.db``).
 
     ``create`` makes a missing store; ``readonly`` opens it so that no write can succeed. A
@@ -101,7 +101,7 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
             raise StoreOpenError(f"{shown}: cannot open: {exc.strerror or exc}") from None
     engine = _engine(sa_url, dialect, path, readonly)
     writer = _sqlite_writer_engine(path) if path is not None and not readonly else None
-    store = EventStore(engine, shown, dialect, writer, held=held)
+    store = SqlStore(engine, shown, dialect, writer, held=held)
     try:
         await _check_format(store, create, readonly)
     except BaseException as exc:
@@ -112,7 +112,7 @@ async def open_store(url: str | None = None, *, create: bool = False, readonly: 
     return store
 
 
-async def discard_created(store: EventStore, path: Path | None) -> str | None:
+async def discard_created(store: SqlStore, path: Path | None) -> str | None:
     """Close ``store`` and, if this process created its SQLite file, remove the file when it is
     empty and no other process uses it (``owner.discard_if_unused``). Returns None when there
     was nothing to keep, else one clause saying what was left and why."""
@@ -201,7 +201,7 @@ def _head_bytes(path: Path) -> bytes:
         return f.read(16)
 
 
-async def _check_format(store: EventStore, create: bool, readonly: bool) -> None:
+async def _check_format(store: SqlStore, create: bool, readonly: bool) -> None:
     sqlite = store.dialect == "sqlite"
     try:
         async with store.engine.connect() as conn:

@@ -1,10 +1,14 @@
-"""Plain values the store hands out: session info, append results and raw chunks."""
+"""Plain values the store takes and hands out: batches, session info, append results, raw chunks."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 import msgspec
+
+Batch = tuple[Sequence[bytes], Sequence[int] | None]
+"""Encoded events and their ids (None: the store assigns them), as one call appends them."""
 
 
 class SessionInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,25 +22,26 @@ so telling one apart costs nothing. The chain links an event as always and a spa
 to every base event up to ``last``, so the derived head commits to every event the session stands
 for. ``audit verify`` checks the spans against the base and verifies the base. Spans always
 point at a plain session; a derived session re-simulated is copied. Readers resolve spans
-(``Resolver``): ``EventStore.read`` and ``read_logical`` yield the expanded events.
+(``Resolver``, over any ``protocol.EventStore``): ``read`` and ``read_logical`` yield the expanded
+events.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import msgspec
 
 from ..codec import decode, decode_array, join_array, split_array
 from ..errors import BadInput
 from ..types import Event
+from .protocol import EventStore
 from .records import RawChunk, pack_ids
 
-if TYPE_CHECKING:
-    from .sql import EventStore
+T = TypeVar("T")
 
 SPAN_EXT = 7
 _RANGE = struct.Struct(">qq")
@@ -128,28 +129,35 @@ class _Cursor:
             return nxt
 
     async def raws(self, first: int, last: int) -> list[bytes]:
-        return await self._take(first, last, raw=True)  # type: ignore[return-value]
+        """Base events ``first..last`` as their bytes, each row split once."""
+        return await self._take(first, last, self._split)
 
     async def events(self, first: int, last: int) -> list[Event]:
-        return await self._take(first, last, raw=False)  # type: ignore[return-value]
+        """Base events ``first..last`` decoded, each row decoded once."""
+        return await self._take(first, last, self._decoded)
 
-    async def _take(self, first: int, last: int, *, raw: bool) -> list[bytes] | list[Event]:
-        """Base events ``first..last``, as bytes or decoded, each row split or decoded once."""
-        out: list[object] = []
+    def _split(self, row: RawChunk, where: str) -> list[bytes]:
+        if self._raws is None:
+            self._raws = split_array(row.payload, where)
+        return self._raws
+
+    def _decoded(self, row: RawChunk, where: str) -> list[Event]:
+        if self._events is None:
+            self._events = decode_array(row.payload, where)
+        return self._events
+
+    async def _take(self, first: int, last: int, held: Callable[[RawChunk, str], Sequence[T]]) -> list[T]:
+        """Base events ``first..last``; ``held(row, where)`` gives the current row's items (of
+        ``self.row``, which ``at`` just made current)."""
+        out: list[T] = []
         seq = first
         while seq <= last:
             row = await self.at(seq)
-            where = f"session {self.base!r} chunk at seq {row.first_seq}"
-            if raw and self._raws is None:
-                self._raws = split_array(row.payload, where)
-            if not raw and self._events is None:
-                self._events = decode_array(row.payload, where)
-            held: list[bytes] | list[Event] | None = self._raws if raw else self._events
-            assert held is not None
+            items = held(row, f"session {self.base!r} chunk at seq {row.first_seq}")
             hi = min(last, row.last_seq)
-            out.extend(held[seq - row.first_seq : hi - row.first_seq + 1])
+            out.extend(items[seq - row.first_seq : hi - row.first_seq + 1])
             seq = hi + 1
-        return out  # type: ignore[return-value]
+        return out
 
     async def hash_at(self, seq: int) -> bytes:
         row = await self.at(seq)

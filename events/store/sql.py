@@ -1,6 +1,7 @@
-"""The event store: SQLAlchemy 2 async Core over SQLite (aiosqlite) or PostgreSQL (asyncpg).
+"""The SQL event store: SQLAlchemy 2 async Core over SQLite (aiosqlite) or PostgreSQL (asyncpg).
 
-Invariants:
+``SqlStore`` implements the ``protocol.EventStore`` contract durably; its SQL-only parts (the
+engine, the dialect, a SQLite file's hold) are for ``open`` and the store's own tests. Invariants:
 - a session's sequence numbers run 1, 2, 3 ... with no gap; an append names the version it
   expects (the session's current last seq) and a stale one writes nothing and raises;
 - an append is one transaction: SQLite ``BEGIN IMMEDIATE`` (one writer at a time), PostgreSQL a
@@ -15,40 +16,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..codec import decode_array, encode
-from ..errors import (
-    BadInput,
-    StorageFailure,
-    TradetapeError,
-    UnknownSession,
-)
+from ..codec import encode
+from ..errors import StorageFailure, TradetapeError, UnknownSession
 from ..ids import IdSource
 from ..names import check_session_name
 from ..types import Event, EventBase
-from .append import Batch, append_derived_tx, append_tx
+from . import common
+from .append import append_derived_tx, append_tx
 from .delete import delete_tx, dependents
 from .owner import Hold, sole
-from .records import AppendResult, RawChunk, SessionInfo
+from .protocol import COMMIT_EVENTS
+from .records import AppendResult, Batch, RawChunk, SessionInfo
 from .schema import CHUNK_EVENTS, tt_chunks, tt_sessions
-from .spans import Resolver, is_derived
-from .staging import Incomplete, discard_tx, is_staged, parse_staged, publish_tx, stage_lock_key, staged_name
+from .staging import (
+    Incomplete,
+    discard_tx,
+    exists_already,
+    is_staged,
+    parse_staged,
+    publish_tx,
+    stage_lock_key,
+    staged_name,
+)
 
-COMMIT_EVENTS = 16384  # events per transaction of a batched new session (measured: well under 0.1 s)
 T = TypeVar("T")
 
 
-class EventStore:
-    """Append-only, hash-chained event streams, one per session."""
+class SqlStore:
+    """Append-only, hash-chained event streams, one per session, in SQLite or PostgreSQL."""
 
     def __init__(
         self, engine: AsyncEngine, url: str, dialect: str, sync_engine: Engine | None = None, *,
@@ -147,8 +151,7 @@ class EventStore:
         rows written so far are removed; a killed process leaves them for ``--drop-incomplete``."""
         check_session_name(name, "session name")
         if await self.exists(name):
-            raise BadInput(f"session {name!r} already exists in {self.url}: give the new one another name, or "
-                           f"remove the old one first (`tradetape delete {shlex.quote(name)} --yes`)")
+            raise exists_already(name, self.url)
         tmp = staged_name(name)
         try:
             lock = await self._stage_lock(tmp)
@@ -169,23 +172,7 @@ class EventStore:
     async def append_new(self, name: str, batches: Iterable[Batch], *, commit_events: int = COMMIT_EVENTS) -> AppendResult:
         """Append ``batches`` as the new session ``name``: all of them or nothing, committed
         ``commit_events`` at a time (each transaction short) and published at the end."""
-        result: AppendResult | None = None
-        async with self.staged(name) as tmp:
-            group: list[Batch] = []
-            pending = 0
-            for payloads, ids in batches:
-                for lo in range(0, len(payloads), commit_events):
-                    part = payloads[lo : lo + commit_events]
-                    group.append((part, None if ids is None else ids[lo : lo + commit_events]))
-                    pending += len(part)
-                    if pending >= commit_events:
-                        result = await self.append_batches(tmp, group, expected_version=_at(result))
-                        group, pending = [], 0
-            if group:
-                result = await self.append_batches(tmp, group, expected_version=_at(result))
-            if result is None:
-                raise BadInput(f"session {name!r}: no events to write")
-        return AppendResult(first_seq=1, last_seq=result.last_seq, head_hash=result.head_hash)
+        return await common.append_new(self, name, batches, commit_events)
 
     async def delete(self, name: str) -> int:
         """Remove session ``name`` and everything of it, in one transaction; refused
@@ -352,48 +339,18 @@ class EventStore:
             for r in rows
         ]
 
-    async def read(
+    def read(
         self, session: str, from_seq: int = 1, to_seq: int | None = None, *, batch_size: int = CHUNK_EVENTS
     ) -> AsyncGenerator[list[Event], None]:
         """Decoded events ``from_seq..to_seq`` in order, in lists of at most ``batch_size``."""
-        if batch_size < 1:
-            raise BadInput(f"batch size must be at least 1, got {batch_size}")
-        chunks = self.read_chunks(session, from_seq, to_seq)
-        resolver = Resolver(self)
-        try:
-            async with aclosing(chunks):
-                async for ch in chunks:
-                    where = f"session {session!r} chunk at seq {ch.first_seq}"
-                    if is_derived(ch):
-                        events = await resolver.events(ch, where)
-                    else:
-                        events = decode_array(ch.payload, where=where)
-                    if len(events) != ch.last_seq - ch.first_seq + 1:
-                        raise BadInput(
-                            f"session {session!r}: chunk at seq {ch.first_seq} is damaged; run `tradetape audit verify`"
-                        )
-                    lo = max(from_seq - ch.first_seq, 0)
-                    hi = len(events) if to_seq is None else min(to_seq - ch.first_seq + 1, len(events))
-                    for i in range(lo, hi, batch_size):
-                        yield events[i : min(i + batch_size, hi)]
-        finally:
-            await resolver.close()
+        return common.read(self, session, from_seq, to_seq, batch_size)
 
-    async def read_logical(
+    def read_logical(
         self, session: str, from_seq: int = 1, to_seq: int | None = None
     ) -> AsyncGenerator[RawChunk, None]:
         """Like ``read_chunks``, with a derived row's spans expanded into the base's event bytes
         (its ``hashes`` are then empty: see ``spans``); plain rows come as stored."""
-        resolver = Resolver(self)
-        try:
-            async with aclosing(self.read_chunks(session, from_seq, to_seq)) as chunks:
-                async for ch in chunks:
-                    if is_derived(ch):
-                        yield await resolver.raw(ch, f"session {session!r} chunk at seq {ch.first_seq}")
-                    else:
-                        yield ch
-        finally:
-            await resolver.close()
+        return common.read_logical(self, session, from_seq, to_seq)
 
     # --- transactions --------------------------------------------------------------------
 
@@ -406,10 +363,6 @@ class EventStore:
             raise
         except (DBAPIError, OSError) as exc:
             raise StorageFailure(f"reading {self.url} failed: {_reason(exc)}", transient=is_transient(exc)) from None
-
-
-def _at(result: AppendResult | None) -> int:
-    return 0 if result is None else result.last_seq
 
 
 def _info(row: Any) -> SessionInfo:

@@ -7,11 +7,12 @@ name that no user name can equal: ``\\x1f`` (a control character, refused in ses
 last transaction renames it to the intended name; until then the session is in no listing, no
 replay and no verification, and its name stays free. A writer that fails removes its staged
 rows; one that is killed leaves them, and ``tradetape sessions --incomplete`` lists them and
-``--drop-incomplete`` removes those whose writer is gone (``EventStore.drop_incomplete``: a lock
+``--drop-incomplete`` removes those whose writer is gone (``SqlStore.drop_incomplete``: a lock
 says so, not a pid, which another host or PID namespace may reuse).
 
 The rename and the removal are sync functions over a SQLAlchemy ``Connection`` run inside the
-store's write transaction, like the appends (``append``).
+store's write transaction, like the appends (``append``); their refusals are the plain functions
+below, which the in-memory store (``memory``) raises too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shlex
 import socket
 from typing import Any
 
@@ -63,23 +65,41 @@ def parse_staged(stored: str, events: int) -> Incomplete:
     return Incomplete(stored=stored, name=name, host=host, pid=int(pid) if pid.isdigit() else 0, events=events)
 
 
+def exists_already(name: str, url: str) -> BadInput:
+    """Refusal of ``staged(name)`` when ``name`` is taken before anything is written."""
+    return BadInput(f"session {name!r} already exists in {url}: give the new one another name, or "
+                    f"remove the old one first (`tradetape delete {shlex.quote(name)} --yes`)")
+
+
+def taken_meanwhile(name: str) -> BadInput:
+    return BadInput(f"session {name!r} already exists (written meanwhile by another command)")
+
+
+def staged_gone(name: str) -> UnknownSession:
+    return UnknownSession(f"the session being written as {name!r} is gone (removed by --drop-incomplete?)")
+
+
+def check_discardable(staged: str) -> None:
+    if not is_staged(staged):
+        raise BadInput(f"{staged!r} is not a staged session: only those can be removed")
+
+
 def publish_tx(conn: Connection, dialect: str, staged: str, name: str, _ids: Any) -> None:
     """Rename the staged session to ``name`` inside the caller's transaction."""
     c = tt_sessions.c
     if conn.execute(select(c.id).where(c.name == name)).first() is not None:
-        raise BadInput(f"session {name!r} already exists (written meanwhile by another command)")
+        raise taken_meanwhile(name)
     try:
         done = conn.execute(update(tt_sessions).where(c.name == staged).values(name=name)).rowcount
     except IntegrityError:
-        raise BadInput(f"session {name!r} already exists (written meanwhile by another command)") from None
+        raise taken_meanwhile(name) from None
     if done != 1:
-        raise UnknownSession(f"the session being written as {name!r} is gone (removed by --drop-incomplete?)")
+        raise staged_gone(name)
 
 
 def discard_tx(conn: Connection, dialect: str, staged: str, _ids: Any) -> None:
     """Remove a staged session's rows inside the caller's transaction (a no-op if it has none)."""
-    if not is_staged(staged):
-        raise BadInput(f"{staged!r} is not a staged session: only those can be removed")
+    check_discardable(staged)
     row = conn.execute(select(tt_sessions.c.id).where(tt_sessions.c.name == staged)).first()
     if row is None:
         return

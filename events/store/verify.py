@@ -35,9 +35,9 @@ from .. import chain
 from ..anchorfile import AT_HEAD
 from ..codec import MAX_EVENT_BYTES, decode, decode_array, split_array
 from ..errors import BadInput, DecodeError, UnknownSession
+from .protocol import EventStore
 from .records import RawChunk
 from .spans import Resolver, is_derived, parse_span
-from .sql import EventStore
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):

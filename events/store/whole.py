@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import aclosing
-from typing import TYPE_CHECKING
 
 from ..types import Event
-
-if TYPE_CHECKING:
-    from . import EventStore
+from .protocol import EventStore
 
 
 async def read_all(store: EventStore, name: str, *, progress: Callable[[int], object] | None = None) -> list[Event]:

@@ -8,7 +8,7 @@ import shlex
 
 from ..errors import BadInput, VerificationError
 from ..names import check_session_name
-from ..store.sql import EventStore
+from ..store.protocol import EventStore
 from .format import TapeSummary
 from .read import iter_tape
 

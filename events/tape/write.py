@@ -13,9 +13,9 @@ from .. import chain
 from ..codec import split_array
 from ..errors import BadInput, DecodeError, VerificationError
 from ..names import check_session_name
+from ..store.protocol import EventStore
 from ..store.records import SessionInfo
 from ..store.spans import bases_of
-from ..store.sql import EventStore
 from ..store.verify import verify_session
 from ..version import ENGINE_VERSION
 from .format import (

@@ -1,6 +1,8 @@
-"""Backends for the store tests: every contract test runs on SQLite and on PostgreSQL.
+"""Backends for the store tests: every contract test (one taking ``store``) runs on the in-memory
+store, on SQLite and on PostgreSQL; the tests about a SQL store as a place (a URL, a file, a
+second handle) take ``sql_store_url`` or ``sql_store`` and run on the two SQL backends.
 
-SQLite: a fresh file under ``tmp_path``. PostgreSQL: the real server (``TRADETAPE_TEST_PG``,
+Memory: a fresh ``MemoryStore``. SQLite: a fresh file under ``tmp_path``. PostgreSQL: the real server (``TRADETAPE_TEST_PG``,
 default ``postgresql://postgres@127.0.0.1:5432/test``); each test gets a clean slate as its own
 login role whose ``search_path`` is a schema of the same name, created before and dropped after
 the test, so tests never see each other's tables (nor anyone else's in ``public``). An
@@ -12,12 +14,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from events.store import EventStore, open_store
+from events.store import EventStore, MemoryStore, SqlStore, open_store
 
 PG_ADMIN = os.environ.get("TRADETAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 _ROLE_PREFIX = "tt_test_"
@@ -70,10 +73,10 @@ async def _drop_orphans(admin: asyncpg.Connection) -> None:
             await PgSlate(admin, row["rolname"]).drop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A URL of an empty place for a store (nothing created yet)."""
-    if request.param == "sqlite":
+@asynccontextmanager
+async def _sql_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of an empty place for a SQL store of ``kind`` (nothing created yet)."""
+    if kind == "sqlite":
         yield str(tmp_path / "store.db")
         return
     slate = await new_slate()
@@ -84,13 +87,36 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         await slate.admin.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sql_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """For the tests about a SQL store as a place: a second handle, other processes, a file, a
+    read-only open. The contract tests take ``store`` instead."""
+    async with _sql_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[EventStore]:
-    s = await open_store(store_url, create=True)
+async def sql_store(sql_store_url: str) -> AsyncIterator[SqlStore]:
+    """An empty SQL store at ``sql_store_url`` (for tests that reach under the protocol)."""
+    s = await open_store(sql_store_url, create=True)
     try:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    """An empty store of each backend: every test that takes only this runs on all three."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    async with _sql_url(request.param, tmp_path) as url:
+        s = await open_store(url, create=True)
+        try:
+            yield s
+        finally:
+            await s.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from events.errors import (
     UnknownSession,
 )
 from events.ids import derived_ids
-from events.store import EventStore, open_store
+from events.store import EventStore, SqlStore, open_store
 from events.store.schema import CHUNK_EVENTS, FORMAT_VERSION
 from events.types import EventBase
 
@@ -196,17 +196,17 @@ async def test_reads_across_chunk_boundaries_agree_for_every_batch_size(store: E
         await all_events(store, "s", 1, 2, 0)
 
 
-async def test_two_concurrent_appenders_exactly_one_wins(store: EventStore, store_url: str) -> None:
-    other = await open_store(store_url)
+async def test_two_concurrent_appenders_exactly_one_wins(sql_store: SqlStore, sql_store_url: str) -> None:
+    other = await open_store(sql_store_url)
     try:
         for rnd in range(8):
             name = f"race{rnd}"
             head = 0
             if rnd % 2:  # an existing session, not only its creation
-                head = (await store.append(name, make_events(3), expected_version=0)).last_seq
+                head = (await sql_store.append(name, make_events(3), expected_version=0)).last_seq
             a, b = make_events(5, seed=rnd), make_events(7, seed=100 + rnd)
             results = await asyncio.gather(
-                store.append(name, a, expected_version=head),
+                sql_store.append(name, a, expected_version=head),
                 other.append(name, b, expected_version=head),
                 return_exceptions=True,
             )
@@ -215,7 +215,7 @@ async def test_two_concurrent_appenders_exactly_one_wins(store: EventStore, stor
             assert len(won) == 1 and len(lost) == 1, results
             assert isinstance(lost[0], ConcurrencyError), lost[0]
             winner = a if results[0] is won[0] else b
-            assert await all_events(store, name, head + 1) == winner
+            assert await all_events(sql_store, name, head + 1) == winner
             assert (await other.session(name)).head_seq == head + len(winner)
     finally:
         await other.close()
@@ -231,9 +231,9 @@ async def test_sessions_lists_every_session_with_its_head(store: EventStore) -> 
         assert (i.head_seq, i.head_hash) == (heads[i.name].last_seq, heads[i.name].head_hash)
 
 
-async def test_a_read_only_store_reads_and_refuses_writes(store: EventStore, store_url: str) -> None:
-    await store.append("s", make_events(3), expected_version=0)
-    ro = await open_store(store_url, readonly=True)
+async def test_a_read_only_store_reads_and_refuses_writes(sql_store: SqlStore, sql_store_url: str) -> None:
+    await sql_store.append("s", make_events(3), expected_version=0)
+    ro = await open_store(sql_store_url, readonly=True)
     try:
         assert [s.name for s in await ro.sessions()] == ["s"]
         assert len(await all_events(ro, "s")) == 3
@@ -241,9 +241,9 @@ async def test_a_read_only_store_reads_and_refuses_writes(store: EventStore, sto
             await ro.append("s", make_events(1), expected_version=3)
     finally:
         await ro.close()
-    assert (await store.session("s")).head_seq == 3
+    assert (await sql_store.session("s")).head_seq == 3
     with pytest.raises(BadInput):
-        await open_store(store_url, create=True, readonly=True)
+        await open_store(sql_store_url, create=True, readonly=True)
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -346,8 +346,8 @@ async def test_postgresql_on_a_closed_port_is_a_one_line_store_open_error(unused
     assert "\n" not in msg and "secret" not in msg and str(unused_tcp_port) in msg
 
 
-async def test_two_processes_creating_one_store_at_once_both_succeed(store_url: str) -> None:
-    stores = await asyncio.gather(*(open_store(store_url, create=True) for _ in range(3)))
+async def test_two_processes_creating_one_store_at_once_both_succeed(sql_store_url: str) -> None:
+    stores = await asyncio.gather(*(open_store(sql_store_url, create=True) for _ in range(3)))
     try:
         r = await stores[0].append("s", make_events(1), expected_version=0)
         for s in stores:

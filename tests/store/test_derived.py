@@ -11,7 +11,7 @@ from sqlalchemy import text
 from events import chain
 from events.codec import encode, split_array
 from events.errors import BadInput, ConcurrencyError
-from events.store import EventStore, open_store
+from events.store import EventStore, SqlStore, open_store
 from events.store.schema import CHUNK_EVENTS
 from events.store.spans import bases_of, encode_span
 from events.store.verify import verify_session
@@ -88,30 +88,30 @@ async def test_seeking_inside_spans(store: EventStore, a: int, b: int | None) ->
     assert await read_all(store, "d", a, b) == logical[a - 1 : b]
 
 
-async def test_verify_checks_spans_and_the_base(store: EventStore) -> None:
-    await make_derived(store)
-    rep = await verify_session(store, "d")
+async def test_verify_checks_spans_and_the_base(sql_store: SqlStore) -> None:
+    await make_derived(sql_store)
+    rep = await verify_session(sql_store, "d")
     assert rep.ok and rep.events_checked == N + 4
     # the derived head commits to the base: a span linked with another base hash fails there
-    async with store.engine.begin() as conn:
+    async with sql_store.engine.begin() as conn:
         row = (await conn.execute(text(
             "SELECT c.first_seq, c.payload FROM tt_chunks c JOIN tt_sessions s ON s.id = c.session_id "
             "WHERE s.name = 'd' ORDER BY c.first_seq LIMIT 1"))).first()
         assert row is not None
         payload = bytes(row.payload).replace(encode_span("b", 11, 300), encode_span("b", 11, 299) + b"")
     # a span that now stands for one event fewer: its hash no longer matches (seq 12 is its first)
-    async with store.engine.begin() as conn:
+    async with sql_store.engine.begin() as conn:
         await conn.execute(text("UPDATE tt_chunks SET payload = :p WHERE first_seq = :f AND session_id = "
                                 "(SELECT id FROM tt_sessions WHERE name = 'd')"), {"p": payload, "f": row.first_seq})
-    bad = await verify_session(store, "d")
+    bad = await verify_session(sql_store, "d")
     assert not bad.ok and bad.first_bad_seq == 13 and "hash mismatch" in bad.problem
 
 
-async def test_a_damaged_base_fails_the_derived_session(store: EventStore) -> None:
-    await make_derived(store)
-    async with store.engine.begin() as conn:
+async def test_a_damaged_base_fails_the_derived_session(sql_store: SqlStore) -> None:
+    await make_derived(sql_store)
+    async with sql_store.engine.begin() as conn:
         await conn.execute(text("UPDATE tt_sessions SET head_hash = :h WHERE name = 'b'"), {"h": bytes(32)})
-    rep = await verify_session(store, "d")
+    rep = await verify_session(sql_store, "d")
     assert not rep.ok and rep.first_bad_seq == 2 and "'b'" in rep.problem
 
 

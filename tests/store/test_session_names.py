@@ -74,14 +74,14 @@ def _argv(command: str, db: str, name: str, tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("command", ["generate", "import"])
-async def test_the_length_limit_is_exit_2_on_both_backends(store_url: str, tmp_path: Path, command: str) -> None:
+async def test_the_length_limit_is_exit_2_on_both_backends(sql_store_url: str, tmp_path: Path, command: str) -> None:
     too_long, longest = "é" * (MAX_SESSION_NAME + 1), "é" * MAX_SESSION_NAME
-    r = run(*_argv(command, store_url, too_long, tmp_path))
+    r = run(*_argv(command, sql_store_url, too_long, tmp_path))
     assert r.code == 2, (r.code, r.err)
     assert "129 characters long, above the limit of 128" in r.err and r.err.count("\n") == 1, r.err
-    r = run(*_argv(command, store_url, longest, tmp_path))
+    r = run(*_argv(command, sql_store_url, longest, tmp_path))
     assert r.code == 0, (r.code, r.err)
-    listed = json.loads(run("--db", store_url, "sessions", "--json").out)
+    listed = json.loads(run("--db", sql_store_url, "sessions", "--json").out)
     assert [s["session"] for s in listed] == [longest]
 
 

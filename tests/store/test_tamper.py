@@ -26,7 +26,7 @@ from events.anchorfile import AT_HEAD, parse_anchors
 from events.chain import format_anchor
 from events.codec import decode, encode, join_array, split_array
 from events.errors import BadInput
-from events.store import EventStore, open_store
+from events.store import SqlStore, open_store
 from events.store.verify import VerifyReport, verify_session
 
 from .builders import make_events
@@ -290,23 +290,23 @@ async def test_a_clean_session_verifies_and_nothing_is_written(template: tuple[P
     assert (hashlib.sha256(copy.read_bytes()).hexdigest(), copy.stat().st_mtime_ns) == before
 
 
-async def test_verify_on_both_backends(store: EventStore) -> None:
+async def test_verify_on_both_backends(sql_store: SqlStore) -> None:
     """The same checks through SQL on SQLite and PostgreSQL: an edited hash is found exactly."""
     head = 0
     for n in (10, 5000, 30):
-        head = (await store.append("s", make_events(n, seed=n), expected_version=head)).last_seq
-    assert (await verify_session(store, "s")).ok
+        head = (await sql_store.append("s", make_events(n, seed=n), expected_version=head)).last_seq
+    assert (await verify_session(sql_store, "s")).ok
     from sqlalchemy import select, update
 
     from events.store.schema import tt_chunks
 
-    async with store.engine.begin() as conn:
+    async with sql_store.engine.begin() as conn:
         row = (
             await conn.execute(select(tt_chunks.c.first_seq, tt_chunks.c.hashes).where(tt_chunks.c.first_seq == 11))
         ).one()
         edited = bytes(row.hashes[: 32 * 100]) + bytes(32) + bytes(row.hashes[32 * 101 :])
         await conn.execute(update(tt_chunks).where(tt_chunks.c.first_seq == 11).values(hashes=edited))
-    r = await verify_session(store, "s")
+    r = await verify_session(sql_store, "s")
     assert not r.ok and r.first_bad_seq == 111
 
 
@@ -328,10 +328,10 @@ def test_parse_anchor_forms(tmp_path: Path) -> None:
         parse_anchors(format_anchor("t", 4, h), session="s")
 
 
-async def test_verify_during_live_appends_reports_no_false_damage(store: EventStore, store_url: str) -> None:
+async def test_verify_during_live_appends_reports_no_false_damage(sql_store: SqlStore, sql_store_url: str) -> None:
     """Rows appended while a verification runs are past the head it read: not damage."""
-    await store.append("s", make_events(5000), expected_version=0)
-    writer = await open_store(store_url)
+    await sql_store.append("s", make_events(5000), expected_version=0)
+    writer = await open_store(sql_store_url)
     try:
 
         async def append_more() -> None:
@@ -343,7 +343,7 @@ async def test_verify_during_live_appends_reports_no_false_damage(store: EventSt
         async def verify_repeatedly() -> list[VerifyReport]:
             out = []
             for _ in range(6):
-                out.append(await verify_session(store, "s"))
+                out.append(await verify_session(sql_store, "s"))
                 await asyncio.sleep(0)
             return out
 
@@ -351,4 +351,4 @@ async def test_verify_during_live_appends_reports_no_false_damage(store: EventSt
     finally:
         await writer.close()
     assert all(r.ok for r in reports), [r.problem for r in reports if not r.ok]
-    assert (await verify_session(store, "s")).events_checked == 5000 + 15 * 400
+    assert (await verify_session(sql_store, "s")).events_checked == 5000 + 15 * 400
