@@ -21,7 +21,7 @@ from typing import Any
 
 from events.anchorfile import parse_anchors
 from events.errors import BadInput
-from events.store import open_store, read_all
+from events.store import EventStore, open_store, read_all
 from events.store.verify import verify_session
 from events.tape import export_tape, import_tape
 from projections import digest, view
@@ -121,7 +121,7 @@ LIVE_MODEL = "demo-paper-model"
 LIVE_RANDOM = "demo-paper-random"
 
 
-async def live_part(store: Any, session: str, out: Path, *, train_steps: int) -> tuple[bool, list[tuple[str, Path]]]:
+async def live_part(store: EventStore, session: str, out: Path, *, train_steps: int) -> tuple[bool, list[tuple[str, Path]]]:
     """Steps 7 on: train, serve on loopback, paper-trade live (the masked model and a random
     agent, each on every market, over one feed), then per session: verify, parity, report."""
     from ..live.auth import ApiKey, generate_keypair, header_check, load_public_key

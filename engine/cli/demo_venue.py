@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from events.anchorfile import parse_anchors
-from events.store import read_all
+from events.store import EventStore, read_all
 from events.store.verify import verify_session
 from events.types import OrderPlaced, Reconciled, RiskRefused, VenueFill
 from events.units import ONE_CONTRACT, format_money
@@ -23,12 +22,13 @@ from projections import digest
 
 from ..anchors import anchor_path, anchor_session
 from ..replay import replay
+from ..rl.data import Recording
 
 LIVE_VENUE = "demo-venue-random"
 VENUE_QUEUE, VENUE_LATENCY_MS = "prob:2", 50.0
 
 
-async def venue_part(store: Any, rec: Any, out: Path, first_step: int) -> tuple[bool, list[tuple[str, Path]]]:
+async def venue_part(store: EventStore, rec: Recording, out: Path, first_step: int) -> tuple[bool, list[tuple[str, Path]]]:
     from ..audit.calibrate import calibrate
     from ..kalshi.rest import KalshiRest
     from ..live.auth import ApiKey, generate_keypair, header_check, load_public_key

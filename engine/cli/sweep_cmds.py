@@ -7,11 +7,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.errors import BadInput
 
 from .common import store_for
+
+if TYPE_CHECKING:  # the sweep pulls in the simulator: loaded only when a sweep runs
+    import pyarrow as pa
+
+    from events.store import EventStore
+
+    from ..sweep.grid import Cell, Grid
 from .output import emit_json
 
 
@@ -76,7 +83,7 @@ def _fmt(path: Path, flag: str, suffixes: tuple[str, ...], replace: bool) -> str
     return fmt
 
 
-async def _check_sources(store: Any, grid: Any) -> None:
+async def _check_sources(store: EventStore, grid: Grid) -> None:
     """Every source exists, and has starting cash when a policy may trade and no --cash is given."""
     from events.store import read_one
     from events.types import SessionStarted
@@ -139,7 +146,8 @@ async def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-async def _distributed(args: argparse.Namespace, store: Any, sweep: str, cells: list[Any]) -> tuple[Any, dict[str, str]]:
+async def _distributed(args: argparse.Namespace, store: EventStore, sweep: str,
+                       cells: list[Cell]) -> tuple[pa.Table, dict[str, str]]:
     from ..fanout.nats_conn import connect
     from ..sweep import queue
     from ..sweep.results import build_results
