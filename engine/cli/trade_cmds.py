@@ -132,7 +132,7 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
     from projections import evolve_many, initial_state
 
     from ..kalshi.rest import KalshiRest
-    from ..venue.reconcile import catch_up, compare, fetch, summary
+    from ..venue.reconcile import catch_up, compare, fetch, report
 
     async with store_for(args.db, readonly=True) as store:
         events = await read_all(store, args.session)
@@ -150,8 +150,5 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
                and (e.status != "resting" or e.filled != st.orders[e.order_id].filled)]
     evolve_many(st, caught)
     rec = compare(st, reads, venue, "demand", "halt", st.ts)
-    out = summary(rec)
-    out["missed_fills"] = [e.trade_id for e in missed]
-    out["orders_changed"] = [f"{e.order_id} {e.status} {e.filled}/{e.filled + e.remaining}" for e in changed]
-    emit_json({"session": args.session, **out})
+    emit_json(report(args.session, rec, missed, changed))
     return 0 if rec.decision == "clean" and not missed and not changed else 1

@@ -191,10 +191,31 @@ def _cost(p: PositionView | None) -> int:
     return 0 if p is None else abs(p.market_exposure)
 
 
-def summary(rec: Reconciled) -> dict[str, object]:
-    """The reconciliation as the CLI prints it."""
-    return {"trigger": rec.trigger, "decision": rec.decision,
-            "differences": [dict(zip(("what", "key", "ours", "venue"), d, strict=True)) for d in rec.diffs]}
+class Difference(msgspec.Struct, kw_only=True):
+    what: str
+    key: str
+    ours: str
+    venue: str
+
+
+class ReconcileReport(msgspec.Struct, kw_only=True):
+    """What ``trade reconcile`` prints: the reconciliation, and what catching up found (fills we
+    had missed, by trade id; orders whose state changed, as ``id status filled/total``)."""
+
+    session: str
+    trigger: str
+    decision: str
+    differences: list[Difference]
+    missed_fills: list[str]
+    orders_changed: list[str]
+
+
+def report(session: str, rec: Reconciled, missed: Sequence[VenueFill], changed: Sequence[VenueOrderUpdate]) -> ReconcileReport:
+    return ReconcileReport(
+        session=session, trigger=rec.trigger, decision=rec.decision,
+        differences=[Difference(what=w, key=k, ours=o, venue=v) for w, k, o, v in rec.diffs],
+        missed_fills=[e.trade_id for e in missed],
+        orders_changed=[f"{e.order_id} {e.status} {e.filled}/{e.filled + e.remaining}" for e in changed])
 
 
 def known(events: Sequence[EventBase]) -> int:
