@@ -64,7 +64,8 @@ def run_floor(store_path: str) -> dict[str, float]:
     from bench._data import SESSION
     from engine.sim.config import ExchangeConfig
     from engine.sim.policies import RandomPolicy
-    from engine.sim.runner import _drain, _kept, _Log, _Raws, simulate
+    from engine.sim.runner import SessionLog, SourceBytes, drain, kept, simulate
+    from engine.sim.sink import FedSpans
     from events.codec import decode, decode_array, split_array
     from events.store import open_store
     from events.types import MARKET_EVENTS
@@ -97,26 +98,27 @@ def run_floor(store_path: str) -> dict[str, float]:
         async def go(own: list[tuple[int, bytes]]) -> float:
             store = await open_store(str(copy))
             t = time.perf_counter()
-            st, log, i = initial_state(), _Log(store, "floor", SESSION), 0
+            st, log, i = initial_state(), SessionLog(store, "floor", SESSION), 0
             async for ch in store.read_logical(SESSION):
                 events = decode_array(ch.payload)
                 seqs: list[int] | range = range(ch.first_seq, ch.first_seq + len(events))
-                keep = _kept(events, None)
+                keep = kept(events, None)
                 if keep is not None:
                     events, seqs = [events[k] for k in keep], [seqs[k] for k in keep]
                 evolve_many(st, events)
-                out: list[object] = []
+                out = FedSpans()  # the simulation's own sink, written without a stepper
+                out.chunk()
                 lo = 0
                 while i < len(own) and own[i][0] <= ch.last_seq:
                     k = bisect_right(seqs, own[i][0])  # the fed events up to the one it follows
                     if k > lo:
-                        out.append(slice(lo, k))
+                        out.fed(events, lo, k)
                         lo = k
                     out.append(decode(own[i][1]))
                     i += 1
                 if lo < len(events):
-                    out.append(slice(lo, len(events)))
-                _drain(out, ch, seqs, _Raws(ch.payload, keep), log)  # type: ignore[arg-type]
+                    out.fed(events, lo, len(events))
+                drain(out, ch, seqs, SourceBytes(ch.payload, keep), log)
                 await log.flush()
             await log.flush(final=True)
             elapsed = time.perf_counter() - t

@@ -11,7 +11,9 @@ to say so is seq 1.
 (``audit parity`` and ``paper --resume`` used to skip seq 1 outright. Their second log is the
 re-simulation ``engine.live.parity.rebuild`` builds, which starts with the recorded
 session-started event itself, the same object, so seq 1 is equal under this rule: the skip
-only hid nothing.)
+only hid nothing. ``paper --resume`` also stopped at the shorter log, so a recording with events
+past the end of its re-simulation, which the driver could not have written, resumed from a
+state without them; it is refused now, at that seq.)
 
 The walk takes one event from each side per seq, starting at seq 1, and stops at the first
 seq where the two differ or only one side has an event (one log a strict prefix of the other

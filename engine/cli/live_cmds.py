@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.errors import BadInput
 from events.store import read_all
@@ -20,6 +20,10 @@ from .common import store_for
 from .fanout_cmds import add_nats_flag
 from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
+
+if TYPE_CHECKING:  # annotations only: ``tradetape --help`` does not import it
+    from ..live.auth import ApiKey
+
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -219,7 +223,8 @@ async def cmd_live(args: argparse.Namespace) -> int:
     summary = await run_session(setup, args.db)
     from ..live.paper import LiveSummary
 
-    assert isinstance(summary, LiveSummary)  # no venue here: ``trade`` runs those
+    if not isinstance(summary, LiveSummary):  # no venue here: ``trade`` runs those
+        raise TypeError(f"record/paper ended with a {type(summary).__name__}")
     (emit_summary if paper else emit_json)(summary)  # a recording trades nothing: no P&L line
     if summary.reason != "feed complete":
         return 0  # stopped early (a signal, a lost feed): silence proves nothing about a ticker
@@ -241,7 +246,7 @@ def _silent(silent: tuple[str, ...], markets: tuple[str, ...], session: str) -> 
     return 0
 
 
-def api_key(key_id: str | None, key_file: Path | str | None) -> Any:
+def api_key(key_id: str | None, key_file: Path | str | None) -> ApiKey | None:
     """The API key the flags name (both or neither of --key-id and --key-file)."""
     if key_file is None and key_id is None:
         return None

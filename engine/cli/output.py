@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from events.units import format_count, format_money, format_price
+
+if TYPE_CHECKING:  # annotations only: printing a summary imports no simulator
+    from ..sim.runner import Outcome
+    from ..venue.summary import VenueSummary
 
 _json = msgspec.json.Encoder(order="sorted")
 
@@ -42,17 +46,15 @@ def indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
 
-def pnl_line(summary: Any) -> str:
+def pnl_line(s: Outcome | VenueSummary) -> str:
     """One human line for a trading run's summary (simulate, paper, trade), from its exact
     integers: P&L is the portfolio value (marked at the last book) less the starting cash."""
-    d = summary if isinstance(summary, dict) else msgspec.structs.asdict(summary)
-    pnl = int(d["portfolio_value"]) - int(d["starting_cash"])
-    fees = f", fees {dollars(int(d['fees']))}" if "fees" in d else ""
-    return (f"{d['session']}: P&L {dollars(pnl)}{fees}, {d['fills']} fills; cash {dollars(int(d['cash']))}, "
-            f"portfolio {dollars(int(d['portfolio_value']))} (started with {dollars(int(d['starting_cash']))})")
+    return (f"{s.session}: P&L {dollars(s.portfolio_value - s.starting_cash)}, fees {dollars(s.fees)}, "
+            f"{s.fills} fills; cash {dollars(s.cash)}, portfolio {dollars(s.portfolio_value)} "
+            f"(started with {dollars(s.starting_cash)})")
 
 
-def emit_summary(summary: Any) -> None:
+def emit_summary(summary: Outcome | VenueSummary) -> None:
     """A run's summary: JSON on stdout (what scripts read), its dollar line on stderr."""
     emit_json(summary)
     print(pnl_line(summary), file=sys.stderr, flush=True)

@@ -7,7 +7,7 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.errors import BadInput
 from events.store import read_all
@@ -18,6 +18,11 @@ from .common import store_for
 from .fanout_cmds import add_nats_flag
 from .output import emit_json, emit_summary
 from .policy_flags import add_policy_flags, policy_params
+
+if TYPE_CHECKING:  # annotations only: ``tradetape --help`` imports neither
+    from ..live.auth import ApiKey
+    from ..venue.risk import RiskLimits
+
 
 VENUES = {
     # name: (REST base, WebSocket feed): kalshi-protocol.md §1
@@ -88,15 +93,17 @@ def venue_of(name: str, real_money: bool) -> tuple[str, str, str | None]:
     raise BadInput(f"--venue {name!r}: kalshi-demo, kalshi, or a REST base URL ending in /trade-api/v2")
 
 
-def _key(args: argparse.Namespace) -> Any:
+def _key(args: argparse.Namespace) -> ApiKey:
     from .live_cmds import api_key
 
     if args.key_file is None or args.key_id is None:
         raise BadInput("trading is signed: give --key-id and --key-file (or $KALSHI_KEY_ID and $KALSHI_KEY_FILE)")
-    return api_key(args.key_id, args.key_file)
+    key = api_key(args.key_id, args.key_file)
+    assert key is not None  # both flags were given
+    return key
 
 
-def _limits(args: argparse.Namespace) -> Any:
+def _limits(args: argparse.Namespace) -> RiskLimits:
     from ..venue.risk import RiskLimits
 
     return RiskLimits(max_order=parse_count(args.max_order, "--max-order"),

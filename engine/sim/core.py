@@ -75,16 +75,18 @@ class SimCore:
         markets = st.markets
         for i in range(start, stop):
             e = events[i]
-            if type(e) is BookDelta:  # the bulk of a feed: first, and narrowed by ``type() is``
+            if type(e) is BookDelta:  # the bulk of a feed: first (``type() is`` narrows, no cast)
                 if e.delta > 0 and e.market in live:
                     m = markets[e.market]
                     if e.price >= (m.cross_yes if e.side == "yes" else m.cross_no):
                         return i
-            elif type(e) in _WHOLE:
-                if cast(Whole, e).market in live:
+            else:
+                t = type(e)
+                if t in _WHOLE:
+                    if cast(Whole, e).market in live:
+                        return i
+                elif t is FeeChanged:
                     return i
-            elif type(e) is FeeChanged:
-                return i
             if due is not None and e.ts >= due:
                 return i
         return stop

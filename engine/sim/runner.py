@@ -73,7 +73,7 @@ class SimSummary(Outcome, kw_only=True):
 
 
 
-class _Raws:
+class SourceBytes:
     """The encoded bytes of a source chunk's fed events, split only if one is needed (a lone
     event is copied, not spanned: a few per chunk at most)."""
 
@@ -93,11 +93,11 @@ class _Span:
 
     __slots__ = ("first", "hash", "k", "last", "raws")
 
-    def __init__(self, first: int, last: int, hash_: bytes, raws: _Raws, k: int) -> None:
+    def __init__(self, first: int, last: int, hash_: bytes, raws: SourceBytes, k: int) -> None:
         self.first, self.last, self.hash, self.raws, self.k = first, last, hash_, raws, k
 
 
-class _Log:
+class SessionLog:
     """The new session's elements, appended in batches of ``BATCH`` as they accumulate.
 
     Market events go in as spans of the source (``events.store.spans``): a run of two or more
@@ -126,7 +126,7 @@ class _Log:
         """Events of this session's own (the policy's, the exchange's, its start and end)."""
         self.own([encode(e) for e in events])
 
-    def market(self, first: int, last: int, hash_at_last: bytes, raws: _Raws, k: int) -> None:
+    def market(self, first: int, last: int, hash_at_last: bytes, raws: SourceBytes, k: int) -> None:
         """Source events ``first..last`` (consecutive), the first of them at ``raws[k]``."""
         span = self._span
         if span is not None and span.last == first - 1:
@@ -157,7 +157,7 @@ class _Log:
             self.elements, self.links, self.counts = [], [], []
 
 
-def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[int] | None:
+def kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[int] | None:
     """Indexes of the events the simulation feeds (None: all of them): market events, of the
     chosen markets when ``markets`` is given (a feed gap counts if it names one of them)."""
     if markets is None:
@@ -167,7 +167,7 @@ def _kept(events: Sequence[EventBase], markets: frozenset[str] | None) -> list[i
     return [k for k, e in enumerate(events) if type(e) in _MARKET and any(concerns(e, m) for m in markets)]
 
 
-def _drain(out: FedSpans, ch: RawChunk, seqs: Sequence[int], raws: _Raws, log: _Log) -> None:
+def drain(out: FedSpans, ch: RawChunk, seqs: Sequence[int], raws: SourceBytes, log: SessionLog) -> None:
     """Move the stepper's output to the log: spans of (or, from a derived row, copies of) the
     source's market events, and encoded events for everything the policy and the exchange did."""
     hashes = ch.hashes
@@ -236,7 +236,7 @@ async def simulate(
     # a killed or failed simulation leaves no partial session (events.store.staging)
     async with store.staged(name) as staged:
         core = SimCore(cfg, policy.name)
-        log = _Log(store, staged, source)
+        log = SessionLog(store, staged, source)
         stepper = Stepper.for_policy(core, policy, FedSpans())
         started = False
         actions = 0
@@ -253,14 +253,14 @@ async def simulate(
                         core.fold([first])
                         log.events([first])
                         started = True
-                    keep = _kept(events, markets)
+                    keep = kept(events, markets)
                     if keep is not None:
                         # the source's own start, end and agent events are not replayed
                         events, seqs = [events[k] for k in keep], [seqs[k] for k in keep]
-                    raws = _Raws(ch.payload, keep)
+                    raws = SourceBytes(ch.payload, keep)
                     stepper.feed(events, seqs)
                     actions += stepper.drive(policy)
-                    _drain(stepper.out, ch, seqs, raws, log)
+                    drain(stepper.out, ch, seqs, raws, log)
                     await log.flush()
                     pbar.update(ch.last_seq - ch.first_seq + 1)
         if not started:

@@ -67,10 +67,15 @@ class Part(NamedTuple):
 
 
 class FedSpans:
-    """Our events, and the positions of the fed market events between them."""
+    """Our events, and the positions of the fed market events between them.
+
+    Kept as two parallel lists, not ``Part``s, while written: a market event that follows
+    another with nothing of ours between (the common case, and one call per event for a
+    per-event policy) only moves the end of the last run."""
 
     def __init__(self) -> None:
-        self._parts: list[Part] = []
+        self._owns: list[list[EventBase]] = []  # our events before each run
+        self._runs: list[int] = []  # each run's start and stop, flat
         self._own: list[EventBase] = []
         self._k = 0  # the chunk position of the next fed market event
 
@@ -82,23 +87,35 @@ class FedSpans:
 
     def market(self, item: EventBase, /) -> None:
         k = self._k
-        self._parts.append(Part(self._own, range(k, k + 1)))
-        self._own = []
         self._k = k + 1
+        runs = self._runs
+        if not self._own and runs and runs[-1] == k:
+            runs[-1] = k + 1
+            return
+        self._owns.append(self._own)
+        self._own = []
+        runs += (k, k + 1)
 
     def fed(self, events: Sequence[EventBase], k: int, j: int) -> None:
         assert k == self._k, (k, self._k)  # the invariant above
-        self._parts.append(Part(self._own, range(k, j)))
-        self._own = []
         self._k = j
+        runs = self._runs
+        if not self._own and runs and runs[-1] == k:
+            runs[-1] = j
+            return
+        self._owns.append(self._own)
+        self._own = []
+        runs += (k, j)
 
     def chunk(self) -> None:
+        assert not self._runs, "a chunk's spans were not taken before the next chunk was fed"
         self._k = 0
 
     def take(self) -> list[Part]:
         """Everything written since the last ``take``, in log order."""
+        runs = self._runs
+        parts = [Part(own, range(runs[2 * i], runs[2 * i + 1])) for i, own in enumerate(self._owns)]
         if self._own:
-            self._parts.append(Part(self._own, range(0)))
-            self._own = []
-        parts, self._parts = self._parts, []
+            parts.append(Part(self._own, range(0)))
+        self._owns, self._runs, self._own = [], [], []
         return parts

@@ -110,7 +110,7 @@ class VenueCore:
         problem = _malformed(st, cmd)
         if problem is not None:  # refused here, as the paper exchange refuses it: never sent
             market = cmd.market if isinstance(cmd, PlaceOrder) else ""
-            self._emit(OrderRejected(ts=ts, client_order_id=getattr(cmd, "client_order_id", ""),
+            self._emit(OrderRejected(ts=ts, client_order_id=cmd.client_order_id if isinstance(cmd, PlaceOrder) else "",
                                      order_id="" if isinstance(cmd, PlaceOrder) else cmd.order_id, market=market,
                                      reason=problem), out)
             return

@@ -24,7 +24,3 @@ __all__ = [
     "resolve_url",
 ]
 
-
-def _backends_keep_the_protocol(sql: SqlStore, memory: MemoryStore) -> tuple[EventStore, EventStore]:
-    """Never called: mypy checks here that both backends are ``EventStore``s."""
-    return sql, memory

@@ -221,6 +221,23 @@ async def test_two_concurrent_appenders_exactly_one_wins(sql_store: SqlStore, sq
         await other.close()
 
 
+async def test_concurrent_appends_on_one_handle_exactly_one_wins(store: EventStore) -> None:
+    """Given two tasks appending at the same version through one store object (on memory the
+    only way; its appends are atomic because they never await between check and write), then
+    exactly one lands and the other is a ConcurrencyError that wrote nothing."""
+    for rnd in range(6):
+        name = f"same-handle{rnd}"
+        head = 0 if rnd % 2 == 0 else (await store.append(name, make_events(3), expected_version=0)).last_seq
+        a, b = make_events(5, seed=rnd), make_events(7, seed=100 + rnd)
+        results = await asyncio.gather(store.append(name, a, expected_version=head),
+                                       store.append(name, b, expected_version=head), return_exceptions=True)
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(lost) == 1 and isinstance(lost[0], ConcurrencyError), results
+        winner = a if not isinstance(results[0], BaseException) else b
+        assert await all_events(store, name, head + 1) == winner
+        assert (await store.session(name)).head_seq == head + len(winner)
+
+
 async def test_sessions_lists_every_session_with_its_head(store: EventStore) -> None:
     heads = {}
     for name, n in (("beta", 3), ("alpha", 1), ("gamma", 4100)):
