@@ -153,7 +153,8 @@ async def _distributed(args: argparse.Namespace, store: EventStore, sweep: str,
     from ..sweep.results import build_results
 
     present = {s.name for s in await store.sessions()}
-    todo = [c for c in cells if c.session() not in present]
+    by_name = {c.session(): c for c in cells}  # each name hashed once (the grid's cells are distinct)
+    todo = [c for n, c in by_name.items() if n not in present]
     stored = len(cells) - len(todo)
     nc = await connect(args.nats, name="tradetape-sweep")
     try:
@@ -178,7 +179,7 @@ async def _distributed(args: argparse.Namespace, store: EventStore, sweep: str,
             await queue.delete_queue(js, sweep)
     finally:
         await nc.close()
-    names = [c.session() for c in cells if c.session() in done]
+    names = [n for n in by_name if n in done]
     return await build_results(store, sweep, names), dict(waiter.errors)
 
 
